@@ -1,0 +1,13 @@
+# Writes OUT, a C++ file defining aamp::store::kMigrations from the schema/NNNN_*.sql FILES.
+set(body "// Generated from schema/*.sql by cmake/EmbedMigrations.cmake. Do not edit.\n")
+string(APPEND body "#include \"store/migrations.hpp\"\nnamespace aamp::store {\nconst std::vector<Migration> kMigrations = {\n")
+foreach(f IN LISTS FILES)
+  get_filename_component(name ${f} NAME)
+  string(SUBSTRING ${name} 0 4 num)
+  math(EXPR num "${num} + 0")
+  file(READ ${f} sql)
+  string(APPEND body "  {${num}, \"${name}\", R\"aampsql(${sql})aampsql\"},\n")
+endforeach()
+string(APPEND body "};\n}  // namespace aamp::store\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,52 @@
+// cli.hpp — the argument handling every aampctl command shares: options may come in any
+// order; unknown options and missing values are usage errors (exit 2, nothing changed).
+// Commands pull what they understand, then call finish() so leftovers are refused.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace aamp::ctl {
+
+// A usage or input error: printed as "aampctl: <what>", exit status 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Cli {
+ public:
+  explicit Cli(std::vector<std::string> args) : args_(std::move(args)) {}
+
+  // "--json": true when present (and removed).
+  bool flag(const std::string& name);
+  // "--db PATH" or "--db=PATH"; nullopt when absent; UsageError when the value is missing.
+  std::optional<std::string> option(const std::string& name);
+  // Every occurrence of a repeatable option, in order.
+  std::vector<std::string> options(const std::string& name);
+  // The next positional argument; UsageError naming `what` when there is none.
+  std::string positional(const std::string& what);
+  std::optional<std::string> maybe_positional();
+  // All remaining positional arguments.
+  std::vector<std::string> rest();
+  // Refuses anything not consumed.
+  void finish() const;
+
+ private:
+  std::vector<std::string> args_;
+};
+
+// Global options, taken before the command runs.
+struct Globals {
+  std::optional<std::string> config_file;  // -c FILE / --config FILE
+  std::optional<std::string> db;           // --db PATH
+  bool json = false;                       // --json
+};
+
+// The database path: --db, else `Database` from the config file (-c, default
+// /etc/aamp-milter/aamp-milter.conf when it exists), else UsageError.
+std::string database_path(const Globals& g);
+
+}  // namespace aamp::ctl

@@ -1,0 +1,72 @@
+// main.cpp — aampctl: the operator's tool beside aamp-milter. Parses the global options,
+// finds the command, runs it, and turns errors into a message and an exit status:
+// 0 success, 1 a negative answer (invalid message, refused dispatch), 2 usage or I/O error.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include "ctl/cli.hpp"
+#include "ctl/commands.hpp"
+#include "policy/store.hpp"
+
+namespace {
+
+using aamp::ctl::Cli;
+using aamp::ctl::Globals;
+
+struct Command {
+  const char* name;
+  int (*run)(Cli&, const Globals&);
+  const char* synopsis;
+};
+
+// One line per command; the synopsis is what `aampctl help` prints.
+const std::vector<Command> kCommands = {
+};
+
+void usage(std::FILE* out) {
+  fmt::print(out, "usage: aampctl [-c FILE] [--db PATH] [--json] COMMAND ...\n\ncommands:\n");
+  for (const auto& c : kCommands) fmt::print(out, "  {}\n", c.synopsis);
+  fmt::print(out, "\nexit status: 0 success, 1 negative answer, 2 usage or I/O error\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Cli cli(std::vector<std::string>(argv + 1, argv + argc));
+  try {
+    Globals g;
+    g.config_file = cli.option("-c");
+    if (!g.config_file) g.config_file = cli.option("--config");
+    g.db = cli.option("--db");
+    g.json = cli.flag("--json");
+    if (cli.flag("-V") || cli.flag("--version")) {
+      fmt::print("aampctl {}\n", AAMP_VERSION);
+      return 0;
+    }
+    if (cli.flag("-h") || cli.flag("--help")) {
+      usage(stdout);
+      return 0;
+    }
+    const auto name = cli.maybe_positional();
+    if (!name || *name == "help") {
+      usage(name ? stdout : stderr);
+      return name ? 0 : 2;
+    }
+    for (const auto& c : kCommands)
+      if (*name == c.name) return c.run(cli, g);
+    throw aamp::ctl::UsageError("unknown command '" + *name + "' (see aampctl help)");
+  } catch (const aamp::ctl::UsageError& e) {
+    fmt::print(stderr, "aampctl: {}\n", e.what());
+    return 2;
+  } catch (const aamp::StoreError& e) {
+    fmt::print(stderr, "aampctl: database error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "aampctl: {}\n", e.what());
+    return 2;
+  }
+}

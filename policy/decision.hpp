@@ -1,0 +1,66 @@
+// decision.hpp — what the engine decided for one message, as plain values. milter/apply.cpp
+// turns it into smfi_* calls; aampctl check prints it. Pure data.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aamp {
+
+enum class Action {
+  accept,      // deliver (to the recipients left), with the header changes
+  reject,      // 5xx for the whole message
+  tempfail,    // 4xx: the MTA keeps the mail and the client retries
+  quarantine,  // accept into the MTA's hold queue (Postfix); a header only on Stalwart
+  discard,     // accept and drop silently
+};
+std::string_view to_string(Action a) noexcept;
+std::optional<Action> parse_action(std::string_view s) noexcept;
+
+struct SmtpReply {
+  std::string code;   // "550"
+  std::string xcode;  // "5.7.1"
+  std::string text;   // one line, printable ASCII, no '%' surprises (apply escapes)
+  std::string str() const { return code + " " + xcode + " " + text; }
+};
+
+struct HeaderRemoval {
+  std::string name;  // e.g. "Authentication-Results"
+  int index = 0;     // 1-based among the fields of that name, as smfi_chgheader counts
+};
+
+struct HeaderAddition {
+  std::string name;
+  std::string value;
+};
+
+// The outcome for one recipient, for logs and the multi-recipient split.
+struct RecipientOutcome {
+  std::string recipient;
+  bool protected_mailbox = false;
+  bool refused = false;
+  std::string verdict;  // as in the audit row
+  std::string reason;
+};
+
+struct Decision {
+  Action action = Action::accept;
+  std::optional<SmtpReply> reply;               // with reject and tempfail
+  std::vector<std::string> delete_recipients;   // as the MTA gave them
+  std::vector<HeaderRemoval> delete_headers;    // applied before the additions
+  std::vector<HeaderAddition> add_headers;
+  std::string quarantine_reason;                // with quarantine
+
+  // For the summary log line; not applied.
+  bool aamp = false;
+  std::string intent;
+  std::string task_id;
+  std::string header_from;
+  std::string verdict;  // the message's overall verdict
+  std::string reason;
+  std::vector<RecipientOutcome> recipients;
+};
+
+}  // namespace aamp

@@ -1,0 +1,190 @@
+// store.hpp — the state the engine enforces, as an interface: protected mailboxes, sender
+// rules, pair codes, the audit trail and the reply outbox. The policy layer calls it; it
+// knows nothing of how that state is kept (store/sqlite_store.* keeps it in SQLite,
+// tests/support/memory_store.* in memory). Implementations are safe for concurrent use
+// from many threads; every failure to read or write state throws StoreError.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/aamp_message.hpp"
+#include "policy/clock.hpp"
+#include "policy/intent.hpp"
+
+namespace aamp {
+
+enum class StoreErrorKind {
+  unavailable,  // cannot open, missing file, permission denied
+  busy,         // locked by another writer for longer than the busy timeout
+  corrupt,      // not a database, or a failed integrity check
+  full,         // disk or quota full
+  schema,       // the database is older or newer than this program understands
+  io,           // anything else SQLite or the OS reported
+};
+
+class StoreError : public std::runtime_error {
+ public:
+  StoreError(StoreErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  StoreErrorKind kind() const noexcept { return kind_; }
+
+ private:
+  StoreErrorKind kind_;
+};
+
+enum class MailboxMode {
+  enforce,  // decide and act on the decision
+  report,   // decide, log and audit; deliver everything
+  off,      // no enforcement for this mailbox
+};
+
+// The trust bases a sender may show (brief §3). A mailbox accepts any one of its set.
+enum TrustBasis : unsigned {
+  trust_auth = 1u << 0,      // SMTP AUTH, login allowed to use the From address
+  trust_internal = 1u << 1,  // client address in InternalHosts
+  trust_authres = 1u << 2,   // dkim/dmarc pass from a trusted authserv-id, aligned to From
+};
+using TrustSet = unsigned;  // bitwise or of TrustBasis; 0 = no trust required
+inline constexpr TrustSet kAnyTrust = trust_auth | trust_internal | trust_authres;
+
+struct ProtectedMailbox {
+  std::int64_t id = 0;
+  std::string address;  // "agent@example.com", or "@example.com" for a whole domain
+  MailboxMode mode = MailboxMode::enforce;
+  std::vector<Intent> guarded_intents{Intent::task_dispatch, Intent::task_cancel, Intent::card_query};
+  TrustSet trust = kAnyTrust;
+};
+
+enum class RuleOrigin {
+  configured,  // written by an operator (aampctl sender allow)
+  paired,      // written by a successful pair.request
+};
+
+struct SenderRule {
+  std::int64_t id = 0;
+  std::int64_t mailbox_id = 0;
+  std::string pattern;   // "alice@x.com", "@x.com", "*@x.com", "*"
+  ContextRules context;  // empty: any dispatch context
+  RuleOrigin origin = RuleOrigin::configured;
+  UnixTime created_at = 0;
+  std::string created_by;
+  std::string note;
+};
+
+// One row per decision per protected recipient. Never holds a pair code.
+struct AuditRecord {
+  UnixTime at = 0;
+  std::string message_id;  // the MTA's queue id, or ours
+  std::string client_addr;
+  std::string auth_user;
+  std::string envelope_from;
+  std::string header_from;
+  std::string recipient;
+  std::string intent;
+  std::string task_id;
+  std::string verdict;  // "allow" | "deny" | "invalid" | "stale" | "pair-completed" | "pair-rejected" | "pair-locked" | "untrusted" | "report-*" ...
+  std::string reason;
+  std::optional<std::int64_t> rule_id;
+};
+
+// A pair.respond waiting in the outbox. Everything needed to build the mail again
+// identically: a resend carries the same Message-ID.
+struct OutboxReply {
+  std::int64_t id = 0;
+  std::string message_id;  // "<...>", chosen at enqueue time
+  std::string from;        // the agent mailbox the request was sent to
+  std::string to;          // the requester
+  std::string task_id;
+  TaskStatus status = TaskStatus::completed;
+  std::string error_msg;   // set when rejected; printable ASCII, no CR/LF
+  std::string in_reply_to; // the request's Message-ID, "" when it had none
+  UnixTime created_at = 0;
+  int attempts = 0;
+  UnixTime next_attempt_at = 0;
+  std::string last_error;
+};
+
+enum class PairOutcome {
+  completed,     // code known, for this mailbox, unexpired, unconsumed: now consumed
+  unknown_code,  // no such code for this mailbox
+  expired,       // the code's time ran out
+  already_used,  // the code was consumed before
+  revoked,       // an operator revoked the code
+  locked_out,    // too many wrong codes lately for this mailbox or requester
+};
+std::string_view to_string(PairOutcome outcome) noexcept;
+
+struct PairLimits {
+  int max_failures = 5;       // wrong codes within `window` that trigger a lockout
+  UnixTime window = 15 * 60;  // seconds
+  UnixTime lockout = 15 * 60; // cool-down, seconds
+};
+
+struct PairAttempt {
+  std::int64_t mailbox_id = 0;
+  std::string requester;  // the From address, lower-case
+  std::string code;       // clear text, compared against the stored hash; never stored
+  UnixTime now = 0;
+  PairLimits limits;
+};
+
+// What the store found, handed to the engine's effects callback inside the transaction.
+struct PairCheck {
+  PairOutcome outcome = PairOutcome::unknown_code;
+  ContextRules issued_rules;  // the rules the operator attached to the code
+  UnixTime locked_until = 0;  // with locked_out
+};
+
+// What the engine wants written in the same transaction.
+struct PairEffects {
+  ContextRules rules_to_grant;        // for completed: the paired rule's context rules
+  AuditRecord audit;                  // rule_id is filled in by the store
+  std::optional<OutboxReply> reply;   // enqueued when set
+};
+
+struct PairRedemption {
+  PairCheck check;
+  std::optional<std::int64_t> rule_id;  // the paired rule added or updated
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The protection for a recipient: its exact address wins over its domain; nullopt when
+  // neither is protected. `recipient` is an addr-spec, any case.
+  virtual std::optional<ProtectedMailbox> find_mailbox(std::string_view recipient) = 0;
+
+  // The sender rules of a mailbox whose pattern matches `sender` (exact, @domain,
+  // wildcard), configured and paired alike, oldest first.
+  virtual std::vector<SenderRule> matching_rules(std::int64_t mailbox_id, std::string_view sender) = 0;
+
+  virtual void record_audit(const AuditRecord& record) = 0;
+
+  // Checks and redeems a pair code in ONE transaction: lockout check, code lookup
+  // (constant-time compare of hashes), consume, upsert of the requester's paired rule,
+  // failure counting and lockout, the audit row and the outbox reply from `effects`.
+  // Exactly one of several concurrent attempts with the same code completes.
+  virtual PairRedemption redeem_pair_code(const PairAttempt& attempt,
+                                          const std::function<PairEffects(const PairCheck&)>& effects) = 0;
+};
+
+// The durable queue the reply worker drains. Separate from Store: the engine only enqueues
+// (through redeem_pair_code); the worker claims, sends and marks.
+class Outbox {
+ public:
+  virtual ~Outbox() = default;
+  // Replies due at `now`, oldest first, at most `limit`.
+  virtual std::vector<OutboxReply> due_replies(UnixTime now, int limit) = 0;
+  virtual void mark_sent(std::int64_t id, UnixTime now) = 0;
+  virtual void mark_failed(std::int64_t id, UnixTime now, UnixTime next_attempt_at, const std::string& error) = 0;
+  // Gives up on a reply (too many attempts); it stays for the audit with the error.
+  virtual void mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) = 0;
+};
+
+}  // namespace aamp
