@@ -1,0 +1,355 @@
+// memory_store.cpp — see memory_store.hpp. Each method mirrors a statement or transaction
+// of store/sqlite_store.cpp; a change of semantics there must be made here too (the
+// contract test runs the same cases against both).
+#include "tests/support/memory_store.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <tuple>
+
+#include "policy/pair_code.hpp"
+#include "policy/sender_pattern.hpp"
+
+namespace aamp::test {
+
+namespace {
+
+std::string mailbox_scope(std::int64_t id) { return "mailbox:" + std::to_string(id); }
+std::string requester_scope(std::string_view requester) { return "requester:" + std::string(requester); }
+
+bool older(const SenderRule& a, const SenderRule& b) {
+  return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
+}
+
+}  // namespace
+
+void MemoryStore::enter(std::string_view operation) {
+  ++calls_[std::string(operation)];
+  if (always_) throw StoreError(*always_, "injected failure in " + std::string(operation));
+  for (auto it = faults_.begin(); it != faults_.end(); ++it) {
+    if (!it->operation.empty() && it->operation != operation) continue;
+    const StoreErrorKind kind = it->kind;
+    if (--it->remaining <= 0) faults_.erase(it);
+    throw StoreError(kind, "injected failure in " + std::string(operation));
+  }
+}
+
+// --- Store ---------------------------------------------------------------------------
+
+std::optional<ProtectedMailbox> MemoryStore::find_mailbox(std::string_view recipient) {
+  std::lock_guard lock(mu_);
+  enter("find_mailbox");
+  const std::string address = normalize_address(recipient);
+  const std::string domain = "@" + std::string(domain_of(address));
+  const ProtectedMailbox* by_domain = nullptr;
+  for (const auto& m : mailboxes_) {
+    if (m.address == address) return m;
+    if (m.address == domain && address.find('@') != std::string::npos) by_domain = &m;
+  }
+  if (by_domain != nullptr) return *by_domain;
+  return std::nullopt;
+}
+
+std::vector<SenderRule> MemoryStore::matching_rules(std::int64_t mailbox_id, std::string_view sender) {
+  std::lock_guard lock(mu_);
+  enter("matching_rules");
+  const std::string address = normalize_address(sender);
+  std::vector<SenderRule> out;
+  for (const auto& r : rules_) {
+    if (r.mailbox_id != mailbox_id) continue;
+    const auto pattern = parse_sender_pattern(r.pattern);
+    if (pattern && matches(*pattern, address)) out.push_back(r);
+  }
+  std::sort(out.begin(), out.end(), older);
+  return out;
+}
+
+void MemoryStore::record_audit(const AuditRecord& record) {
+  std::lock_guard lock(mu_);
+  enter("record_audit");
+  audit_.push_back(record);
+}
+
+PairRedemption MemoryStore::redeem_pair_code(const PairAttempt& attempt,
+                                             const std::function<PairEffects(const PairCheck&)>& effects) {
+  std::lock_guard lock(mu_);
+  enter("redeem_pair_code");
+  const std::string requester = normalize_address(attempt.requester);
+  const UnixTime now = attempt.now;
+  PairCheck check;
+
+  // (a) An active lockout refuses the attempt without counting it.
+  for (const auto& scope : {mailbox_scope(attempt.mailbox_id), requester_scope(requester)}) {
+    const auto it = lockouts_.find(scope);
+    if (it != lockouts_.end() && it->second > now) {
+      check.outcome = PairOutcome::locked_out;
+      check.locked_until = std::max(check.locked_until, it->second);
+    }
+  }
+
+  // (b) Look the code up by its hash; confirm in constant time.
+  PairCodeRow* code = nullptr;
+  if (check.outcome != PairOutcome::locked_out) {
+    const std::string hash = hash_pair_code(attempt.code);
+    for (auto& c : codes_)
+      if (c.code_hash == hash) code = &c;
+    if (code == nullptr || !same_hash(code->code_hash, hash) || code->mailbox_id != attempt.mailbox_id) {
+      code = nullptr;
+      check.outcome = PairOutcome::unknown_code;
+    } else {
+      check.issued_rules = code->rules;
+      if (code->revoked_at) check.outcome = PairOutcome::revoked;
+      else if (code->consumed_at) check.outcome = PairOutcome::already_used;
+      else if (code->expires_at <= now) check.outcome = PairOutcome::expired;
+      else check.outcome = PairOutcome::completed;
+    }
+  }
+
+  // (e) The engine decides what to write; nothing has changed yet, so an exception here
+  // leaves the state as it was (the SQLite store rolls back).
+  PairEffects fx = effects(check);
+
+  if (fx.reply) check_unique_message_id(fx.reply->message_id);  // before any change
+
+  PairRedemption result;
+  result.check = check;
+  if (check.outcome == PairOutcome::completed) {
+    // (c) Consume and upsert the requester's paired rule.
+    code->consumed_at = now;
+    code->consumed_by = requester;
+    auto rule = std::find_if(rules_.begin(), rules_.end(), [&](const SenderRule& r) {
+      return r.mailbox_id == attempt.mailbox_id && r.origin == RuleOrigin::paired && r.pattern == requester;
+    });
+    if (rule != rules_.end()) {
+      rule->context = fx.rules_to_grant;
+      result.rule_id = rule->id;
+    } else {
+      SenderRule r;
+      r.id = next_id_++;
+      r.mailbox_id = attempt.mailbox_id;
+      r.pattern = requester;
+      r.context = fx.rules_to_grant;
+      r.origin = RuleOrigin::paired;
+      r.created_at = now;
+      r.created_by = "pair-code:" + std::to_string(code->id);
+      rules_.push_back(r);
+      result.rule_id = r.id;
+    }
+    fx.audit.rule_id = result.rule_id;
+  } else if (check.outcome != PairOutcome::locked_out) {
+    // (d) Count the failure; lock the mailbox and/or the requester out when over the limit.
+    const UnixTime since = now - attempt.limits.window;
+    std::erase_if(failures_, [&](const PairFailureRow& f) { return f.at <= since; });
+    failures_.push_back({attempt.mailbox_id, requester, now});
+    if (attempt.limits.max_failures > 0) {
+      const auto per_mailbox = std::count_if(failures_.begin(), failures_.end(),
+                                             [&](const PairFailureRow& f) { return f.mailbox_id == attempt.mailbox_id; });
+      const auto per_requester = std::count_if(failures_.begin(), failures_.end(),
+                                               [&](const PairFailureRow& f) { return f.requester == requester; });
+      if (per_mailbox >= attempt.limits.max_failures)
+        lockouts_[mailbox_scope(attempt.mailbox_id)] = now + attempt.limits.lockout;
+      if (per_requester >= attempt.limits.max_failures)
+        lockouts_[requester_scope(requester)] = now + attempt.limits.lockout;
+    }
+  }
+  audit_.push_back(fx.audit);
+  if (fx.reply) enqueue_locked(*fx.reply, now);
+  return result;
+}
+
+// --- Outbox --------------------------------------------------------------------------
+
+void MemoryStore::check_unique_message_id(const std::string& message_id) const {
+  for (const auto& o : outbox_)
+    if (o.reply.message_id == message_id)
+      throw StoreError(StoreErrorKind::io, "outbox: duplicate Message-ID " + message_id);
+}
+
+std::int64_t MemoryStore::enqueue_locked(OutboxReply reply, UnixTime now) {
+  check_unique_message_id(reply.message_id);
+  reply.id = next_id_++;
+  if (reply.created_at == 0) reply.created_at = now;
+  if (reply.next_attempt_at == 0) reply.next_attempt_at = reply.created_at;
+  outbox_.push_back({reply, std::nullopt, std::nullopt});
+  return reply.id;
+}
+
+std::vector<OutboxReply> MemoryStore::due_replies(UnixTime now, int limit) {
+  std::lock_guard lock(mu_);
+  enter("due_replies");
+  std::vector<const OutboxRow*> due;
+  for (const auto& o : outbox_)
+    if (!o.sent_at && !o.abandoned_at && o.reply.next_attempt_at <= now) due.push_back(&o);
+  std::sort(due.begin(), due.end(), [](const OutboxRow* a, const OutboxRow* b) {
+    return std::tie(a->reply.created_at, a->reply.id) < std::tie(b->reply.created_at, b->reply.id);
+  });
+  std::vector<OutboxReply> out;
+  for (const auto* o : due) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    out.push_back(o->reply);
+  }
+  return out;
+}
+
+void MemoryStore::mark_sent(std::int64_t id, UnixTime now) {
+  std::lock_guard lock(mu_);
+  enter("mark_sent");
+  for (auto& o : outbox_) {
+    if (o.reply.id != id || o.sent_at || o.abandoned_at) continue;
+    o.sent_at = now;
+    ++o.reply.attempts;
+  }
+}
+
+void MemoryStore::mark_failed(std::int64_t id, UnixTime /*now*/, UnixTime next_attempt_at, const std::string& error) {
+  std::lock_guard lock(mu_);
+  enter("mark_failed");
+  for (auto& o : outbox_) {
+    if (o.reply.id != id || o.sent_at || o.abandoned_at) continue;
+    ++o.reply.attempts;
+    o.reply.next_attempt_at = next_attempt_at;
+    o.reply.last_error = error;
+  }
+}
+
+void MemoryStore::mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) {
+  std::lock_guard lock(mu_);
+  enter("mark_abandoned");
+  for (auto& o : outbox_) {
+    if (o.reply.id != id || o.sent_at || o.abandoned_at) continue;
+    o.abandoned_at = now;
+    o.reply.last_error = error;
+  }
+}
+
+// --- Admin ---------------------------------------------------------------------------
+
+std::int64_t MemoryStore::add_mailbox(ProtectedMailbox mailbox) {
+  std::lock_guard lock(mu_);
+  mailbox.address = normalize_address(mailbox.address);
+  for (const auto& m : mailboxes_)
+    if (m.address == mailbox.address) throw StoreError(StoreErrorKind::io, "mailbox exists: " + mailbox.address);
+  mailbox.id = next_id_++;
+  mailboxes_.push_back(mailbox);
+  return mailbox.id;
+}
+
+std::int64_t MemoryStore::add_rule(SenderRule rule) {
+  std::lock_guard lock(mu_);
+  const auto pattern = parse_sender_pattern(rule.pattern);
+  if (!pattern) throw std::invalid_argument(pattern.error());
+  rule.pattern = pattern->text;
+  if (std::none_of(mailboxes_.begin(), mailboxes_.end(), [&](const auto& m) { return m.id == rule.mailbox_id; }))
+    throw StoreError(StoreErrorKind::io, "no mailbox " + std::to_string(rule.mailbox_id));
+  if (rule.origin == RuleOrigin::paired)
+    for (const auto& r : rules_)
+      if (r.mailbox_id == rule.mailbox_id && r.origin == RuleOrigin::paired && r.pattern == rule.pattern)
+        throw StoreError(StoreErrorKind::io, "a paired rule for " + rule.pattern + " exists");
+  rule.id = next_id_++;
+  rules_.push_back(rule);
+  return rule.id;
+}
+
+std::int64_t MemoryStore::add_pair_code(std::int64_t mailbox_id, std::string_view code, UnixTime expires_at,
+                                        ContextRules rules, UnixTime created_at) {
+  std::lock_guard lock(mu_);
+  if (std::none_of(mailboxes_.begin(), mailboxes_.end(), [&](const auto& m) { return m.id == mailbox_id; }))
+    throw StoreError(StoreErrorKind::io, "no mailbox " + std::to_string(mailbox_id));
+  PairCodeRow row;
+  row.id = next_id_++;
+  row.mailbox_id = mailbox_id;
+  row.code_hash = hash_pair_code(code);
+  for (const auto& c : codes_)
+    if (c.code_hash == row.code_hash) throw StoreError(StoreErrorKind::io, "duplicate pair code");
+  row.created_at = created_at;
+  row.expires_at = expires_at;
+  row.rules = std::move(rules);
+  codes_.push_back(row);
+  return row.id;
+}
+
+bool MemoryStore::revoke_pair_code(std::int64_t id, UnixTime now) {
+  std::lock_guard lock(mu_);
+  for (auto& c : codes_) {
+    if (c.id != id || c.consumed_at || c.revoked_at) continue;
+    c.revoked_at = now;
+    return true;
+  }
+  return false;
+}
+
+bool MemoryStore::remove_mailbox(std::int64_t id) {
+  std::lock_guard lock(mu_);
+  const auto n = std::erase_if(mailboxes_, [&](const auto& m) { return m.id == id; });
+  std::erase_if(rules_, [&](const auto& r) { return r.mailbox_id == id; });
+  std::erase_if(codes_, [&](const auto& c) { return c.mailbox_id == id; });
+  std::erase_if(failures_, [&](const auto& f) { return f.mailbox_id == id; });
+  lockouts_.erase(mailbox_scope(id));
+  return n > 0;
+}
+
+bool MemoryStore::remove_rule(std::int64_t id) {
+  std::lock_guard lock(mu_);
+  return std::erase_if(rules_, [&](const auto& r) { return r.id == id; }) > 0;
+}
+
+std::int64_t MemoryStore::enqueue_reply(OutboxReply reply) {
+  std::lock_guard lock(mu_);
+  const UnixTime now = reply.created_at;
+  return enqueue_locked(std::move(reply), now);
+}
+
+// --- Inspection ----------------------------------------------------------------------
+
+std::vector<ProtectedMailbox> MemoryStore::mailboxes() const {
+  std::lock_guard lock(mu_);
+  return mailboxes_;
+}
+
+std::vector<SenderRule> MemoryStore::rules() const {
+  std::lock_guard lock(mu_);
+  return rules_;
+}
+
+std::vector<PairCodeRow> MemoryStore::pair_codes() const {
+  std::lock_guard lock(mu_);
+  return codes_;
+}
+
+std::vector<PairFailureRow> MemoryStore::pair_failures() const {
+  std::lock_guard lock(mu_);
+  return failures_;
+}
+
+std::map<std::string, UnixTime> MemoryStore::lockouts() const {
+  std::lock_guard lock(mu_);
+  return lockouts_;
+}
+
+std::vector<AuditRecord> MemoryStore::audit() const {
+  std::lock_guard lock(mu_);
+  return audit_;
+}
+
+std::vector<OutboxRow> MemoryStore::outbox() const {
+  std::lock_guard lock(mu_);
+  return outbox_;
+}
+
+int MemoryStore::calls(std::string_view operation) const {
+  std::lock_guard lock(mu_);
+  const auto it = calls_.find(operation);
+  return it == calls_.end() ? 0 : it->second;
+}
+
+void MemoryStore::fail_next(StoreErrorKind kind, std::string_view operation, int count) {
+  std::lock_guard lock(mu_);
+  if (count > 0) faults_.push_back({kind, std::string(operation), count});
+}
+
+void MemoryStore::fail_always(std::optional<StoreErrorKind> kind) {
+  std::lock_guard lock(mu_);
+  always_ = kind;
+}
+
+}  // namespace aamp::test

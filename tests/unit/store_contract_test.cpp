@@ -1,0 +1,585 @@
+// store_contract_test.cpp — the behaviour every Store/Outbox must have, run against each
+// implementation (the in-memory fake the engine tests use, and the SQLite store on a
+// temporary file): if the fake drifts from the real store, this fails.
+// Each implementation is driven through a small Harness that also does the admin calls.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "policy/store.hpp"
+#include "tests/support/memory_store.hpp"
+
+namespace aamp::test {
+namespace {
+
+constexpr UnixTime kNow = 1'800'000'000;
+
+// What the contract needs besides the Store and Outbox themselves: the admin side.
+class StoreHarness {
+ public:
+  virtual ~StoreHarness() = default;
+  virtual Store& store() = 0;
+  virtual Outbox& outbox() = 0;
+  virtual std::int64_t add_mailbox(const ProtectedMailbox& m) = 0;
+  virtual std::int64_t add_rule(const SenderRule& r) = 0;
+  virtual std::int64_t add_pair_code(std::int64_t mailbox_id, const std::string& code, UnixTime expires_at,
+                                     const ContextRules& rules) = 0;
+  virtual bool revoke_pair_code(std::int64_t id, UnixTime now) = 0;
+  virtual std::int64_t enqueue_reply(const OutboxReply& r) = 0;
+  virtual std::vector<AuditRecord> audit() = 0;
+};
+
+class MemoryHarness final : public StoreHarness {
+ public:
+  static constexpr const char* kName = "memory";
+  Store& store() override { return s_; }
+  Outbox& outbox() override { return s_; }
+  std::int64_t add_mailbox(const ProtectedMailbox& m) override { return s_.add_mailbox(m); }
+  std::int64_t add_rule(const SenderRule& r) override { return s_.add_rule(r); }
+  std::int64_t add_pair_code(std::int64_t mailbox_id, const std::string& code, UnixTime expires_at,
+                             const ContextRules& rules) override {
+    return s_.add_pair_code(mailbox_id, code, expires_at, rules, kNow - 60);
+  }
+  bool revoke_pair_code(std::int64_t id, UnixTime now) override { return s_.revoke_pair_code(id, now); }
+  std::int64_t enqueue_reply(const OutboxReply& r) override { return s_.enqueue_reply(r); }
+  std::vector<AuditRecord> audit() override { return s_.audit(); }
+
+ private:
+  MemoryStore s_;
+};
+
+template <class H>
+class StoreContract : public ::testing::Test {
+ protected:
+  void SetUp() override { h_ = std::make_unique<H>(); }
+  StoreHarness& h() { return *h_; }
+  Store& store() { return h_->store(); }
+  Outbox& outbox() { return h_->outbox(); }
+
+  std::int64_t mailbox(const std::string& address) {
+    ProtectedMailbox m;
+    m.address = address;
+    return h().add_mailbox(m);
+  }
+  std::int64_t rule(std::int64_t mailbox_id, const std::string& pattern, UnixTime created_at = kNow,
+                    ContextRules context = {}, RuleOrigin origin = RuleOrigin::configured) {
+    SenderRule r;
+    r.mailbox_id = mailbox_id;
+    r.pattern = pattern;
+    r.created_at = created_at;
+    r.created_by = "test";
+    r.context = std::move(context);
+    r.origin = origin;
+    return h().add_rule(r);
+  }
+
+  // Redeems with effects that record what they saw and write a recognisable audit row.
+  struct Seen {
+    int calls = 0;
+    PairCheck check;
+  };
+  PairRedemption redeem(std::int64_t mailbox_id, const std::string& requester, const std::string& code,
+                        UnixTime now, Seen* seen = nullptr, PairLimits limits = {},
+                        std::optional<OutboxReply> reply = std::nullopt, ContextRules grant = {}) {
+    PairAttempt a;
+    a.mailbox_id = mailbox_id;
+    a.requester = requester;
+    a.code = code;
+    a.now = now;
+    a.limits = limits;
+    return store().redeem_pair_code(a, [&](const PairCheck& check) {
+      if (seen != nullptr) {
+        ++seen->calls;
+        seen->check = check;
+      }
+      PairEffects fx;
+      fx.rules_to_grant = grant;
+      fx.audit.at = now;
+      fx.audit.message_id = "Q" + std::to_string(now);
+      fx.audit.header_from = requester;
+      fx.audit.intent = "pair.request";
+      fx.audit.verdict = check.outcome == PairOutcome::completed ? "pair-completed" : "pair-rejected";
+      fx.audit.reason = std::string(to_string(check.outcome));
+      fx.reply = reply;
+      return fx;
+    });
+  }
+
+  std::unique_ptr<H> h_;
+};
+
+using Implementations = ::testing::Types<MemoryHarness>;
+class ImplementationNames {
+ public:
+  template <class T>
+  static std::string GetName(int) {
+    return T::kName;
+  }
+};
+TYPED_TEST_SUITE(StoreContract, Implementations, ImplementationNames);
+
+// --- find_mailbox ----------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, FindMailboxExactAddressWinsOverDomain) {
+  ProtectedMailbox exact;
+  exact.address = "Agent@Example.com";
+  exact.mode = MailboxMode::report;
+  exact.guarded_intents = {Intent::task_dispatch};
+  exact.trust = trust_auth | trust_authres;
+  const auto exact_id = this->h().add_mailbox(exact);
+  ProtectedMailbox domain;
+  domain.address = "@example.com";
+  domain.mode = MailboxMode::off;
+  domain.guarded_intents = {};
+  domain.trust = 0;
+  const auto domain_id = this->h().add_mailbox(domain);
+  this->mailbox("@other.org");
+
+  struct Row {
+    const char* label;
+    const char* recipient;
+    std::optional<std::int64_t> want;
+  };
+  const Row rows[] = {
+      {"exact", "agent@example.com", exact_id},
+      {"exact any case", "AGENT@EXAMPLE.COM", exact_id},
+      {"exact in angle brackets", "<agent@example.com>", exact_id},
+      {"same domain other address", "bob@example.com", domain_id},
+      {"domain any case", "bob@EXAMPLE.com", domain_id},
+      {"subdomain is not the domain", "bob@sub.example.com", std::nullopt},
+      {"unprotected", "bob@example.net", std::nullopt},
+      {"no at sign", "example.com", std::nullopt},
+      {"empty", "", std::nullopt},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    const auto got = this->store().find_mailbox(row.recipient);
+    ASSERT_EQ(got.has_value(), row.want.has_value());
+    if (got) {
+      EXPECT_EQ(got->id, *row.want);
+    }
+  }
+
+  const auto e = this->store().find_mailbox("agent@example.com");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->address, "agent@example.com");
+  EXPECT_EQ(e->mode, MailboxMode::report);
+  EXPECT_EQ(e->guarded_intents, std::vector<Intent>{Intent::task_dispatch});
+  EXPECT_EQ(e->trust, trust_auth | trust_authres);
+  const auto d = this->store().find_mailbox("x@example.com");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->address, "@example.com");
+  EXPECT_EQ(d->mode, MailboxMode::off);
+  EXPECT_TRUE(d->guarded_intents.empty());
+  EXPECT_EQ(d->trust, 0u);
+}
+
+TYPED_TEST(StoreContract, DuplicateMailboxIsRefused) {
+  this->mailbox("agent@example.com");
+  EXPECT_THROW(this->mailbox("AGENT@example.com"), StoreError);
+}
+
+// --- matching_rules --------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, MatchingRulesByKind) {
+  const auto mb = this->mailbox("agent@example.com");
+  const auto other_mb = this->mailbox("other@example.com");
+  const auto exact = this->rule(mb, "Alice@Partner.com");
+  const auto domain = this->rule(mb, "@partner.com");
+  const auto star_domain = this->rule(mb, "*@partner.com");  // canonical "@partner.com"
+  const auto glob = this->rule(mb, "ci-*@partner.com");
+  const auto any = this->rule(mb, "*");
+  const auto sub = this->rule(mb, "*@*.partner.com");
+  this->rule(other_mb, "alice@partner.com");
+  this->rule(mb, "bob@partner.com");
+
+  struct Row {
+    const char* label;
+    const char* sender;
+    std::set<std::int64_t> want;
+  };
+  const Row rows[] = {
+      {"exact, domain, any", "alice@partner.com", {exact, domain, star_domain, any}},
+      {"sender case ignored", "ALICE@partner.COM", {exact, domain, star_domain, any}},
+      {"glob", "ci-7@partner.com", {domain, star_domain, glob, any}},
+      {"subdomain glob", "x@eu.partner.com", {sub, any}},
+      {"only the catch-all", "eve@evil.net", {any}},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    std::set<std::int64_t> got;
+    for (const auto& r : this->store().matching_rules(mb, row.sender)) {
+      EXPECT_EQ(r.mailbox_id, mb);
+      got.insert(r.id);
+    }
+    EXPECT_EQ(got, row.want);
+  }
+  EXPECT_TRUE(this->store().matching_rules(mb + other_mb + 100, "alice@partner.com").empty());
+}
+
+TYPED_TEST(StoreContract, MatchingRulesOldestFirstWithTheirFields) {
+  const auto mb = this->mailbox("agent@example.com");
+  const auto newer = this->rule(mb, "@partner.com", kNow + 10, {{"source", {"github"}}});
+  const auto older = this->rule(mb, "alice@partner.com", kNow - 10, {}, RuleOrigin::paired);
+  const auto same_time_a = this->rule(mb, "*", kNow);
+  const auto same_time_b = this->rule(mb, "a*@partner.com", kNow);
+
+  const auto got = this->store().matching_rules(mb, "alice@partner.com");
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0].id, older);
+  EXPECT_EQ(got[1].id, same_time_a);
+  EXPECT_EQ(got[2].id, same_time_b);
+  EXPECT_EQ(got[3].id, newer);
+
+  EXPECT_EQ(got[0].pattern, "alice@partner.com");
+  EXPECT_EQ(got[0].origin, RuleOrigin::paired);
+  EXPECT_TRUE(got[0].context.empty());
+  EXPECT_EQ(got[0].created_at, kNow - 10);
+  EXPECT_EQ(got[3].pattern, "@partner.com");
+  EXPECT_EQ(got[3].origin, RuleOrigin::configured);
+  EXPECT_EQ(got[3].context, (ContextRules{{"source", {"github"}}}));
+  EXPECT_EQ(got[3].created_by, "test");
+}
+
+// --- record_audit ----------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, AuditRowsRoundTrip) {
+  AuditRecord a;
+  a.at = kNow;
+  a.message_id = "4XyZ1";
+  a.client_addr = "2001:db8::1";
+  a.auth_user = "alice";
+  a.envelope_from = "alice@partner.com";
+  a.header_from = "alice@partner.com";
+  a.recipient = "agent@example.com";
+  a.intent = "task.dispatch";
+  a.task_id = "t-1";
+  a.verdict = "allow";
+  a.reason = "rule 7";
+  a.rule_id = 7;
+  AuditRecord b = a;
+  b.at = kNow + 1;
+  b.rule_id.reset();
+  b.verdict = "deny";
+  this->store().record_audit(a);
+  this->store().record_audit(b);
+  const auto rows = this->h().audit();
+  ASSERT_EQ(rows.size(), 2u);
+  const auto& r = rows[0];
+  EXPECT_EQ(r.at, a.at);
+  EXPECT_EQ(r.message_id, a.message_id);
+  EXPECT_EQ(r.client_addr, a.client_addr);
+  EXPECT_EQ(r.auth_user, a.auth_user);
+  EXPECT_EQ(r.envelope_from, a.envelope_from);
+  EXPECT_EQ(r.header_from, a.header_from);
+  EXPECT_EQ(r.recipient, a.recipient);
+  EXPECT_EQ(r.intent, a.intent);
+  EXPECT_EQ(r.task_id, a.task_id);
+  EXPECT_EQ(r.verdict, a.verdict);
+  EXPECT_EQ(r.reason, a.reason);
+  EXPECT_EQ(r.rule_id, std::optional<std::int64_t>(7));
+  EXPECT_EQ(rows[1].verdict, "deny");
+  EXPECT_FALSE(rows[1].rule_id.has_value());
+}
+
+// --- redeem_pair_code ------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, RedeemCompletesOnceAndGrantsAPairedRule) {
+  const auto mb = this->mailbox("agent@example.com");
+  const ContextRules issued{{"source", {"feishu", "github"}}};
+  this->h().add_pair_code(mb, "c0de-ABCDEFGH", kNow + 300, issued);
+  const ContextRules grant{{"source", {"github"}}};
+  OutboxReply reply;
+  reply.message_id = "<r1@example.com>";
+  reply.from = "agent@example.com";
+  reply.to = "bob@partner.com";
+  reply.task_id = "t-1";
+  reply.in_reply_to = "<req1@partner.com>";
+
+  typename TestFixture::Seen seen;
+  const auto r = this->redeem(mb, "Bob@Partner.com", "c0de-ABCDEFGH", kNow, &seen, {}, reply, grant);
+  EXPECT_EQ(seen.calls, 1);
+  EXPECT_EQ(seen.check.outcome, PairOutcome::completed);
+  EXPECT_EQ(seen.check.issued_rules, issued);
+  EXPECT_EQ(r.check.outcome, PairOutcome::completed);
+  ASSERT_TRUE(r.rule_id.has_value());
+
+  const auto rules = this->store().matching_rules(mb, "bob@partner.com");
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_EQ(rules[0].id, *r.rule_id);
+  EXPECT_EQ(rules[0].pattern, "bob@partner.com");
+  EXPECT_EQ(rules[0].origin, RuleOrigin::paired);
+  EXPECT_EQ(rules[0].context, grant);
+  EXPECT_EQ(rules[0].created_at, kNow);
+
+  const auto audit = this->h().audit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].verdict, "pair-completed");
+  EXPECT_EQ(audit[0].rule_id, r.rule_id);
+
+  const auto due = this->outbox().due_replies(kNow, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].message_id, "<r1@example.com>");
+  EXPECT_EQ(due[0].to, "bob@partner.com");
+  EXPECT_EQ(due[0].task_id, "t-1");
+  EXPECT_EQ(due[0].in_reply_to, "<req1@partner.com>");
+  EXPECT_EQ(due[0].status, TaskStatus::completed);
+  EXPECT_EQ(due[0].created_at, kNow);
+  EXPECT_EQ(due[0].next_attempt_at, kNow);
+  EXPECT_EQ(due[0].attempts, 0);
+
+  typename TestFixture::Seen again;
+  const auto r2 = this->redeem(mb, "bob@partner.com", "c0de-ABCDEFGH", kNow + 1, &again);
+  EXPECT_EQ(again.calls, 1);
+  EXPECT_EQ(r2.check.outcome, PairOutcome::already_used);
+  EXPECT_FALSE(r2.rule_id.has_value());
+  EXPECT_EQ(this->h().audit().size(), 2u);
+}
+
+TYPED_TEST(StoreContract, RedeemOutcomes) {
+  const auto mb = this->mailbox("agent@example.com");
+  const auto other = this->mailbox("other@example.com");
+  this->h().add_pair_code(mb, "live-code", kNow + 300, {});
+  this->h().add_pair_code(mb, "expires-now", kNow, {});
+  this->h().add_pair_code(mb, "expired", kNow - 1, {});
+  this->h().add_pair_code(other, "for-other", kNow + 300, {});
+  const auto revoked = this->h().add_pair_code(mb, "revoked", kNow + 300, {});
+  ASSERT_TRUE(this->h().revoke_pair_code(revoked, kNow - 5));
+  EXPECT_FALSE(this->h().revoke_pair_code(revoked, kNow - 4));  // not live any more
+
+  struct Row {
+    const char* label;
+    const char* code;
+    PairOutcome want;
+  };
+  const Row rows[] = {
+      {"unknown code", "nope", PairOutcome::unknown_code},
+      {"empty code", "", PairOutcome::unknown_code},
+      {"code of another mailbox", "for-other", PairOutcome::unknown_code},
+      {"code differs in case", "LIVE-CODE", PairOutcome::unknown_code},
+      {"expiry is exclusive", "expires-now", PairOutcome::expired},
+      {"expired", "expired", PairOutcome::expired},
+      {"revoked", "revoked", PairOutcome::revoked},
+      {"live", "live-code", PairOutcome::completed},
+      {"then used", "live-code", PairOutcome::already_used},
+  };
+  PairLimits generous;
+  generous.max_failures = 100;
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    typename TestFixture::Seen seen;
+    const auto r = this->redeem(mb, "bob@partner.com", row.code, kNow, &seen, generous);
+    EXPECT_EQ(seen.calls, 1);
+    EXPECT_EQ(seen.check.outcome, row.want);
+    EXPECT_EQ(r.check.outcome, row.want);
+    EXPECT_EQ(r.rule_id.has_value(), row.want == PairOutcome::completed);
+  }
+  EXPECT_EQ(this->h().audit().size(), std::size(rows));
+}
+
+TYPED_TEST(StoreContract, RedeemUpdatesTheOnePairedRulePerRequester) {
+  const auto mb = this->mailbox("agent@example.com");
+  const auto configured = this->rule(mb, "bob@partner.com");  // operators' rules stay apart
+  this->h().add_pair_code(mb, "first", kNow + 300, {});
+  this->h().add_pair_code(mb, "second", kNow + 300, {});
+  const auto r1 = this->redeem(mb, "bob@partner.com", "first", kNow, nullptr, {}, std::nullopt, {{"k", {"a"}}});
+  const auto r2 = this->redeem(mb, "BOB@partner.com", "second", kNow + 5, nullptr, {}, std::nullopt, {{"k", {"b"}}});
+  ASSERT_EQ(r1.check.outcome, PairOutcome::completed);
+  ASSERT_EQ(r2.check.outcome, PairOutcome::completed);
+  EXPECT_EQ(r1.rule_id, r2.rule_id);
+  EXPECT_NE(*r1.rule_id, configured);
+  const auto rules = this->store().matching_rules(mb, "bob@partner.com");
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0].id, configured);
+  EXPECT_EQ(rules[1].id, *r1.rule_id);
+  EXPECT_EQ(rules[1].context, (ContextRules{{"k", {"b"}}}));
+  EXPECT_EQ(rules[1].created_at, kNow);  // updated, not re-created
+}
+
+TYPED_TEST(StoreContract, AnExceptionFromEffectsChangesNothing) {
+  const auto mb = this->mailbox("agent@example.com");
+  this->h().add_pair_code(mb, "live-code", kNow + 300, {});
+  PairLimits one;
+  one.max_failures = 1;
+  PairAttempt a;
+  a.mailbox_id = mb;
+  a.requester = "bob@partner.com";
+  a.now = kNow;
+  a.limits = one;
+  for (const char* code : {"live-code", "wrong"}) {
+    SCOPED_TRACE(code);
+    a.code = code;
+    int calls = 0;
+    EXPECT_THROW(this->store().redeem_pair_code(a,
+                                                [&](const PairCheck&) -> PairEffects {
+                                                  ++calls;
+                                                  throw std::runtime_error("engine failed");
+                                                }),
+                 std::runtime_error);
+    EXPECT_EQ(calls, 1);
+  }
+  EXPECT_TRUE(this->h().audit().empty());
+  EXPECT_TRUE(this->store().matching_rules(mb, "bob@partner.com").empty());
+  // Not consumed, and the wrong code was not counted (else max_failures=1 would lock out).
+  EXPECT_EQ(this->redeem(mb, "bob@partner.com", "live-code", kNow, nullptr, one).check.outcome,
+            PairOutcome::completed);
+}
+
+TYPED_TEST(StoreContract, ADuplicateReplyRollsTheRedemptionBack) {
+  const auto mb = this->mailbox("agent@example.com");
+  this->h().add_pair_code(mb, "live-code", kNow + 300, {});
+  OutboxReply reply;
+  reply.message_id = "<dup@example.com>";
+  reply.from = "agent@example.com";
+  reply.to = "x@partner.com";
+  reply.task_id = "t";
+  this->h().enqueue_reply(reply);
+  EXPECT_THROW(this->redeem(mb, "bob@partner.com", "live-code", kNow, nullptr, {}, reply), StoreError);
+  EXPECT_TRUE(this->h().audit().empty());
+  EXPECT_TRUE(this->store().matching_rules(mb, "bob@partner.com").empty());
+  EXPECT_EQ(this->redeem(mb, "bob@partner.com", "live-code", kNow).check.outcome, PairOutcome::completed);
+}
+
+TYPED_TEST(StoreContract, WrongCodesLockTheMailboxOut) {
+  const auto mb = this->mailbox("agent@example.com");
+  const auto other = this->mailbox("other@example.com");
+  this->h().add_pair_code(mb, "right", kNow + 3600, {});
+  this->h().add_pair_code(other, "other-right", kNow + 3600, {});
+  PairLimits limits;
+  limits.max_failures = 3;
+  limits.window = 600;
+  limits.lockout = 900;
+  // Three requesters, one wrong code each: the mailbox is locked, no requester is.
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    const auto r = this->redeem(mb, "r" + std::to_string(i) + "@x.com", "wrong", kNow + i, nullptr, limits);
+    EXPECT_EQ(r.check.outcome, PairOutcome::unknown_code);
+  }
+  typename TestFixture::Seen seen;
+  auto r = this->redeem(mb, "new@x.com", "right", kNow + 10, &seen, limits);
+  EXPECT_EQ(seen.calls, 1);
+  EXPECT_EQ(seen.check.outcome, PairOutcome::locked_out);
+  EXPECT_EQ(seen.check.locked_until, kNow + 2 + 900);
+  EXPECT_EQ(r.check.locked_until, kNow + 2 + 900);
+  EXPECT_FALSE(r.rule_id.has_value());
+  EXPECT_EQ(this->h().audit().back().reason, "locked-out");
+  // Another mailbox and the same requesters elsewhere are unaffected.
+  EXPECT_EQ(this->redeem(other, "r0@x.com", "other-right", kNow + 10, nullptr, limits).check.outcome,
+            PairOutcome::completed);
+  // Tries while locked are not counted: after the lockout the right code works.
+  for (int i = 0; i < 5; ++i) this->redeem(mb, "z@x.com", "wrong", kNow + 20 + i, nullptr, limits);
+  EXPECT_EQ(this->redeem(mb, "new@x.com", "right", kNow + 2 + 899, nullptr, limits).check.outcome,
+            PairOutcome::locked_out);
+  EXPECT_EQ(this->redeem(mb, "new@x.com", "right", kNow + 2 + 900, nullptr, limits).check.outcome,
+            PairOutcome::completed);
+}
+
+TYPED_TEST(StoreContract, WrongCodesLockTheRequesterOutEverywhere) {
+  const auto a = this->mailbox("a@example.com");
+  const auto b = this->mailbox("b@example.com");
+  const auto c = this->mailbox("c@example.com");
+  this->h().add_pair_code(c, "right", kNow + 3600, {});
+  PairLimits limits;
+  limits.max_failures = 2;
+  limits.window = 600;
+  limits.lockout = 60;
+  EXPECT_EQ(this->redeem(a, "eve@x.com", "guess1", kNow, nullptr, limits).check.outcome, PairOutcome::unknown_code);
+  EXPECT_EQ(this->redeem(b, "EVE@x.com", "guess2", kNow + 1, nullptr, limits).check.outcome,
+            PairOutcome::unknown_code);
+  const auto r = this->redeem(c, "eve@x.com", "right", kNow + 2, nullptr, limits);
+  EXPECT_EQ(r.check.outcome, PairOutcome::locked_out);
+  EXPECT_EQ(r.check.locked_until, kNow + 1 + 60);
+  // Someone else may still pair with c.
+  EXPECT_EQ(this->redeem(c, "alice@x.com", "right", kNow + 3, nullptr, limits).check.outcome,
+            PairOutcome::completed);
+}
+
+TYPED_TEST(StoreContract, FailuresOutsideTheWindowDoNotCount) {
+  const auto mb = this->mailbox("agent@example.com");
+  this->h().add_pair_code(mb, "right", kNow + 3600, {});
+  PairLimits limits;
+  limits.max_failures = 2;
+  limits.window = 100;
+  limits.lockout = 100;
+  this->redeem(mb, "eve@x.com", "wrong", kNow, nullptr, limits);
+  this->redeem(mb, "eve@x.com", "wrong", kNow + 100, nullptr, limits);  // the first is out of the window now
+  EXPECT_EQ(this->redeem(mb, "eve@x.com", "right", kNow + 101, nullptr, limits).check.outcome,
+            PairOutcome::completed);
+}
+
+TYPED_TEST(StoreContract, EveryKindOfFailureCounts) {
+  const auto mb = this->mailbox("agent@example.com");
+  this->h().add_pair_code(mb, "expired", kNow - 1, {});
+  this->h().add_pair_code(mb, "used", kNow + 300, {});
+  const auto revoked = this->h().add_pair_code(mb, "revoked", kNow + 300, {});
+  this->h().add_pair_code(mb, "right", kNow + 300, {});
+  this->h().revoke_pair_code(revoked, kNow);
+  ASSERT_EQ(this->redeem(mb, "x@x.com", "used", kNow).check.outcome, PairOutcome::completed);
+  PairLimits limits;
+  limits.max_failures = 4;
+  for (const char* code : {"nope", "expired", "used", "revoked"}) {
+    SCOPED_TRACE(code);
+    EXPECT_NE(this->redeem(mb, "eve@x.com", code, kNow, nullptr, limits).check.outcome, PairOutcome::locked_out);
+  }
+  EXPECT_EQ(this->redeem(mb, "y@x.com", "right", kNow, nullptr, limits).check.outcome, PairOutcome::locked_out);
+}
+
+// --- Outbox ----------------------------------------------------------------------------
+
+TYPED_TEST(StoreContract, OutboxDueSentFailedAbandoned) {
+  auto make = [](const std::string& id, UnixTime created, UnixTime next) {
+    OutboxReply r;
+    r.message_id = "<" + id + "@example.com>";
+    r.from = "agent@example.com";
+    r.to = "bob@partner.com";
+    r.task_id = id;
+    r.status = TaskStatus::rejected;
+    r.error_msg = "invalid or expired pair code";
+    r.created_at = created;
+    r.next_attempt_at = next;
+    return r;
+  };
+  const auto a = this->h().enqueue_reply(make("a", kNow, kNow));
+  const auto b = this->h().enqueue_reply(make("b", kNow - 5, kNow + 60));
+  const auto c = this->h().enqueue_reply(make("c", kNow + 1, kNow + 1));
+  const auto d = this->h().enqueue_reply(make("d", kNow - 10, kNow - 10));
+
+  auto ids = [&](UnixTime now, int limit) {
+    std::vector<std::int64_t> out;
+    for (const auto& r : this->outbox().due_replies(now, limit)) out.push_back(r.id);
+    return out;
+  };
+  EXPECT_EQ(ids(kNow, 10), (std::vector<std::int64_t>{d, a}));
+  EXPECT_EQ(ids(kNow + 60, 10), (std::vector<std::int64_t>{d, b, a, c}));
+  EXPECT_EQ(ids(kNow + 60, 2), (std::vector<std::int64_t>{d, b}));
+
+  const auto due = this->outbox().due_replies(kNow, 1);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].status, TaskStatus::rejected);
+  EXPECT_EQ(due[0].error_msg, "invalid or expired pair code");
+  EXPECT_EQ(due[0].created_at, kNow - 10);
+
+  this->outbox().mark_failed(d, kNow, kNow + 30, "sendmail exited 75");
+  EXPECT_EQ(ids(kNow, 10), (std::vector<std::int64_t>{a}));
+  const auto retried = this->outbox().due_replies(kNow + 30, 10);
+  ASSERT_FALSE(retried.empty());
+  EXPECT_EQ(retried[0].id, d);
+  EXPECT_EQ(retried[0].attempts, 1);
+  EXPECT_EQ(retried[0].last_error, "sendmail exited 75");
+  EXPECT_EQ(retried[0].next_attempt_at, kNow + 30);
+
+  this->outbox().mark_sent(a, kNow);
+  this->outbox().mark_abandoned(d, kNow + 30, "too many attempts");
+  EXPECT_EQ(ids(kNow + 60, 10), (std::vector<std::int64_t>{b, c}));
+  // A sent or abandoned reply never comes back, whatever the worker says later.
+  this->outbox().mark_failed(a, kNow, kNow, "late");
+  this->outbox().mark_failed(d, kNow, kNow, "late");
+  this->outbox().mark_sent(999999, kNow);  // unknown ids are ignored
+  EXPECT_EQ(ids(kNow + 60, 10), (std::vector<std::int64_t>{b, c}));
+}
+
+}  // namespace
+}  // namespace aamp::test
