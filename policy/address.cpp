@@ -1,0 +1,157 @@
+// address.cpp — see address.hpp. GMime objects are owned by unique_ptr with GMime's own
+// release functions; nothing here keeps state between calls except the init flag.
+#include "policy/address.hpp"
+
+#include <gmime/gmime.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "policy/encodings.hpp"
+#include "policy/text.hpp"
+
+namespace aamp {
+namespace {
+
+constexpr std::size_t kMaxFromLength = 16384;  // the validator bounds it first; this is a backstop
+
+struct ParserOptionsFree {
+  void operator()(GMimeParserOptions* p) const noexcept { g_mime_parser_options_free(p); }
+};
+struct GObjectUnref {
+  void operator()(void* p) const noexcept { g_object_unref(p); }
+};
+using ParserOptionsPtr = std::unique_ptr<GMimeParserOptions, ParserOptionsFree>;
+using AddressListPtr = std::unique_ptr<InternetAddressList, GObjectUnref>;
+
+// The domain as written (up to '>', white space or a comment) has no empty label: GMime
+// drops a trailing dot ("a@example.com." -> "a@example.com"), other readers keep it.
+bool has_plain_domain_dots(std::string_view after_at) noexcept {
+  const std::string_view domain = after_at.substr(0, after_at.find_first_of(" \t\r\n>("));
+  return !domain.empty() && domain.front() != '.' && domain.back() != '.' &&
+         domain.find("..") == std::string_view::npos;
+}
+
+// Outside quoted-strings, comments and domain-literals (RFC 5322 §3.2.4, §3.2.2, §3.4.1)
+// a single mailbox has exactly one '@' and none of the list/group punctuation ",;:".
+// GMime tolerates all of these and picks one reading; other parsers pick another.
+bool has_single_mailbox_shape(std::string_view v) noexcept {
+  int ats = 0;
+  std::size_t at = 0;
+  int comment_depth = 0;
+  bool in_quote = false;
+  bool in_literal = false;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if ((in_quote || comment_depth > 0) && c == '\\') {
+      ++i;  // quoted-pair: the next character is literal
+      continue;
+    }
+    if (in_quote) {
+      in_quote = c != '"';
+    } else if (comment_depth > 0) {
+      comment_depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+      if (comment_depth > 32) return false;
+    } else if (in_literal) {
+      in_literal = c != ']';
+    } else if (c == '"') {
+      in_quote = true;
+    } else if (c == '(') {
+      comment_depth = 1;
+    } else if (c == '[') {
+      in_literal = true;
+    } else if (c == '@') {
+      ++ats;
+      at = i;
+    } else if (c == ',' || c == ';' || c == ':' || c == ')' || c == ']') {
+      return false;
+    }
+  }
+  return ats == 1 && !in_quote && comment_depth == 0 && !in_literal && has_plain_domain_dots(v.substr(at + 1));
+}
+
+constexpr bool is_ldh_or_underscore(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+// domain = dot-atom of LDH labels / domain-literal (RFC 5322 §3.4.1; RFC 5321 §4.1.2).
+bool is_domain(std::string_view d) noexcept {
+  if (d.size() >= 2 && d.front() == '[' && d.back() == ']') {
+    for (const char c : d.substr(1, d.size() - 2))
+      if (c <= ' ' || c > '~' || c == '[' || c == ']' || c == '\\') return false;
+    return true;
+  }
+  if (d.empty() || d.front() == '.' || d.back() == '.') return false;
+  char prev = '.';
+  for (const char c : d) {
+    if (c == '.' && prev == '.') return false;
+    if (c != '.' && !is_ldh_or_underscore(c)) return false;
+    prev = c;
+  }
+  return true;
+}
+
+// RFC 5322 §3.2.3 atext, widened by RFC 6532 §3.2 to UTF-8 (validity checked by the caller).
+constexpr bool is_atext(char c) noexcept {
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x80) return true;
+  if (is_ldh_or_underscore(c)) return true;
+  return std::string_view("!#$%&'*+/=?^`{|}~").find(c) != std::string_view::npos;
+}
+
+// local-part = dot-atom / quoted-string (RFC 5322 §3.4.1), as GMime re-serialises it.
+bool is_local_part(std::string_view l) noexcept {
+  if (l.size() >= 2 && l.front() == '"' && l.back() == '"') {
+    for (const char c : l.substr(1, l.size() - 2))
+      if (c == '\0' || c == '\r' || c == '\n') return false;
+    return true;
+  }
+  if (l.empty() || l.front() == '.' || l.back() == '.') return false;
+  char prev = '.';
+  for (const char c : l) {
+    if (c == '.' && prev == '.') return false;
+    if (c != '.' && !is_atext(c)) return false;
+    prev = c;
+  }
+  // An encoded-word is not allowed in an addr-spec (RFC 2047 §5), yet some readers decode it.
+  return l.find("=?") == std::string_view::npos;
+}
+
+Error refused(std::string_view why) { return Error{std::string("the From header ") + std::string(why)}; }
+
+}  // namespace
+
+void ensure_gmime_initialized() {
+  static std::once_flag once;
+  std::call_once(once, [] { g_mime_init(); });
+}
+
+Result<std::string> parse_from_mailbox(std::string_view value) {
+  if (value.size() > kMaxFromLength) return refused("is too long");
+  if (value.find('\0') != std::string_view::npos) return refused("contains a NUL byte");
+  if (!is_valid_utf8(value)) return refused("is not valid UTF-8");
+  if (!has_single_mailbox_shape(value)) return refused("must hold exactly one mailbox");
+
+  ensure_gmime_initialized();
+  const ParserOptionsPtr options(g_mime_parser_options_new());
+  if (!options) return refused("could not be parsed (out of memory)");
+  g_mime_parser_options_set_address_compliance_mode(options.get(), GMIME_RFC_COMPLIANCE_STRICT);
+  const std::string text(value);
+  const AddressListPtr list(internet_address_list_parse(options.get(), text.c_str()));
+  if (!list || internet_address_list_length(list.get()) != 1) return refused("must hold exactly one mailbox");
+  InternetAddress* address = internet_address_list_get_address(list.get(), 0);  // borrowed
+  if (!INTERNET_ADDRESS_IS_MAILBOX(address)) return refused("must hold a mailbox, not a group");
+
+  const char* idn = internet_address_mailbox_get_idn_addr(INTERNET_ADDRESS_MAILBOX(address));
+  const std::string_view addr = idn != nullptr ? std::string_view(idn) : std::string_view();
+  const std::size_t at = addr.rfind('@');
+  if (at == std::string_view::npos) return refused("address has no domain");
+  const std::string_view local = addr.substr(0, at);
+  const std::string_view domain = addr.substr(at + 1);
+  if (!is_local_part(local)) return refused("address has an invalid local part");
+  if (!is_domain(domain)) return refused("address has an invalid domain");
+  return std::string(local) + '@' + to_lower(domain);
+}
+
+}  // namespace aamp

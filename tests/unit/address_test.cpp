@@ -1,0 +1,84 @@
+// address_test.cpp — table tests for policy/address.hpp: the one mailbox of a From value,
+// and everything GMime would repair that another reader would read differently.
+#include "policy/address.hpp"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace aamp {
+namespace {
+
+using namespace std::string_literals;
+
+TEST(FromMailbox, Parse) {
+  struct Row {
+    const char* label;
+    std::string input;
+    std::optional<std::string> want;  // nullopt: refused
+  };
+  const std::vector<Row> rows = {
+      {"bare", "dispatcher@example.com", "dispatcher@example.com"},
+      {"angle", "<dispatcher@example.com>", "dispatcher@example.com"},
+      {"display name", "Disp <d@example.com>", "d@example.com"},
+      {"domain lower-cased, local kept", "Disp <Dispatcher@EXAMPLE.Com>", "Dispatcher@example.com"},
+      {"quoted display name with comma", "\"Disp, Inc\" <d@example.com>", "d@example.com"},
+      {"dotted display name", "Mr. Smith <d@example.com>", "d@example.com"},
+      {"comment", "d@example.com (Disp)", "d@example.com"},
+      {"comment with at", "d@example.com (a@b)", "d@example.com"},
+      {"encoded-word display name", "=?utf-8?q?x=40y?= <d@example.com>", "d@example.com"},
+      {"quoted local part", "\"a@b\"@Example.com", "\"a@b\"@example.com"},
+      {"idn to a-label", "d@B\xc3\xbc" "cher.example", "d@xn--bcher-kva.example"},
+      {"a-label kept", "d@xn--bcher-kva.example", "d@xn--bcher-kva.example"},
+      {"utf-8 local part", "j\xc3\xb6rg@example.com", "j\xc3\xb6rg@example.com"},
+      {"domain literal", "d@[192.0.2.1]", "d@[192.0.2.1]"},
+      {"two mailboxes", "a@example.com, b@example.com", std::nullopt},
+      {"trailing comma", "<a@example.com>,", std::nullopt},
+      {"trailing semicolon", "a@example.com;", std::nullopt},
+      {"group", "team: a@example.com;", std::nullopt},
+      {"empty group", "undisclosed-recipients:;", std::nullopt},
+      {"double at", "a@b@example.com", std::nullopt},
+      {"at in bare display name", "a@evil.com <d@example.com>", std::nullopt},
+      {"second bare word", "<d@example.com> junk", std::nullopt},
+      {"no domain", "dispatcher", std::nullopt},
+      {"no local part", "@example.com", std::nullopt},
+      {"empty domain", "d@", std::nullopt},
+      {"trailing dot", "d@example.com.", std::nullopt},
+      {"leading dot", "d@.example.com", std::nullopt},
+      {"double dot", "d@example..com", std::nullopt},
+      {"local double dot", "a..b@example.com", std::nullopt},
+      {"encoded-word addr", "<=?utf-8?q?a=40b.com?=>", std::nullopt},
+      {"encoded-word local part", "=?utf-8?q?a?=@example.com", std::nullopt},
+      {"unbalanced quote", "\"a@example.com", std::nullopt},
+      {"unbalanced comment", "a@example.com (x", std::nullopt},
+      {"stray close paren", "a@example.com )", std::nullopt},
+      {"deep comments", "a@example.com " + std::string(40, '(') + std::string(40, ')'), std::nullopt},
+      {"nul", "a@example.com\0b@evil.com"s, std::nullopt},
+      {"latin-1", "caf\xe9@example.com", std::nullopt},
+      {"empty", "", std::nullopt},
+      {"too long", std::string(20000, 'a') + "@example.com", std::nullopt},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    const auto got = parse_from_mailbox(row.input);
+    ASSERT_EQ(got.ok(), row.want.has_value()) << (got.ok() ? *got : got.error());
+    if (row.want) {
+      EXPECT_EQ(*got, *row.want);
+    }
+  }
+}
+
+TEST(FromMailbox, ConcurrentUse) {
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (std::size_t i = 0; i < ok.size(); ++i)
+    threads.emplace_back([&ok, i] { ok[i] = parse_from_mailbox("a@example.com").ok() ? 1 : 0; });
+  for (auto& t : threads) t.join();
+  for (const int o : ok) EXPECT_EQ(o, 1);
+}
+
+}  // namespace
+}  // namespace aamp
