@@ -55,11 +55,8 @@ std::vector<SenderRule> MemoryStore::matching_rules(std::int64_t mailbox_id, std
   enter("matching_rules");
   const std::string address = normalize_address(sender);
   std::vector<SenderRule> out;
-  for (const auto& r : rules_) {
-    if (r.mailbox_id != mailbox_id) continue;
-    const auto pattern = parse_sender_pattern(r.pattern);
-    if (pattern && matches(*pattern, address)) out.push_back(r);
-  }
+  for (const auto& [r, kind] : rules_)
+    if (r.mailbox_id == mailbox_id && matches(SenderPattern{kind, r.pattern}, address)) out.push_back(r);
   std::sort(out.begin(), out.end(), older);
   return out;
 }
@@ -117,12 +114,13 @@ PairRedemption MemoryStore::redeem_pair_code(const PairAttempt& attempt,
     // (c) Consume and upsert the requester's paired rule.
     code->consumed_at = now;
     code->consumed_by = requester;
-    auto rule = std::find_if(rules_.begin(), rules_.end(), [&](const SenderRule& r) {
-      return r.mailbox_id == attempt.mailbox_id && r.origin == RuleOrigin::paired && r.pattern == requester;
+    auto row = std::find_if(rules_.begin(), rules_.end(), [&](const RuleRow& r) {
+      return r.rule.mailbox_id == attempt.mailbox_id && r.rule.origin == RuleOrigin::paired &&
+             r.rule.pattern == requester;
     });
-    if (rule != rules_.end()) {
-      rule->context = fx.rules_to_grant;
-      result.rule_id = rule->id;
+    if (row != rules_.end()) {
+      row->rule.context = fx.rules_to_grant;
+      result.rule_id = row->rule.id;
     } else {
       SenderRule r;
       r.id = next_id_++;
@@ -132,7 +130,7 @@ PairRedemption MemoryStore::redeem_pair_code(const PairAttempt& attempt,
       r.origin = RuleOrigin::paired;
       r.created_at = now;
       r.created_by = "pair-code:" + std::to_string(code->id);
-      rules_.push_back(r);
+      rules_.push_back({r, PatternKind::exact});
       result.rule_id = r.id;
     }
     fx.audit.rule_id = result.rule_id;
@@ -238,15 +236,18 @@ std::int64_t MemoryStore::add_rule(SenderRule rule) {
   std::lock_guard lock(mu_);
   const auto pattern = parse_sender_pattern(rule.pattern);
   if (!pattern) throw std::invalid_argument(pattern.error());
-  rule.pattern = pattern->text;
+  // A paired rule names exactly its requester (as the SQLite store's CHECK demands).
+  const bool paired = rule.origin == RuleOrigin::paired;
+  rule.pattern = paired ? normalize_address(rule.pattern) : pattern->text;
+  const PatternKind kind = paired ? PatternKind::exact : pattern->kind;
   if (std::none_of(mailboxes_.begin(), mailboxes_.end(), [&](const auto& m) { return m.id == rule.mailbox_id; }))
     throw StoreError(StoreErrorKind::io, "no mailbox " + std::to_string(rule.mailbox_id));
-  if (rule.origin == RuleOrigin::paired)
-    for (const auto& r : rules_)
+  if (paired)
+    for (const auto& [r, k] : rules_)
       if (r.mailbox_id == rule.mailbox_id && r.origin == RuleOrigin::paired && r.pattern == rule.pattern)
         throw StoreError(StoreErrorKind::io, "a paired rule for " + rule.pattern + " exists");
   rule.id = next_id_++;
-  rules_.push_back(rule);
+  rules_.push_back({rule, kind});
   return rule.id;
 }
 
@@ -281,7 +282,7 @@ bool MemoryStore::revoke_pair_code(std::int64_t id, UnixTime now) {
 bool MemoryStore::remove_mailbox(std::int64_t id) {
   std::lock_guard lock(mu_);
   const auto n = std::erase_if(mailboxes_, [&](const auto& m) { return m.id == id; });
-  std::erase_if(rules_, [&](const auto& r) { return r.mailbox_id == id; });
+  std::erase_if(rules_, [&](const RuleRow& r) { return r.rule.mailbox_id == id; });
   std::erase_if(codes_, [&](const auto& c) { return c.mailbox_id == id; });
   std::erase_if(failures_, [&](const auto& f) { return f.mailbox_id == id; });
   lockouts_.erase(mailbox_scope(id));
@@ -290,7 +291,7 @@ bool MemoryStore::remove_mailbox(std::int64_t id) {
 
 bool MemoryStore::remove_rule(std::int64_t id) {
   std::lock_guard lock(mu_);
-  return std::erase_if(rules_, [&](const auto& r) { return r.id == id; }) > 0;
+  return std::erase_if(rules_, [&](const RuleRow& r) { return r.rule.id == id; }) > 0;
 }
 
 std::int64_t MemoryStore::enqueue_reply(OutboxReply reply) {
@@ -308,7 +309,9 @@ std::vector<ProtectedMailbox> MemoryStore::mailboxes() const {
 
 std::vector<SenderRule> MemoryStore::rules() const {
   std::lock_guard lock(mu_);
-  return rules_;
+  std::vector<SenderRule> out;
+  for (const auto& row : rules_) out.push_back(row.rule);
+  return out;
 }
 
 std::vector<PairCodeRow> MemoryStore::pair_codes() const {

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/sender_pattern.hpp"
 #include "policy/store.hpp"
 
 namespace aamp::test {
@@ -106,7 +107,11 @@ class MemoryStore final : public Store, public Outbox {
   mutable std::mutex mu_;
   std::int64_t next_id_ = 1;
   std::vector<ProtectedMailbox> mailboxes_;
-  std::vector<SenderRule> rules_;
+  struct RuleRow {
+    SenderRule rule;
+    PatternKind kind;  // a paired rule is exact even when its requester contains '*'
+  };
+  std::vector<RuleRow> rules_;
   std::vector<PairCodeRow> codes_;
   std::vector<PairFailureRow> failures_;
   std::map<std::string, UnixTime> lockouts_;

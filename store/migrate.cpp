@@ -1,0 +1,72 @@
+// migrate.cpp — see migrate.hpp.
+#include "store/migrate.hpp"
+
+#include <fmt/format.h>
+
+namespace aamp::store {
+
+namespace {
+
+void check_numbering(const std::vector<Migration>& migrations) {
+  for (std::size_t i = 0; i < migrations.size(); ++i)
+    if (migrations[i].version != static_cast<int>(i) + 1)
+      throw StoreError(StoreErrorKind::schema,
+                       fmt::format("migration {} is numbered {}, expected {}: schema/ files must be numbered "
+                                   "0001, 0002, ... without gaps",
+                                   migrations[i].name, migrations[i].version, i + 1));
+}
+
+[[noreturn]] void newer(const Connection& conn, int have, int know) {
+  throw StoreError(StoreErrorKind::schema,
+                   fmt::format("{}: the database has schema version {}, newer than this program knows ({}); "
+                               "upgrade aamp-milter and aampctl, or use the database with the version that wrote it",
+                               conn.path(), have, know));
+}
+
+}  // namespace
+
+int schema_version(Connection& conn) {
+  auto st = conn.prepare("PRAGMA user_version");
+  if (!st.step()) throw StoreError(StoreErrorKind::io, conn.path() + ": PRAGMA user_version returned nothing");
+  return static_cast<int>(st.int64(0));
+}
+
+int latest_version(const std::vector<Migration>& migrations) noexcept {
+  return migrations.empty() ? 0 : migrations.back().version;
+}
+
+MigrationResult migrate(Connection& conn, const std::vector<Migration>& migrations) {
+  check_numbering(migrations);
+  const int latest = latest_version(migrations);
+  MigrationResult result;
+  result.from = schema_version(conn);
+  if (result.from > latest) newer(conn, result.from, latest);
+  for (const auto& m : migrations) {
+    Transaction tx(conn, Transaction::Kind::write);
+    // Read again under the write lock: another process may have migrated meanwhile.
+    const int now_at = schema_version(conn);
+    if (now_at > latest) newer(conn, now_at, latest);
+    if (m.version <= now_at) continue;
+    conn.exec(m.sql, fmt::format("applying migration {}", m.name));
+    conn.exec(fmt::format("PRAGMA user_version = {}", m.version), "recording the schema version");
+    tx.commit();
+  }
+  result.to = schema_version(conn);
+  return result;
+}
+
+void require_current(Connection& conn, const std::vector<Migration>& migrations) {
+  const int have = schema_version(conn);
+  const int latest = latest_version(migrations);
+  if (have == latest) return;
+  if (have > latest) newer(conn, have, latest);
+  if (have == 0)
+    throw StoreError(StoreErrorKind::schema,
+                     fmt::format("{}: the database is not initialised; run `aampctl init`", conn.path()));
+  throw StoreError(StoreErrorKind::schema,
+                   fmt::format("{}: the database has schema version {}, older than this program's {}; "
+                               "run `aampctl migrate`",
+                               conn.path(), have, latest));
+}
+
+}  // namespace aamp::store

@@ -1,0 +1,346 @@
+// sqlite_store.cpp — see sqlite_store.hpp. The pair-code transaction here and
+// tests/support/memory_store.cpp implement the same steps; store_contract_test checks both.
+#include "store/sqlite_store.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "policy/pair_code.hpp"
+#include "policy/sender_pattern.hpp"
+#include "store/codec.hpp"
+#include "store/migrate.hpp"
+
+namespace aamp::store {
+
+// --- ConnectionPool ----------------------------------------------------------------------
+
+ConnectionPool::ConnectionPool(std::string path, ConnectionOptions options, int max)
+    : path_(std::move(path)), options_(options), max_(std::max(1, max)) {}
+
+ConnectionPool::Lease::~Lease() {
+  if (conn_) pool_->give_back(std::move(conn_));
+}
+
+ConnectionPool::Lease ConnectionPool::acquire() {
+  {
+    std::unique_lock lock(mu_);
+    const bool ready = freed_.wait_for(lock, options_.busy_timeout, [&] { return !idle_.empty() || open_ < max_; });
+    if (!ready)
+      throw StoreError(StoreErrorKind::busy,
+                       fmt::format("{}: no free database connection within {} ms ({} in use)", path_,
+                                   options_.busy_timeout.count(), max_));
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(*this, std::move(conn));
+    }
+    ++open_;  // reserve the slot; open outside the lock
+  }
+  try {
+    return Lease(*this, Connection::open(path_, options_));
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    --open_;
+    freed_.notify_one();
+    throw;
+  }
+}
+
+void ConnectionPool::give_back(std::unique_ptr<Connection> conn) noexcept {
+  {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(conn));
+  }
+  freed_.notify_one();
+}
+
+// --- SqliteStore -------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kFindMailbox =
+    "SELECT id, address, mode, intents, trust_auth, trust_internal, trust_authres "
+    "FROM mailboxes WHERE address IN (?1, ?2)";
+
+// Exact and domain rules through sender_rules_by_pattern; wildcard rules of the mailbox
+// through the partial index sender_rules_wildcards.
+constexpr std::string_view kMatchingRules =
+    "SELECT id, pattern, pattern_kind, context_rules, origin, created_at, created_by, note "
+    "FROM sender_rules WHERE mailbox_id = ?1 AND pattern IN (?2, ?3) AND pattern_kind <> 'wildcard' "
+    "UNION ALL "
+    "SELECT id, pattern, pattern_kind, context_rules, origin, created_at, created_by, note "
+    "FROM sender_rules WHERE mailbox_id = ?1 AND pattern_kind = 'wildcard' "
+    "ORDER BY 6, 1";
+
+constexpr std::string_view kInsertAudit =
+    "INSERT INTO audit (at, message_id, client_addr, auth_user, envelope_from, header_from, recipient, intent, "
+    "task_id, verdict, reason, rule_id, rule_pattern, rule_origin) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+    "(SELECT pattern FROM sender_rules WHERE id = ?12), (SELECT origin FROM sender_rules WHERE id = ?12))";
+
+constexpr std::string_view kInsertReply =
+    "INSERT INTO outbox (message_id, from_addr, to_addr, task_id, status, error_msg, in_reply_to, created_at, "
+    "attempts, next_attempt_at, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+constexpr std::string_view kActiveLockout =
+    "SELECT max(until) FROM pair_lockouts WHERE (mailbox_id = ?1 OR requester = ?2) AND until > ?3";
+
+constexpr std::string_view kFindCode =
+    "SELECT id, mailbox_id, code_hash, rules, expires_at, consumed_at, revoked_at FROM pair_codes "
+    "WHERE code_hash = ?1";
+
+// The consume itself: only an unconsumed, unrevoked, unexpired code changes.
+constexpr std::string_view kConsumeCode =
+    "UPDATE pair_codes SET consumed_at = ?2, consumed_by = ?3 "
+    "WHERE id = ?1 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2";
+
+constexpr std::string_view kUpsertPairedRule =
+    "INSERT INTO sender_rules (mailbox_id, pattern, pattern_kind, context_rules, origin, created_at, created_by, "
+    "updated_at) VALUES (?1, ?2, 'exact', ?3, 'paired', ?4, ?5, ?4) "
+    "ON CONFLICT (mailbox_id, pattern) WHERE origin = 'paired' "
+    "DO UPDATE SET context_rules = excluded.context_rules, updated_at = excluded.updated_at "
+    "RETURNING id";
+
+constexpr std::string_view kPruneFailures = "DELETE FROM pair_failures WHERE at <= ?1";
+constexpr std::string_view kInsertFailure =
+    "INSERT INTO pair_failures (mailbox_id, requester, at, outcome) VALUES (?1, ?2, ?3, ?4)";
+constexpr std::string_view kMailboxFailures = "SELECT count(*) FROM pair_failures WHERE mailbox_id = ?1 AND at > ?2";
+constexpr std::string_view kRequesterFailures = "SELECT count(*) FROM pair_failures WHERE requester = ?1 AND at > ?2";
+constexpr std::string_view kLockMailbox =
+    "INSERT INTO pair_lockouts (mailbox_id, locked_at, until, failures) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (mailbox_id) DO UPDATE SET locked_at = excluded.locked_at, until = excluded.until, "
+    "failures = excluded.failures";
+constexpr std::string_view kLockRequester =
+    "INSERT INTO pair_lockouts (requester, locked_at, until, failures) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (requester) DO UPDATE SET locked_at = excluded.locked_at, until = excluded.until, "
+    "failures = excluded.failures";
+
+constexpr std::string_view kDueReplies =
+    "SELECT id, message_id, from_addr, to_addr, task_id, status, error_msg, in_reply_to, created_at, attempts, "
+    "next_attempt_at, last_error FROM outbox "
+    "WHERE sent_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= ?1 "
+    "ORDER BY created_at, id LIMIT ?2";
+constexpr std::string_view kMarkSent =
+    "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1 "
+    "WHERE id = ?1 AND sent_at IS NULL AND abandoned_at IS NULL";
+constexpr std::string_view kMarkFailed =
+    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 "
+    "WHERE id = ?1 AND sent_at IS NULL AND abandoned_at IS NULL";
+constexpr std::string_view kMarkAbandoned =
+    "UPDATE outbox SET abandoned_at = ?2, last_error = ?3 "
+    "WHERE id = ?1 AND sent_at IS NULL AND abandoned_at IS NULL";
+
+std::int64_t count(Connection& conn, std::string_view sql, const auto& key, UnixTime since) {
+  auto st = conn.prepare(sql);
+  st.bind(1, key).bind(2, since);
+  return st.step() ? st.int64(0) : 0;
+}
+
+ConnectionOptions connection_options(const SqliteStoreOptions& o) {
+  ConnectionOptions c;
+  c.create = o.create;
+  c.busy_timeout = o.busy_timeout;
+  return c;
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(const std::string& path, const SqliteStoreOptions& options)
+    : pool_(path, connection_options(options), options.max_connections) {
+  auto conn = pool_.acquire();  // opens the first connection now: a bad path fails at startup
+  if (options.migrate) migrate(*conn);
+  else require_current(*conn);
+}
+
+std::optional<ProtectedMailbox> SqliteStore::find_mailbox(std::string_view recipient) {
+  const std::string address = normalize_address(recipient);
+  const std::string domain = address.find('@') == std::string::npos ? std::string() : "@" + std::string(domain_of(address));
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kFindMailbox);
+  st.bind(1, address).bind(2, domain);
+  std::optional<ProtectedMailbox> found;
+  while (st.step()) {
+    ProtectedMailbox m;
+    m.id = st.int64(0);
+    m.address = st.text(1);
+    m.mode = mode_column(st.text(2));
+    m.guarded_intents = intents_column(st.text(3));
+    m.trust = (st.int64(4) != 0 ? trust_auth : 0u) | (st.int64(5) != 0 ? trust_internal : 0u) |
+              (st.int64(6) != 0 ? trust_authres : 0u);
+    if (!found || m.address == address) found = std::move(m);  // the exact address wins
+  }
+  return found;
+}
+
+std::vector<SenderRule> SqliteStore::matching_rules(std::int64_t mailbox_id, std::string_view sender) {
+  const std::string address = normalize_address(sender);
+  const auto at = address.rfind('@');
+  const std::string domain = at == std::string::npos ? std::string() : address.substr(at);
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kMatchingRules);
+  st.bind(1, mailbox_id).bind(2, address).bind(3, domain);
+  std::vector<SenderRule> out;
+  while (st.step()) {
+    const std::string pattern = st.text(1);
+    if (!rule_covers(kind_column(st.text(2)), pattern, address)) continue;
+    SenderRule r;
+    r.id = st.int64(0);
+    r.mailbox_id = mailbox_id;
+    r.pattern = pattern;
+    r.context = rules_column(st.text(3));
+    r.origin = origin_column(st.text(4));
+    r.created_at = st.int64(5);
+    r.created_by = st.text(6);
+    r.note = st.text(7);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void insert_audit(Connection& conn, const AuditRecord& a) {
+  auto st = conn.prepare(kInsertAudit);
+  st.bind(1, a.at).bind(2, a.message_id).bind(3, a.client_addr).bind(4, a.auth_user).bind(5, a.envelope_from);
+  st.bind(6, a.header_from).bind(7, a.recipient).bind(8, a.intent).bind(9, a.task_id).bind(10, a.verdict);
+  st.bind(11, a.reason).bind(12, a.rule_id);
+  st.run();
+}
+
+std::int64_t insert_reply(Connection& conn, const OutboxReply& r, UnixTime now) {
+  const UnixTime created = r.created_at != 0 ? r.created_at : now;
+  auto st = conn.prepare(kInsertReply);
+  st.bind(1, r.message_id).bind(2, r.from).bind(3, r.to).bind(4, r.task_id).bind(5, status_name(r.status));
+  st.bind(6, r.error_msg).bind(7, r.in_reply_to).bind(8, created).bind(9, r.attempts);
+  st.bind(10, r.next_attempt_at != 0 ? r.next_attempt_at : created).bind(11, r.last_error);
+  st.run();
+  return conn.last_insert_rowid();
+}
+
+void SqliteStore::record_audit(const AuditRecord& record) {
+  auto conn = pool_.acquire();
+  insert_audit(*conn, record);
+}
+
+PairRedemption SqliteStore::redeem_pair_code(const PairAttempt& attempt,
+                                             const std::function<PairEffects(const PairCheck&)>& effects) {
+  const std::string requester = normalize_address(attempt.requester);
+  const UnixTime now = attempt.now;
+  auto conn = pool_.acquire();
+  Transaction tx(*conn, Transaction::Kind::write);
+  PairCheck check;
+  std::int64_t code_id = 0;
+
+  // (a) An active lockout refuses the attempt without counting it.
+  {
+    auto st = conn->prepare(kActiveLockout);
+    st.bind(1, attempt.mailbox_id).bind(2, requester).bind(3, now);
+    if (st.step() && !st.is_null(0)) {
+      check.outcome = PairOutcome::locked_out;
+      check.locked_until = st.int64(0);
+    }
+  }
+
+  // (b) Look the code up by its hash (indexed), confirm in constant time, then consume.
+  if (check.outcome != PairOutcome::locked_out) {
+    const std::string hash = hash_pair_code(attempt.code);
+    auto st = conn->prepare(kFindCode);
+    st.bind(1, hash);
+    if (!st.step() || !same_hash(st.text(2), hash) || st.int64(1) != attempt.mailbox_id) {
+      check.outcome = PairOutcome::unknown_code;
+    } else {
+      code_id = st.int64(0);
+      check.issued_rules = rules_column(st.text(3));
+      if (!st.is_null(6)) check.outcome = PairOutcome::revoked;
+      else if (!st.is_null(5)) check.outcome = PairOutcome::already_used;
+      else if (st.int64(4) <= now) check.outcome = PairOutcome::expired;
+      else check.outcome = PairOutcome::completed;
+    }
+  }
+  if (check.outcome == PairOutcome::completed) {
+    auto st = conn->prepare(kConsumeCode);
+    st.bind(1, code_id).bind(2, now).bind(3, requester);
+    st.run();
+    // We hold the write lock, so nobody can have consumed it since the SELECT; the
+    // condition in the UPDATE is the second line of defence.
+    if (conn->changes() != 1) check.outcome = PairOutcome::already_used;
+  }
+
+  // (e) The engine decides what to write. An exception unwinds through `tx`: rollback.
+  PairEffects fx = effects(check);
+
+  PairRedemption result;
+  result.check = check;
+  if (check.outcome == PairOutcome::completed) {
+    // (c) One paired rule per (mailbox, requester): insert or update.
+    auto st = conn->prepare(kUpsertPairedRule);
+    st.bind(1, attempt.mailbox_id).bind(2, requester).bind(3, rules_text(fx.rules_to_grant)).bind(4, now);
+    st.bind(5, "pair-code:" + std::to_string(code_id));
+    if (!st.step()) throw StoreError(StoreErrorKind::io, conn->path() + ": the paired rule upsert returned no id");
+    result.rule_id = st.int64(0);
+    fx.audit.rule_id = result.rule_id;
+  } else if (check.outcome != PairOutcome::locked_out) {
+    // (d) Count the failure in (now - window, now]; lock out past the limit.
+    const UnixTime since = now - attempt.limits.window;
+    conn->prepare(kPruneFailures).bind(1, since).run();
+    conn->prepare(kInsertFailure)
+        .bind(1, attempt.mailbox_id)
+        .bind(2, requester)
+        .bind(3, now)
+        .bind(4, to_string(check.outcome))
+        .run();
+    if (attempt.limits.max_failures > 0) {
+      const UnixTime until = now + attempt.limits.lockout;
+      const auto per_mailbox = count(*conn, kMailboxFailures, attempt.mailbox_id, since);
+      if (per_mailbox >= attempt.limits.max_failures)
+        conn->prepare(kLockMailbox).bind(1, attempt.mailbox_id).bind(2, now).bind(3, until).bind(4, per_mailbox).run();
+      const auto per_requester = count(*conn, kRequesterFailures, requester, since);
+      if (per_requester >= attempt.limits.max_failures)
+        conn->prepare(kLockRequester).bind(1, requester).bind(2, now).bind(3, until).bind(4, per_requester).run();
+    }
+  }
+  insert_audit(*conn, fx.audit);
+  if (fx.reply) insert_reply(*conn, *fx.reply, now);
+  tx.commit();
+  return result;
+}
+
+std::vector<OutboxReply> SqliteStore::due_replies(UnixTime now, int limit) {
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kDueReplies);
+  st.bind(1, now).bind(2, std::max(0, limit));
+  std::vector<OutboxReply> out;
+  while (st.step()) {
+    OutboxReply r;
+    r.id = st.int64(0);
+    r.message_id = st.text(1);
+    r.from = st.text(2);
+    r.to = st.text(3);
+    r.task_id = st.text(4);
+    r.status = status_column(st.text(5));
+    r.error_msg = st.text(6);
+    r.in_reply_to = st.text(7);
+    r.created_at = st.int64(8);
+    r.attempts = static_cast<int>(st.int64(9));
+    r.next_attempt_at = st.int64(10);
+    r.last_error = st.text(11);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void SqliteStore::mark_sent(std::int64_t id, UnixTime now) {
+  auto conn = pool_.acquire();
+  conn->prepare(kMarkSent).bind(1, id).bind(2, now).run();
+}
+
+void SqliteStore::mark_failed(std::int64_t id, UnixTime /*now*/, UnixTime next_attempt_at, const std::string& error) {
+  auto conn = pool_.acquire();
+  conn->prepare(kMarkFailed).bind(1, id).bind(2, next_attempt_at).bind(3, error).run();
+}
+
+void SqliteStore::mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) {
+  auto conn = pool_.acquire();
+  conn->prepare(kMarkAbandoned).bind(1, id).bind(2, now).bind(3, error).run();
+}
+
+}  // namespace aamp::store

@@ -1,0 +1,101 @@
+// sqlite_store.hpp — the production Store and Outbox: the policy database in one SQLite
+// file (schema/), shared by many milter threads, several milter processes and aampctl.
+// Threading: safe for any number of threads. Each call borrows a connection from a small
+// pool (each connection with its own prepared-statement cache) and gives it back; writes
+// serialise on SQLite's write lock (BEGIN IMMEDIATE + busy timeout), reads run in parallel
+// under WAL. Every failure throws StoreError naming the file.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "policy/store.hpp"
+#include "store/sqlite.hpp"
+
+namespace aamp::store {
+
+struct SqliteStoreOptions {
+  // How long one statement waits for the write lock held by another thread or process.
+  // The milter's own timeouts must stay above it (docs/configuration.md).
+  std::chrono::milliseconds busy_timeout{5000};
+  // Connections kept open. More threads than this wait (at most busy_timeout) for one.
+  int max_connections = 4;
+  bool create = false;   // create the file when missing
+  bool migrate = false;  // apply pending migrations when opening; else require the current schema
+};
+
+// Hands out connections to the same file, opening up to `max` lazily; a borrowed
+// connection returns to the pool when the Lease goes.
+class ConnectionPool {
+ public:
+  ConnectionPool(std::string path, ConnectionOptions options, int max);
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  class Lease {
+   public:
+    Lease(ConnectionPool& pool, std::unique_ptr<Connection> conn) : pool_(&pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&&) = delete;
+    Lease(const Lease&) = delete;
+    ~Lease();
+    Connection& operator*() const { return *conn_; }
+    Connection* operator->() const { return conn_.get(); }
+
+   private:
+    ConnectionPool* pool_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  // Waits up to the busy timeout for a free connection; StoreError(busy) after that.
+  Lease acquire();
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  void give_back(std::unique_ptr<Connection> conn) noexcept;
+
+  const std::string path_;
+  const ConnectionOptions options_;
+  const int max_;
+  std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  int open_ = 0;  // idle + lent + being opened
+};
+
+class SqliteStore final : public Store, public Outbox {
+ public:
+  // Opens the file and checks its schema (or migrates it with options.migrate).
+  explicit SqliteStore(const std::string& path, const SqliteStoreOptions& options = {});
+
+  std::optional<ProtectedMailbox> find_mailbox(std::string_view recipient) override;
+  // Indexed: exact and domain rules by (mailbox_id, pattern); wildcard rules of the one
+  // mailbox scanned and glob-matched here.
+  std::vector<SenderRule> matching_rules(std::int64_t mailbox_id, std::string_view sender) override;
+  void record_audit(const AuditRecord& record) override;
+  // One BEGIN IMMEDIATE transaction; `effects` runs inside it, holding the write lock:
+  // it must be quick and must not call this store.
+  PairRedemption redeem_pair_code(const PairAttempt& attempt,
+                                  const std::function<PairEffects(const PairCheck&)>& effects) override;
+
+  std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
+  void mark_sent(std::int64_t id, UnixTime now) override;
+  void mark_failed(std::int64_t id, UnixTime now, UnixTime next_attempt_at, const std::string& error) override;
+  void mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) override;
+
+  const std::string& path() const noexcept { return pool_.path(); }
+
+ private:
+  ConnectionPool pool_;
+};
+
+// Writes an audit row (with the rule's pattern and origin copied in) on `conn`.
+void insert_audit(Connection& conn, const AuditRecord& record);
+// Inserts an outbox row on `conn`; created_at/next_attempt_at default to `now`. Returns its id.
+std::int64_t insert_reply(Connection& conn, const OutboxReply& reply, UnixTime now);
+
+}  // namespace aamp::store
