@@ -1,0 +1,38 @@
+// smtp_sink.hpp — Postfix's smtp-sink(1) on 127.0.0.1 and a free port, capturing each mail
+// transaction to its own file (-d), for tests of SMTP clients against a real server.
+// Started in the constructor (ready to accept when it returns), stopped by PID in the
+// destructor. One owner; not thread-safe.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "tests/support/files.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace aamp::test {
+
+// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+int free_loopback_port();
+
+class SmtpSink {
+ public:
+  // `options`: extra smtp-sink options, e.g. {"-f", "RCPT"} to refuse RCPT with 5xx.
+  explicit SmtpSink(std::vector<std::string> options = {});
+  ~SmtpSink();
+  SmtpSink(const SmtpSink&) = delete;
+  SmtpSink& operator=(const SmtpSink&) = delete;
+
+  int port() const noexcept { return port_; }
+  // The captured transactions, oldest name first: smtp-sink's X-Client-Addr, X-Helo-Args,
+  // X-Mail-Args, X-Rcpt-Args and Received lines, then the message as received.
+  std::vector<std::string> dumps() const;
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace aamp::test
