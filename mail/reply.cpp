@@ -6,9 +6,9 @@
 #include <gmime/gmime.h>
 
 #include <memory>
-#include <mutex>
 #include <string_view>
 
+#include "policy/address.hpp"
 #include "policy/reply_fields.hpp"
 
 namespace aamp::mail {
@@ -47,11 +47,6 @@ std::string body_text(const OutboxReply& reply, std::string_view status, const s
 }
 
 }  // namespace
-
-void ensure_gmime_initialized() {
-  static std::once_flag once;
-  std::call_once(once, [] { g_mime_init(); });
-}
 
 Result<std::string> build_pair_respond(const OutboxReply& reply) {
   if (!is_reply_message_id(reply.message_id)) return Error{"the reply's Message-ID is not a plain <left@right> id"};

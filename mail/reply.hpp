@@ -3,7 +3,7 @@
 // Date were fixed at enqueue time), so a retry resends an identical message. Every field
 // is checked by policy/reply_fields.hpp before it reaches a header: nothing from the
 // request can add a line to the header block. Depends on GMime only; no I/O.
-// Thread-safe: GMime is initialised once (std::call_once); each call owns its objects.
+// Thread-safe: GMime is initialised once (policy/address.hpp); each call owns its objects.
 #pragma once
 
 #include <string>
@@ -28,9 +28,5 @@ inline constexpr const char* kPairRespondBodyTitle = "AAMP Pair Response";
 // X-AAMP-Status, X-AAMP-ErrorMsg (rejected only), MIME-Version, Content-Type text/plain
 // UTF-8, 7bit. Body: "AAMP Pair Response", a blank line, one sentence, Task ID and Status.
 Result<std::string> build_pair_respond(const OutboxReply& reply);
-
-// Calls g_mime_init() once per process; build_pair_respond does it itself. Exposed for
-// other GMime users in this process (one initialisation for all).
-void ensure_gmime_initialized();
 
 }  // namespace aamp::mail

@@ -15,6 +15,9 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/address.hpp"
+#include "policy/header_block.hpp"
+#include "policy/validator.hpp"
 #include "tests/support/paths.hpp"
 
 namespace aamp::mail {
@@ -164,6 +167,23 @@ TEST(Reply, MatchesTheRejectedPairResponseFixture) {
   const std::string title = want.at("bodyText");
   EXPECT_TRUE(got.body.starts_with(title + "\n")) << got.body;
   EXPECT_NE(got.body.find("Pairing rejected: invalid or expired pair code."), std::string::npos) << got.body;
+
+  // And our own validator, in both modes, reads the same.
+  const HeaderBlock block = split_header_block(bytes);
+  ASSERT_TRUE(block.complete);
+  for (const auto mode : {ValidationMode::strict, ValidationMode::sdk}) {
+    SCOPED_TRACE(mode == ValidationMode::strict ? "strict" : "sdk");
+    const Validation v = validate(block.fields, ValidatorOptions{mode});
+    ASSERT_EQ(v.verdict, Verdict::valid) << (v.violations.empty() ? "" : v.violations.front().message);
+    EXPECT_EQ(v.message.version, want.at("protocolVersion"));
+    EXPECT_EQ(v.message.intent, Intent::pair_respond);
+    EXPECT_EQ(v.message.task_id, want.at("taskId"));
+    EXPECT_EQ(v.message.status, TaskStatus::rejected);
+    EXPECT_EQ(v.message.error_msg, std::optional<std::string>(want.at("reason")));
+    EXPECT_EQ(v.message.from, want.at("from"));
+    EXPECT_EQ(v.message.message_id, want.at("messageId"));
+    EXPECT_EQ(v.message.subject, want.at("subject"));
+  }
 }
 
 TEST(Reply, CarriesEveryRequiredHeader) {
@@ -207,6 +227,9 @@ TEST(Reply, CarriesEveryRequiredHeader) {
     EXPECT_EQ(got.one("MIME-Version"), "1.0");
     EXPECT_EQ(got.one("Content-Type"), "text/plain; charset=utf-8");
     EXPECT_TRUE(got.body.starts_with("AAMP Pair Response\n\n")) << got.body;
+    const Validation v = validate(split_header_block(bytes).fields);
+    EXPECT_EQ(v.verdict, Verdict::valid) << (v.violations.empty() ? "" : v.violations.front().message);
+    EXPECT_EQ(v.message.intent, Intent::pair_respond);
   }
 }
 
@@ -299,6 +322,8 @@ TEST(Reply, CleansErrorMsgAndDropsUnsafeInReplyTo) {
     EXPECT_TRUE(got.all("In-Reply-To").empty());
     EXPECT_TRUE(got.all("References").empty());
     EXPECT_EQ(got.all("X-AAMP-Status"), std::vector<std::string>{"rejected"});
+    const Validation v = validate(split_header_block(bytes).fields);
+    EXPECT_EQ(v.verdict, Verdict::valid) << (v.violations.empty() ? "" : v.violations.front().message);
     const std::string error = got.one("X-AAMP-ErrorMsg");
     EXPECT_TRUE(error.starts_with("invalid code")) << error;
     EXPECT_EQ(error.find_first_of("\r\n"), std::string::npos);
