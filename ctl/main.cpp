@@ -25,6 +25,12 @@ struct Command {
 
 // One line per command; the synopsis is what `aampctl help` prints.
 const std::vector<Command> kCommands = {
+    {"init", aamp::ctl::cmd_init, "init                      create the database (or bring it up to date)"},
+    {"migrate", aamp::ctl::cmd_migrate, "migrate                   apply pending schema migrations"},
+    {"mailbox", aamp::ctl::cmd_mailbox, "mailbox add|set|list|remove ADDRESS_OR_@DOMAIN [--mode M] [--intents L] [--trust T] [--note N]"},
+    {"sender", aamp::ctl::cmd_sender, "sender allow --mailbox M PATTERN [--context k=v1,v2]... | list [--mailbox M] | remove ID"},
+    {"pair", aamp::ctl::cmd_pair, "pair issue --mailbox M [--ttl 5m] [--rules k=v1,v2]... [--qr] | list | revoke ID"},
+    {"audit", aamp::ctl::cmd_audit, "audit [export] [--since T] [--mailbox M] [--sender S] [--verdict V] [--limit N]"},
 };
 
 void usage(std::FILE* out) {

@@ -1,0 +1,40 @@
+// cmd_db.cpp — `aampctl init` (create the database, or bring it up to date) and
+// `aampctl migrate` (bring an existing database up to date). Both apply the migrations
+// compiled into this program (schema/), one transaction each; a database newer than the
+// program is refused and left alone.
+#include <fmt/format.h>
+
+#include "ctl/commands.hpp"
+#include "ctl/db_cli.hpp"
+#include "store/admin.hpp"
+
+namespace aamp::ctl {
+
+namespace {
+
+int run(Cli& cli, const Globals& g, bool create) {
+  cli.finish();
+  const std::string path = database_path(g);
+  store::AdminOptions options;
+  options.create = create;
+  options.migrate = true;
+  store::PolicyAdmin admin(path, options);
+  const auto& m = admin.migration();
+  if (g.json) {
+    print_json({{"path", path}, {"from", m.from}, {"to", m.to}});
+  } else if (m.from == m.to) {
+    fmt::print("{}: schema version {}, up to date\n", path, m.to);
+  } else if (m.from == 0) {
+    fmt::print("{}: initialised at schema version {}\n", path, m.to);
+  } else {
+    fmt::print("{}: migrated from schema version {} to {}\n", path, m.from, m.to);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int cmd_init(Cli& cli, const Globals& g) { return run(cli, g, true); }
+int cmd_migrate(Cli& cli, const Globals& g) { return run(cli, g, false); }
+
+}  // namespace aamp::ctl

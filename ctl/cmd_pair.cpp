@@ -1,0 +1,168 @@
+// cmd_pair.cpp — `aampctl pair issue|list|revoke`: one-time pair codes (brief §4). A code
+// is drawn from OpenSSL's CSPRNG (CryptoRng), shown once in the aamp://connect URL (and a
+// terminal QR code), and only its hash is stored. `pair list` never shows codes.
+#include <qrencode.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "ctl/commands.hpp"
+#include "ctl/db_cli.hpp"
+#include "platform/system.hpp"
+#include "policy/encodings.hpp"
+#include "store/codec.hpp"
+
+namespace aamp::ctl {
+
+namespace {
+
+constexpr std::size_t kDefaultCodeBytes = 12;  // 96 bits, 16 base64url characters (docs/decisions.md)
+constexpr std::size_t kMinCodeBytes = 6;       // what the reference implementation draws
+constexpr std::size_t kMaxCodeBytes = 64;
+constexpr UnixTime kDefaultTtl = 5 * 60;
+constexpr UnixTime kMaxTtl = 7 * 86400;
+
+// The QR code in Unicode half blocks, two modules per character cell vertically, light
+// modules drawn (for the usual dark terminal) with a 4-module quiet zone (ISO/IEC 18004).
+std::string render_qr(const std::string& text) {
+  std::unique_ptr<QRcode, decltype(&QRcode_free)> qr(QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1),
+                                                      &QRcode_free);
+  if (!qr) throw std::runtime_error("cannot render the QR code (libqrencode failed)");
+  constexpr int kQuiet = 4;
+  const int w = qr->width;
+  const int size = w + 2 * kQuiet;
+  auto light = [&](int x, int y) {
+    x -= kQuiet;
+    y -= kQuiet;
+    if (x < 0 || y < 0 || x >= w || y >= w) return true;
+    return (qr->data[y * w + x] & 1) == 0;
+  };
+  std::string out;
+  for (int y = 0; y < size; y += 2) {
+    for (int x = 0; x < size; ++x) {
+      const bool top = light(x, y);
+      const bool bottom = y + 1 < size ? light(x, y + 1) : false;
+      out += top && bottom ? "\u2588" : top ? "\u2580" : bottom ? "\u2584" : " ";
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+nlohmann::json code_json(const store::PairCodeEntry& e, UnixTime t) {
+  nlohmann::json rules = nlohmann::json::object();
+  for (const auto& [k, v] : e.rules) rules[k] = v;
+  return {{"id", e.id},
+          {"mailbox", e.mailbox},
+          {"state", std::string(store::to_string(e.state(t)))},
+          {"rules", rules},
+          {"createdAt", time_text(e.created_at)},
+          {"createdBy", e.created_by},
+          {"expiresAt", time_text(e.expires_at)},
+          {"consumedAt", optional_time_json(e.consumed_at)},
+          {"consumedBy", e.consumed_by.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.consumed_by)},
+          {"revokedAt", optional_time_json(e.revoked_at)},
+          {"note", e.note}};
+}
+
+int issue(Cli& cli, const Globals& g) {
+  const auto mailbox = cli.option("--mailbox");
+  const auto ttl_text = cli.option("--ttl");
+  const auto rule_pairs = cli.options("--rules");
+  const auto rules_json = cli.option("--rules-json");
+  const auto bytes_text = cli.option("--bytes");
+  const auto note = cli.option("--note");
+  const bool qr = cli.flag("--qr");
+  cli.finish();
+  if (!mailbox) throw UsageError("pair issue: --mailbox M is required");
+  const std::string address = normalize_address(*mailbox);
+  const auto pattern = parse_sender_pattern(address);
+  if (!pattern || pattern->kind != PatternKind::exact)
+    throw UsageError(fmt::format("pair issue: --mailbox '{}' must be one agent's address (a pairing URL names "
+                                 "the mailbox the request goes to)",
+                                 *mailbox));
+  const UnixTime ttl = ttl_text ? parse_duration(*ttl_text, "--ttl", kMaxTtl) : kDefaultTtl;
+  std::size_t bytes = kDefaultCodeBytes;
+  if (bytes_text) {
+    const auto n = parse_id(*bytes_text, "--bytes");
+    if (n < static_cast<std::int64_t>(kMinCodeBytes) || n > static_cast<std::int64_t>(kMaxCodeBytes))
+      throw UsageError(fmt::format("--bytes {} is outside {}..{}", *bytes_text, kMinCodeBytes, kMaxCodeBytes));
+    bytes = static_cast<std::size_t>(n);
+  }
+  const ContextRules rules = parse_context_rules(rule_pairs, rules_json, "--rules");
+
+  auto admin = open_admin(g);
+  const auto mb = admin.protecting_mailbox(address);
+  if (!mb)
+    throw UsageError(fmt::format("{} is not a protected mailbox (add it with `aampctl mailbox add {}`)", address,
+                                 address));
+  CryptoRng rng;
+  const std::string code = random_token(rng, bytes);
+  const UnixTime t = now();
+  const auto id = admin.add_pair_code(mb->mailbox.id, code, t, t + ttl, rules, operator_name(), note.value_or(""));
+
+  std::string url = fmt::format("aamp://connect?mailbox={}&pair_code={}", percent_encode(address), percent_encode(code));
+  if (!rules.empty()) url += "&dispatch_context_rules=" + percent_encode(encode_context_rules(rules));
+  if (g.json) {
+    print_json({{"url", url}, {"code", code}, {"mailbox", address}, {"expiresAt", time_text(t + ttl)}, {"id", id}});
+  } else {
+    fmt::print("{}\n", url);
+    if (qr || isatty(STDOUT_FILENO) == 1) fmt::print("{}", render_qr(url));
+    fmt::print("pair code {} for {} expires at {}\n", id, address, time_text(t + ttl));
+  }
+  std::fflush(stdout);
+  if (mb->mailbox.mode == MailboxMode::off)
+    fmt::print(stderr, "aampctl: note: {} is in mode off: the milter will not handle its pair.request\n",
+               mb->mailbox.address);
+  return 0;
+}
+
+int list(Cli& cli, const Globals& g) {
+  const auto mailbox = cli.option("--mailbox");
+  cli.finish();
+  std::optional<std::string> address;
+  if (mailbox) address = store::parse_mailbox_address(*mailbox);
+  auto admin = open_admin(g);
+  const auto all = admin.list_pair_codes(address);
+  const UnixTime t = now();
+  if (g.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& e : all) out.push_back(code_json(e, t));
+    print_json(out);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : all)
+    rows.push_back({std::to_string(e.id), e.mailbox, std::string(store::to_string(e.state(t))),
+                    time_text(e.created_at), time_text(e.expires_at), e.consumed_by.empty() ? "-" : e.consumed_by,
+                    rules_display(e.rules), e.note.empty() ? "-" : e.note});
+  print_table({"ID", "MAILBOX", "STATE", "CREATED", "EXPIRES", "USED BY", "RULES", "NOTE"}, rows);
+  return 0;
+}
+
+int revoke(Cli& cli, const Globals& g) {
+  const auto id = parse_id(cli.positional("pair code ID"), "pair code ID");
+  cli.finish();
+  auto admin = open_admin(g);
+  const UnixTime t = now();
+  const auto e = admin.revoke_pair_code(id, t);
+  if (g.json) print_json(code_json(e, t));
+  else fmt::print("revoked pair code {} for {}\n", e.id, e.mailbox);
+  return 0;
+}
+
+}  // namespace
+
+int cmd_pair(Cli& cli, const Globals& g) {
+  const auto sub = cli.maybe_positional();
+  if (sub == "issue") return issue(cli, g);
+  if (sub == "list") return list(cli, g);
+  if (sub == "revoke") return revoke(cli, g);
+  throw UsageError(sub ? "unknown pair command '" + *sub + "' (issue, list, revoke)"
+                       : "pair: give issue, list or revoke");
+}
+
+}  // namespace aamp::ctl
