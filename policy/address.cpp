@@ -34,42 +34,59 @@ bool has_plain_domain_dots(std::string_view after_at) noexcept {
 }
 
 // Outside quoted-strings, comments and domain-literals (RFC 5322 §3.2.4, §3.2.2, §3.4.1)
-// a single mailbox has exactly one '@' and none of the list/group punctuation ",;:".
-// GMime tolerates all of these and picks one reading; other parsers pick another.
-bool has_single_mailbox_shape(std::string_view v) noexcept {
-  int ats = 0;
-  std::size_t at = 0;
-  int comment_depth = 0;
-  bool in_quote = false;
-  bool in_literal = false;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    const char c = v[i];
-    if ((in_quote || comment_depth > 0) && c == '\\') {
-      ++i;  // quoted-pair: the next character is literal
-      continue;
+// a single mailbox has exactly one '@', at most one angle-addr ("<...>", last but for
+// comments and white space, holding the '@'), and none of the list/group punctuation
+// ",;:". GMime tolerates all of these and picks one reading (other parsers pick another),
+// and some of its error paths leak memory; it only ever sees text of this shape.
+class MailboxShape {
+ public:
+  bool scan(std::string_view v) noexcept {
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const char c = v[i];
+      if ((in_quote_ || depth_ > 0) && c == '\\') {
+        ++i;  // quoted-pair: the next character is literal
+      } else if (in_quote_) {
+        in_quote_ = c != '"';
+      } else if (depth_ > 0) {
+        depth_ += c == '(' ? 1 : c == ')' ? -1 : 0;
+        if (depth_ > 32) return false;
+      } else if (in_literal_) {
+        in_literal_ = c != ']';
+      } else if (!plain(c, i)) {
+        return false;
+      }
     }
-    if (in_quote) {
-      in_quote = c != '"';
-    } else if (comment_depth > 0) {
-      comment_depth += c == '(' ? 1 : c == ')' ? -1 : 0;
-      if (comment_depth > 32) return false;
-    } else if (in_literal) {
-      in_literal = c != ']';
-    } else if (c == '"') {
-      in_quote = true;
-    } else if (c == '(') {
-      comment_depth = 1;
-    } else if (c == '[') {
-      in_literal = true;
-    } else if (c == '@') {
-      ++ats;
-      at = i;
-    } else if (c == ',' || c == ';' || c == ':' || c == ')' || c == ']') {
-      return false;
+    return ats_ == 1 && !in_quote_ && depth_ == 0 && !in_literal_ && opened_ == closed_ &&
+           (!opened_ || at_in_angle_) && has_plain_domain_dots(v.substr(at_ + 1));
+  }
+
+ private:
+  // One character outside any quoted region; false when the shape is broken.
+  bool plain(char c, std::size_t i) noexcept {
+    if (closed_ && c != ' ' && c != '\t' && c != '(') return false;  // nothing after "<...>"
+    switch (c) {
+      case '"': in_quote_ = true; return true;
+      case '(': depth_ = 1; return true;
+      case '[': in_literal_ = true; return true;
+      case '<': if (opened_) return false; opened_ = true; return true;
+      case '>': if (!opened_ || closed_) return false; closed_ = true; return true;
+      case '@': ++ats_; at_ = i; at_in_angle_ = opened_ && !closed_; return true;
+      case ',': case ';': case ':': case ')': case ']': return false;
+      default: return true;
     }
   }
-  return ats == 1 && !in_quote && comment_depth == 0 && !in_literal && has_plain_domain_dots(v.substr(at + 1));
-}
+
+  int ats_ = 0;
+  std::size_t at_ = 0;
+  int depth_ = 0;
+  bool in_quote_ = false;
+  bool in_literal_ = false;
+  bool opened_ = false;
+  bool closed_ = false;
+  bool at_in_angle_ = false;
+};
+
+bool has_single_mailbox_shape(std::string_view v) noexcept { return MailboxShape().scan(v); }
 
 constexpr bool is_ldh_or_underscore(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';

@@ -59,6 +59,12 @@ TEST(FromMailbox, Parse) {
       {"nul", "a@example.com\0b@evil.com"s, std::nullopt},
       {"latin-1", "caf\xe9@example.com", std::nullopt},
       {"empty", "", std::nullopt},
+      {"unopened angle", "Dispatcher@example.com>", std::nullopt},
+      {"unclosed angle", "D <d@example.com", std::nullopt},
+      {"two angles", "<a> <d@example.com>", std::nullopt},
+      {"at outside angle", "d@example.com <x>", std::nullopt},
+      {"text after angle", "<d@example.com> x", std::nullopt},
+      {"comment after angle", "<d@example.com> (Disp)", "d@example.com"},
       {"too long", std::string(20000, 'a') + "@example.com", std::nullopt},
   };
   for (const auto& row : rows) {
