@@ -242,29 +242,29 @@ void Checker::add(ViolationCode code, std::string_view field, std::string messag
   out_.violations.push_back(Violation{code, std::string(field), sentence(message)});
 }
 
+// The first shape problem of a header, if any: a name that is empty, outside ftext or
+// only resembling a known field; a value with NUL or a line break that is not a fold.
+std::optional<std::string> shape_problem(const HeaderField& h, const NameMatch& m) {
+  if (h.name.empty()) return "a header field has an empty name";
+  if (!m.well_formed) {
+    return fmt::format("a header field name only resembles {} (white space or look-alike letters)",
+                       name_of(m.field));
+  }
+  for (const char c : h.name)
+    if (!is_ftext(c)) return "a header field name has a character outside RFC 5322 ftext";
+  if (const auto problem = value_shape_problem(h.value)) return fmt::format("a header field value {}", *problem);
+  return std::nullopt;
+}
+
 void Checker::header(const HeaderField& h) {
   const NameMatch m = classify_name(h.name);
   const std::string_view shown = m.field != Field::none ? name_of(m.field) : std::string_view();
-  bool readable = true;
-  if (h.name.empty()) {
-    add(ViolationCode::malformed_header, "(empty)", "a header field has an empty name");
-    readable = false;
-  } else if (!m.well_formed) {
-    add(ViolationCode::malformed_header, shown,
-        fmt::format("a header field name only resembles {} (white space or look-alike letters)", shown));
-    readable = false;
-  } else {
-    for (const char c : h.name) {
-      if (is_ftext(c)) continue;
-      add(ViolationCode::malformed_header, printable(h.name, 64), "a header field name has a character outside RFC 5322 ftext");
-      readable = false;
-      break;
-    }
-  }
-  if (const auto problem = value_shape_problem(h.value)) {
-    const std::string field = m.field != Field::none ? std::string(shown) : printable(h.name, 64);
-    add(ViolationCode::malformed_header, field, fmt::format("the value of header {} {}", field, *problem));
-    readable = false;
+  const auto problem = shape_problem(h, m);
+  if (problem) {
+    const std::string label = m.field != Field::none ? std::string(shown)
+                              : h.name.empty()       ? std::string("(empty)")
+                                                     : printable(h.name, 64);
+    add(ViolationCode::malformed_header, label, fmt::format("{}: {}", label, *problem));
   }
   if (m.field == Field::none) return;
 
@@ -276,7 +276,7 @@ void Checker::header(const HeaderField& h) {
     add(ViolationCode::duplicate_field, shown,
         fmt::format("{} appears more than once; readers could act on different copies", shown));
   }
-  if (n > 1 || !readable) return;  // the first copy is the one decoded, as the SDKs do
+  if (n > 1 || problem) return;  // the first copy is the one decoded, as the SDKs do
   if (auto value = read_value(m.field, h)) decode(m.field, std::move(*value));
 }
 
