@@ -50,11 +50,11 @@ int free_loopback_port() {
   return ntohs(address.sin_port);
 }
 
-SmtpSink::SmtpSink(std::vector<std::string> options) {
+SmtpSink::SmtpSink(std::vector<std::string> options, int port) {
   ::chmod(dir_.path().c_str(), 0777);  // smtp-sink writes as nobody when started as root
   ::mkdir(dir_.file("mail").c_str(), 0777);
   ::chmod(dir_.file("mail").c_str(), 0777);
-  port_ = free_loopback_port();
+  port_ = port != 0 ? port : free_loopback_port();
   std::vector<std::string> words{"/usr/sbin/smtp-sink"};
   if (::geteuid() == 0) words.insert(words.end(), {"-u", "nobody"});
   words.insert(words.end(), {"-d", dir_.file("mail/%M.")});

@@ -19,7 +19,8 @@ int free_loopback_port();
 class SmtpSink {
  public:
   // `options`: extra smtp-sink options, e.g. {"-f", "RCPT"} to refuse RCPT with 5xx.
-  explicit SmtpSink(std::vector<std::string> options = {});
+  // `port`: 0 for a free one, or the port a client was already pointed at.
+  explicit SmtpSink(std::vector<std::string> options = {}, int port = 0);
   ~SmtpSink();
   SmtpSink(const SmtpSink&) = delete;
   SmtpSink& operator=(const SmtpSink&) = delete;
