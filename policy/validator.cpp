@@ -344,7 +344,7 @@ void Checker::decode_version(std::string value) {
   }
   if (v.substr(0, dot) != "1") {
     add(ViolationCode::unsupported_version, name_of(Field::version),
-        fmt::format("X-AAMP-Version {} is not supported (only 1.x is)", printable(v)));
+        fmt::format("X-AAMP-Version '{}' is not supported (only 1.x is)", printable(v)));
     return;
   }
   msg_.version = std::move(value);
@@ -356,7 +356,7 @@ void Checker::decode_intent(std::string value) {
   msg_.intent = parse_intent(value);
   if (!msg_.intent)
     add(ViolationCode::unknown_intent, name_of(Field::intent),
-        fmt::format("X-AAMP-Intent {} is not one of the ten AAMP 1.1 intents", printable(value)));
+        fmt::format("X-AAMP-Intent '{}' is not one of the ten AAMP 1.1 intents", printable(value)));
   msg_.intent_text = std::move(value);
 }
 
