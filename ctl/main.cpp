@@ -25,6 +25,7 @@ struct Command {
 
 // One line per command; the synopsis is what `aampctl help` prints.
 const std::vector<Command> kCommands = {
+    {"validate", aamp::ctl::cmd_validate, "validate [--mode strict|sdk] FILE.eml...  check the AAMP headers of mail files (- = stdin)"},
     {"init", aamp::ctl::cmd_init, "init                      create the database (or bring it up to date)"},
     {"migrate", aamp::ctl::cmd_migrate, "migrate                   apply pending schema migrations"},
     {"mailbox", aamp::ctl::cmd_mailbox, "mailbox add|set|list|remove ADDRESS_OR_@DOMAIN [--mode M] [--intents L] [--trust T] [--note N]"},
