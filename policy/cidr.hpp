@@ -26,6 +26,6 @@ struct Cidr {
 // "192.0.2.0/24", "2001:db8::/32", or a bare address (a /32 or /128).
 Result<Cidr> parse_cidr(std::string_view text);
 bool contains(const Cidr& net, const IpAddress& addr) noexcept;
-bool contains_any(const std::vector<Cidr>& nets, std::string_view addr_text) noexcept;
+bool contains_any(const std::vector<Cidr>& nets, std::string_view addr_text);
 
 }  // namespace aamp

@@ -61,6 +61,7 @@ struct Decision {
   std::string verdict;  // the message's overall verdict
   std::string reason;
   std::vector<RecipientOutcome> recipients;
+  bool reply_enqueued = false;  // a pair.respond waits in the outbox: wake the worker
 };
 
 }  // namespace aamp

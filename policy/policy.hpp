@@ -3,6 +3,7 @@
 // in flight keep theirs). Pure data built by milter/config.cpp.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,7 +50,9 @@ struct Policy {
   FailureActions on;
   PairRequestHandling pair_requests = PairRequestHandling::consume;
   PairLimits pair_limits;
-  TrustSet pair_trust = kAnyTrust;  // what a pair.request's sender must show
+  // What a pair.request's sender must show; nullopt: the same as the mailbox requires of
+  // dispatches.
+  std::optional<TrustSet> pair_trust;
 };
 
 }  // namespace aamp

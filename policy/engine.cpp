@@ -1,0 +1,446 @@
+// engine.cpp — see engine.hpp. Two steps: judge each recipient on its own (protected? valid?
+// trusted? allowed? a pairing?), then combine the outcomes into one Decision that the MTA
+// can carry out at end of message (per-recipient refusals become smfi_delrcpt; the message
+// is rejected only when no recipient is left).
+#include "policy/engine.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "policy/auth_results.hpp"
+#include "policy/encodings.hpp"
+#include "policy/pair_code.hpp"
+#include "policy/sender_pattern.hpp"
+#include "policy/text.hpp"
+#include "policy/trust.hpp"
+#include "policy/validator.hpp"
+
+namespace aamp {
+
+namespace {
+
+constexpr std::size_t kMaxReplyText = 400;  // an SMTP reply line stays well under 512 bytes
+
+// What kind of refusal, so that the configured action for that class applies.
+enum class Refusal {
+  none,         // delivered
+  bad_message,  // invalid AAMP: On-BadMessage
+  policy_deny,  // untrusted, not allowed, stale, locked out: On-PolicyDeny
+};
+
+struct Outcome {
+  std::string recipient;  // as the MTA gave it
+  std::string address;    // normalized
+  bool is_protected = false;
+  bool report = false;    // report mode: never refused
+  bool consumed = false;  // a handled pair.request that the MTA should not deliver
+  Refusal refusal = Refusal::none;
+  SmtpReply reply;
+  std::string verdict;
+  std::string reason;
+  std::string ar_result = "pass";  // RFC 8601 result word for the verdict header
+  std::optional<std::int64_t> rule_id;
+  std::string rule_origin;
+  bool audited = false;  // written inside the pairing transaction already
+};
+
+// Printable ASCII only, bounded: safe for SMTP replies, logs and audit rows.
+std::string printable(std::string_view s, std::size_t max = 256) {
+  std::string out;
+  out.reserve(std::min(s.size(), max));
+  for (char c : s) {
+    if (out.size() >= max) break;
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
+  }
+  return out;
+}
+
+SmtpReply reply(std::string code, std::string xcode, std::string_view text) {
+  return SmtpReply{std::move(code), std::move(xcode), printable(text, kMaxReplyText)};
+}
+
+// The header value of the first field named `name`, unfolded; "" when absent.
+std::string first_header(const HeaderList& headers, std::string_view name) {
+  for (const auto& h : headers)
+    if (iequals(h.name, name)) return unfold(h.value);
+  return {};
+}
+
+// RFC 3834 §5: never answer automatic mail. "Auto-Submitted: no" is a human's mail.
+bool answerable(const MessageFacts& facts) {
+  const std::string env = normalize_address(facts.envelope_from);
+  if (env.empty()) return false;  // the null sender: a bounce or an auto-reply
+  const std::string auto_submitted = to_lower(first_header(facts.headers, "Auto-Submitted"));
+  if (auto_submitted.empty()) return true;
+  const auto end = auto_submitted.find_first_of(" \t;(");
+  return auto_submitted.substr(0, end) == "no";
+}
+
+// An RFC 8601 pvalue: a bare token when it can be, else a quoted-string.
+std::string ar_value(std::string_view v) {
+  const bool bare = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("@._+-/").find(c) != std::string_view::npos;
+  });
+  if (bare) return std::string(v);
+  std::string out = "\"";
+  for (char c : printable(v)) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+std::string message_id_for(Rng& rng, std::string_view mailbox) {
+  std::array<std::byte, 12> bytes{};
+  rng.fill(bytes);
+  std::string domain(domain_of(mailbox));
+  if (domain.empty()) domain = "aamp-milter.invalid";
+  return "<aamp-pair." + base64url_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())) +
+         "@" + domain + ">";
+}
+
+// The request's Message-ID, when it is safe to copy into In-Reply-To.
+std::string safe_message_id(std::string_view id) {
+  const std::string_view t = trim(id);
+  if (t.size() < 3 || t.size() > 250 || t.front() != '<' || t.back() != '>') return {};
+  if (std::any_of(t.begin(), t.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u <= 0x20 || u >= 0x7f;
+      }))
+    return {};
+  return std::string(t);
+}
+
+std::string_view pair_error_text(PairOutcome o) {
+  switch (o) {
+    case PairOutcome::unknown_code: return "unknown pair code";
+    case PairOutcome::expired: return "expired pair code";
+    case PairOutcome::already_used: return "pair code already used";
+    case PairOutcome::revoked: return "pair code revoked";
+    case PairOutcome::locked_out: return "too many failed pairing attempts";
+    case PairOutcome::completed: return "";
+  }
+  return "";
+}
+
+class Judge {
+ public:
+  Judge(const MessageFacts& facts, const EngineContext& ctx, const Validation& v, const TrustFindings& trust)
+      : facts_(facts), ctx_(ctx), v_(v), msg_(v.message), trust_(trust), now_(ctx.clock.now()) {}
+
+  Outcome judge(const std::string& recipient) {
+    Outcome o;
+    o.recipient = recipient;
+    o.address = normalize_address(recipient);
+    const auto mb = ctx_.store.find_mailbox(o.address);
+    if (!mb || mb->mode == MailboxMode::off) return o;
+    o.is_protected = true;
+    o.report = ctx_.policy.mode == EnforcementMode::report || mb->mode == MailboxMode::report;
+
+    if (v_.verdict == Verdict::invalid) {
+      const std::string first = v_.violations.empty() ? "the AAMP header fields are malformed" : v_.violations.front().message;
+      return refuse(std::move(o), Refusal::bad_message, "invalid", "permerror",
+                    reply("554", "5.6.0", "malformed AAMP message: " + first), first);
+    }
+    const Intent intent = *msg_.intent;
+    if (intent == Intent::pair_request) return pairing(std::move(o), *mb);
+    if (std::find(mb->guarded_intents.begin(), mb->guarded_intents.end(), intent) == mb->guarded_intents.end()) {
+      o.verdict = "allow";
+      o.reason = std::string(to_string(intent)) + " needs no sender policy";
+      return o;
+    }
+    return sender_policy(std::move(o), *mb, intent);
+  }
+
+  bool reply_enqueued() const { return reply_enqueued_; }
+
+ private:
+  Outcome refuse(Outcome o, Refusal r, std::string verdict, std::string ar_result, SmtpReply rep, std::string reason) {
+    o.refusal = r;
+    o.verdict = std::move(verdict);
+    o.ar_result = std::move(ar_result);
+    o.reply = std::move(rep);
+    o.reason = printable(reason);
+    return o;
+  }
+
+  Outcome untrusted(Outcome o) {
+    std::string why = "sender " + msg_.from + " is not authenticated";
+    if (!trust_.auth_problem.empty()) why += " (" + trust_.auth_problem + ")";
+    why += ": submit with SMTP AUTH as that address, or send with a DKIM signature of its domain";
+    return refuse(std::move(o), Refusal::policy_deny, "untrusted", "fail", reply("550", "5.7.1", why), why);
+  }
+
+  Outcome sender_policy(Outcome o, const ProtectedMailbox& mb, Intent intent) {
+    if (!satisfies(trust_, mb.trust)) return untrusted(std::move(o));
+    if (intent == Intent::task_dispatch && ctx_.policy.reject_stale_dispatch && msg_.expires_at &&
+        *msg_.expires_at <= now_) {
+      const std::string why = "stale task.dispatch: it expired at " + format_rfc3339(*msg_.expires_at);
+      return refuse(std::move(o), Refusal::policy_deny, "stale", "fail", reply("550", "5.7.1", why), why);
+    }
+    const auto rules = ctx_.store.matching_rules(mb.id, msg_.from);
+    const DispatchContext no_context;
+    const DispatchContext& context = msg_.dispatch_context ? *msg_.dispatch_context : no_context;
+    std::string context_problem;
+    for (const auto& rule : rules) {
+      std::string why;
+      if (context_allows(rule.context, context, &why)) {
+        o.verdict = "allow";
+        o.rule_id = rule.id;
+        o.rule_origin = rule.origin == RuleOrigin::paired ? "paired" : "configured";
+        o.reason = "sender rule " + std::to_string(rule.id) + " (" + o.rule_origin + ", " + rule.pattern + ") allows it";
+        return o;
+      }
+      if (context_problem.empty()) context_problem = "rule " + std::to_string(rule.id) + ": " + why;
+    }
+    std::string why = msg_.from + " may not send " + std::string(to_string(intent)) + " to " + o.address + ": ";
+    why += rules.empty() ? "no sender rule allows it; ask the mailbox's operator for a pairing code"
+                         : "the dispatch context does not satisfy any sender rule (" + context_problem + ")";
+    return refuse(std::move(o), Refusal::policy_deny, "deny", "fail", reply("550", "5.7.1", why), why);
+  }
+
+  // The one intent that may bypass sender policy, and only for the code check (brief §2, §4).
+  Outcome pairing(Outcome o, const ProtectedMailbox& mb) {
+    if (!satisfies(trust_, ctx_.policy.pair_trust.value_or(mb.trust))) return untrusted(std::move(o));
+    if (o.report) {
+      o.verdict = "allow";
+      o.reason = "pairing is not performed in report mode";
+      return o;
+    }
+    const bool answer = answerable(facts_);
+    const std::string code = msg_.pair_code.value_or("");
+    PairAttempt attempt{mb.id, msg_.from, code, now_, ctx_.policy.pair_limits};
+    auto effects = [&](const PairCheck& check) {
+      PairEffects e;
+      e.audit = audit_row(o);
+      const std::string shown = "code " + redact_code(code);
+      if (check.outcome == PairOutcome::completed) {
+        e.rules_to_grant = narrow_rules(check.issued_rules, msg_.dispatch_context_rules.value_or(ContextRules{}));
+        e.audit.verdict = "pair-completed";
+        e.audit.reason = shown + " accepted; " + msg_.from + " is paired";
+      } else if (check.outcome == PairOutcome::locked_out) {
+        e.audit.verdict = "pair-locked";
+        e.audit.reason = shown + " refused: too many failed pairing attempts until " + format_rfc3339(check.locked_until);
+      } else {
+        e.audit.verdict = "pair-rejected";
+        e.audit.reason = shown + " refused: " + std::string(pair_error_text(check.outcome));
+      }
+      if (!answer) e.audit.reason += "; not answered (automatic mail or null sender)";
+      if (answer && check.outcome != PairOutcome::locked_out) {
+        OutboxReply r;
+        r.message_id = message_id_for(ctx_.rng, o.address);
+        r.from = o.address;
+        r.to = msg_.from;
+        r.task_id = msg_.task_id;
+        r.status = check.outcome == PairOutcome::completed ? TaskStatus::completed : TaskStatus::rejected;
+        r.error_msg = std::string(pair_error_text(check.outcome));
+        r.in_reply_to = safe_message_id(msg_.message_id);
+        r.created_at = now_;
+        r.next_attempt_at = now_;
+        e.reply = std::move(r);
+      }
+      return e;
+    };
+    const PairRedemption r = ctx_.store.redeem_pair_code(attempt, effects);
+    o.audited = true;
+    if (r.check.outcome == PairOutcome::locked_out) {
+      const std::string why = "too many failed pairing attempts for " + o.address + "; try again after " +
+                              format_rfc3339(r.check.locked_until);
+      return refuse(std::move(o), Refusal::policy_deny, "pair-locked", "fail", reply("550", "5.7.1", why), why);
+    }
+    reply_enqueued_ = reply_enqueued_ || answer;
+    const bool completed = r.check.outcome == PairOutcome::completed;
+    o.verdict = completed ? "pair-completed" : "pair-rejected";
+    o.ar_result = completed ? "pass" : "fail";
+    o.reason = completed ? "pairing completed" : std::string(pair_error_text(r.check.outcome));
+    o.rule_id = r.rule_id;
+    o.rule_origin = completed ? "paired" : "";
+    o.consumed = ctx_.policy.pair_requests == PairRequestHandling::consume;
+    return o;
+  }
+
+ public:
+  AuditRecord audit_row(const Outcome& o) const {
+    AuditRecord a;
+    a.at = now_;
+    a.message_id = printable(facts_.queue_id);
+    a.client_addr = printable(facts_.client_addr);
+    a.auth_user = printable(facts_.auth_user);
+    a.envelope_from = printable(normalize_address(facts_.envelope_from));
+    a.header_from = printable(msg_.from);
+    a.recipient = printable(o.address);
+    a.intent = printable(msg_.intent_text);
+    a.task_id = printable(msg_.task_id);
+    a.verdict = o.report && o.refusal != Refusal::none ? "report-" + o.verdict : o.verdict;
+    a.reason = o.reason;
+    a.rule_id = o.rule_id;
+    return a;
+  }
+
+ private:
+  const MessageFacts& facts_;
+  const EngineContext& ctx_;
+  const Validation& v_;
+  const AampMessage& msg_;
+  const TrustFindings& trust_;
+  const UnixTime now_;
+  bool reply_enqueued_ = false;
+};
+
+Action action_for(Refusal r, const Policy& p) {
+  return r == Refusal::bad_message ? p.on.bad_message : p.on.policy_deny;
+}
+
+// A tempfail reply for a refusal whose configured action is tempfail: same words, 4xx.
+SmtpReply as_tempfail(const SmtpReply& r) {
+  return SmtpReply{"451", "4" + r.xcode.substr(std::min<std::size_t>(1, r.xcode.size())), r.text};
+}
+
+std::string verdict_header(const std::vector<Outcome>& delivered, const Policy& policy, const std::string& from,
+                           const std::string& intent, const TrustFindings& trust) {
+  std::string v = policy.authserv_id;
+  for (const auto& o : delivered) {
+    v += "; aamp=" + o.ar_result;
+    if (o.report && o.refusal != Refusal::none) v += " (report mode: would refuse)";
+    if (o.refusal != Refusal::none) v += " reason=" + ar_value(o.reason);
+    v += " header.from=" + ar_value(from.empty() ? "unknown" : from);
+    v += " policy.intent=" + ar_value(intent);
+    v += " policy.rcpt=" + ar_value(o.address);
+    if (o.rule_id) v += " policy.rule=" + std::to_string(*o.rule_id);
+    if (!o.rule_origin.empty()) v += " policy.origin=" + o.rule_origin;
+    if (!trust.basis.empty()) v += " policy.trust=" + ar_value(trust.basis);
+  }
+  return v;
+}
+
+void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ctx) {
+  const Policy& policy = ctx.policy;
+  d.delete_headers = forged_verdicts(facts.headers, policy.authserv_id);
+  if (!is_aamp(facts.headers)) {
+    d.verdict = "not-aamp";
+    return;
+  }
+  d.aamp = true;
+  const Validation v = validate(facts.headers, policy.validation);
+  d.intent = printable(v.message.intent_text);
+  d.task_id = printable(v.message.task_id);
+  d.header_from = printable(v.message.from);
+  const TrustFindings trust = evaluate_trust(facts, v.message.from, policy);
+
+  Judge judge(facts, ctx, v, trust);
+  std::vector<Outcome> outcomes;
+  outcomes.reserve(facts.recipients.size());
+  for (const auto& rcpt : facts.recipients) outcomes.push_back(judge.judge(rcpt));
+  d.reply_enqueued = judge.reply_enqueued();
+
+  // Audit every protected recipient's decision (pairings were written in their transaction).
+  for (const auto& o : outcomes)
+    if (o.is_protected && !o.audited) ctx.store.record_audit(judge.audit_row(o));
+
+  // Combine. Report mode never refuses; an `accept` action delivers despite the refusal.
+  const Outcome* tempfail = nullptr;
+  const Outcome* quarantine = nullptr;
+  const Outcome* rejected = nullptr;
+  std::vector<const Outcome*> removed;
+  std::vector<Outcome> delivered_protected;
+  for (const auto& o : outcomes) {
+    d.recipients.push_back({o.recipient, o.is_protected, false, o.verdict, o.reason});
+    const Action act = o.refusal == Refusal::none || o.report ? Action::accept : action_for(o.refusal, policy);
+    if (act == Action::tempfail && tempfail == nullptr) tempfail = &o;
+    if (act == Action::quarantine && quarantine == nullptr) quarantine = &o;
+    if (act == Action::reject && rejected == nullptr) rejected = &o;
+    if (act == Action::reject || act == Action::discard || o.consumed) {
+      removed.push_back(&o);
+      d.recipients.back().refused = !o.consumed;
+    } else if (o.is_protected) {
+      delivered_protected.push_back(o);
+    }
+  }
+
+  // The summary verdict: the first refusal, else the first protected outcome.
+  const Outcome* headline = tempfail ? tempfail : quarantine ? quarantine : rejected;
+  if (headline == nullptr)
+    for (const auto& o : outcomes)
+      if (o.is_protected) { headline = &o; break; }
+  if (headline == nullptr) {
+    d.verdict = "unprotected";
+    d.reason = "no recipient is a protected mailbox";
+  } else {
+    d.verdict = headline->report && headline->refusal != Refusal::none ? "report-" + headline->verdict : headline->verdict;
+    d.reason = headline->reason;
+  }
+
+  if (tempfail != nullptr) {
+    d.action = Action::tempfail;
+    d.reply = as_tempfail(tempfail->reply);
+    return;
+  }
+  if (quarantine != nullptr) {
+    d.action = Action::quarantine;
+    d.quarantine_reason = "aamp-milter: " + quarantine->reason;
+    return;
+  }
+  if (removed.size() == outcomes.size() && !outcomes.empty()) {
+    if (rejected != nullptr) {
+      d.action = Action::reject;
+      d.reply = rejected->reply;
+      return;
+    }
+    if (!facts.discard_is_accept) {
+      d.action = Action::discard;
+      return;
+    }
+  }
+  for (const Outcome* o : removed) d.delete_recipients.push_back(o->recipient);
+  if (!delivered_protected.empty())
+    d.add_headers.push_back({"Authentication-Results",
+                             verdict_header(delivered_protected, policy, d.header_from, d.intent, trust)});
+}
+
+Decision failure(Decision d, Action action, SmtpReply temp, SmtpReply perm, std::string verdict, std::string reason) {
+  d.action = action;
+  d.delete_recipients.clear();
+  d.add_headers.clear();
+  d.delete_headers.clear();
+  d.reply.reset();
+  if (action == Action::tempfail) d.reply = std::move(temp);
+  if (action == Action::reject) d.reply = std::move(perm);
+  if (action == Action::quarantine) d.quarantine_reason = "aamp-milter: " + reason;
+  d.verdict = std::move(verdict);
+  d.reason = printable(reason);
+  return d;
+}
+
+}  // namespace
+
+bool needs_decision(const HeaderList& headers, const Policy& policy) noexcept {
+  try {
+    if (is_aamp(headers)) return true;
+    for (const auto& h : headers)
+      if (iequals(h.name, "Authentication-Results") && iequals(authserv_id_of(h.value), policy.authserv_id))
+        return true;
+    return false;
+  } catch (...) {
+    return true;  // out of memory here: let end of message decide (and fail safely)
+  }
+}
+
+Decision decide(const MessageFacts& facts, const EngineContext& ctx) {
+  Decision d;
+  try {
+    decide_into(d, facts, ctx);
+    return d;
+  } catch (const StoreError& e) {
+    return failure(std::move(d), ctx.policy.on.store_error,
+                   reply("451", "4.3.0", "temporary local problem: policy store unavailable, try again later"),
+                   reply("554", "5.3.0", "local problem: policy store unavailable"), "store-error", e.what());
+  } catch (const std::exception& e) {
+    return failure(std::move(d), ctx.policy.on.internal_error,
+                   reply("451", "4.3.0", "temporary local problem, try again later"),
+                   reply("554", "5.3.0", "local problem in the AAMP policy filter"), "internal-error", e.what());
+  }
+}
+
+}  // namespace aamp

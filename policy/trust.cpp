@@ -1,0 +1,140 @@
+// trust.cpp — see trust.hpp.
+#include "policy/trust.hpp"
+
+#include <algorithm>
+
+#include "policy/auth_results.hpp"
+#include "policy/sender_pattern.hpp"
+#include "policy/text.hpp"
+
+namespace aamp {
+
+namespace {
+
+constexpr std::string_view kAuthResults = "Authentication-Results";
+
+bool is_subdomain(std::string_view sub, std::string_view parent) noexcept {
+  return sub.size() > parent.size() + 1 && sub[sub.size() - parent.size() - 1] == '.' &&
+         iequals(sub.substr(sub.size() - parent.size()), parent);
+}
+
+bool login_may_send_as(const std::string& login, const std::string& from, const Policy& policy) {
+  if (iequals(login, from)) return true;
+  for (const auto& grant : policy.login_grants) {
+    if (!iequals(grant.login, login)) continue;
+    for (const auto& p : grant.may_send_as)
+      if (matches(p, from)) return true;
+  }
+  return false;
+}
+
+// dkim=pass header.d=<d> aligned, or dmarc=pass header.from=<from domain>.
+std::string authres_basis(const HeaderList& headers, std::string_view from_domain, const Policy& policy) {
+  if (policy.trusted_authserv_ids.empty() || from_domain.empty()) return {};
+  for (const auto& h : headers) {
+    if (!iequals(h.name, kAuthResults)) continue;
+    const std::string value = unfold(h.value);
+    const std::string id = authserv_id_of(value);
+    if (id.empty() || iequals(id, policy.authserv_id)) continue;  // ours from outside: forged
+    if (std::find(policy.trusted_authserv_ids.begin(), policy.trusted_authserv_ids.end(), id) ==
+        policy.trusted_authserv_ids.end())
+      continue;
+    const auto parsed = parse_authentication_results(value);
+    if (!parsed) continue;
+    for (const auto& r : parsed->results) {
+      if (r.result != "pass") continue;
+      if (r.method == "dkim") {
+        const std::string d = to_lower(r.property("header.d"));
+        if (!d.empty() && aligned(d, from_domain)) return "dkim=" + d;
+      } else if (r.method == "dmarc") {
+        const std::string d = to_lower(r.property("header.from"));
+        if (!d.empty() && iequals(d, from_domain)) return "dmarc=" + d;
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+bool aligned(std::string_view signing_domain, std::string_view from_domain) noexcept {
+  return iequals(signing_domain, from_domain) || is_subdomain(signing_domain, from_domain) ||
+         is_subdomain(from_domain, signing_domain);
+}
+
+TrustFindings evaluate_trust(const MessageFacts& facts, const std::string& from, const Policy& policy) {
+  TrustFindings f;
+  std::vector<std::string> bases;
+  if (!facts.auth_user.empty()) {
+    const std::string login = normalize_address(facts.auth_user);
+    if (from.empty()) {
+      f.auth_problem = "the message has no From address to check the login against";
+    } else if (login_may_send_as(login, from, policy)) {
+      f.shown |= trust_auth;
+      bases.push_back("auth");
+    } else {
+      f.auth_problem = "authenticated as " + login + ", which may not send as " + from;
+    }
+  }
+  if (contains_any(policy.internal_hosts, facts.client_addr)) {
+    f.shown |= trust_internal;
+    bases.push_back("internal");
+  }
+  if (std::string b = authres_basis(facts.headers, domain_of(from), policy); !b.empty()) {
+    f.shown |= trust_authres;
+    bases.push_back(std::move(b));
+  }
+  for (const auto& b : bases) f.basis += (f.basis.empty() ? "" : ",") + b;
+  return f;
+}
+
+bool satisfies(const TrustFindings& f, TrustSet required) noexcept {
+  return required == 0 || (f.shown & required) != 0;
+}
+
+std::string trust_to_string(TrustSet t) {
+  if (t == 0) return "none";
+  std::string out;
+  if ((t & trust_auth) != 0) out += "auth";
+  if ((t & trust_internal) != 0) out += out.empty() ? "internal" : ",internal";
+  if ((t & trust_authres) != 0) out += out.empty() ? "authres" : ",authres";
+  return out;
+}
+
+Result<TrustSet> parse_trust(std::string_view text) {
+  const std::string t = to_lower(trim(text));
+  if (t == "none") return TrustSet{0};
+  if (t == "any") return TrustSet{kAnyTrust};
+  TrustSet out = 0;
+  std::size_t start = 0;
+  while (start <= t.size()) {
+    const auto comma = t.find(',', start);
+    const std::string_view item = trim(std::string_view(t).substr(start, comma - start));
+    if (item == "auth") {
+      out |= trust_auth;
+    } else if (item == "internal") {
+      out |= trust_internal;
+    } else if (item == "authres" || item == "dkim") {
+      out |= trust_authres;
+    } else {
+      return Error{"unknown trust basis '" + std::string(item) + "' (auth, internal, authres, any, none)"};
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::vector<HeaderRemoval> forged_verdicts(const HeaderList& headers, const std::string& authserv_id) {
+  std::vector<HeaderRemoval> out;
+  int index = 0;
+  for (const auto& h : headers) {
+    if (!iequals(h.name, kAuthResults)) continue;
+    ++index;
+    if (iequals(authserv_id_of(unfold(h.value)), authserv_id)) out.push_back({std::string(kAuthResults), index});
+  }
+  std::reverse(out.begin(), out.end());  // highest first: removals never shift the ones left
+  return out;
+}
+
+}  // namespace aamp
