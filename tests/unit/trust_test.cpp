@@ -1,0 +1,63 @@
+// trust_test.cpp — the pure trust helpers: alignment, trust sets, forged verdict finding.
+// (Trust paths end to end are rows of engine_test.)
+#include "policy/trust.hpp"
+
+#include <gtest/gtest.h>
+
+namespace aamp {
+namespace {
+
+TEST(Trust, Alignment) {
+  EXPECT_TRUE(aligned("example.com", "example.com"));
+  EXPECT_TRUE(aligned("mail.example.com", "example.com"));
+  EXPECT_TRUE(aligned("example.com", "sub.example.com"));
+  EXPECT_FALSE(aligned("badexample.com", "example.com"));
+  EXPECT_FALSE(aligned("example.com.evil", "example.com"));
+  EXPECT_FALSE(aligned("other.example", "example.com"));
+}
+
+TEST(Trust, ParsesAndPrintsTrustSets) {
+  struct Row {
+    const char* in;
+    TrustSet want;
+    const char* printed;
+  };
+  const Row rows[] = {
+      {"any", kAnyTrust, "auth,internal,authres"},
+      {"none", 0, "none"},
+      {"auth", trust_auth, "auth"},
+      {" internal , AUTH ", trust_auth | trust_internal, "auth,internal"},
+      {"dkim", trust_authres, "authres"},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.in);
+    const auto t = parse_trust(r.in);
+    ASSERT_TRUE(t.ok()) << t.error();
+    EXPECT_EQ(*t, r.want);
+    EXPECT_EQ(trust_to_string(*t), r.printed);
+  }
+  EXPECT_FALSE(parse_trust("spf").ok());
+  EXPECT_FALSE(parse_trust("auth,,internal").ok());
+}
+
+TEST(Trust, SatisfiesAnyRequiredBasis) {
+  TrustFindings f;
+  f.shown = trust_internal;
+  EXPECT_TRUE(satisfies(f, 0));
+  EXPECT_TRUE(satisfies(f, kAnyTrust));
+  EXPECT_FALSE(satisfies(f, trust_auth | trust_authres));
+}
+
+TEST(Trust, FindsForgedVerdictsByAuthservId) {
+  const HeaderList h = {{"Authentication-Results", "mx.example; aamp=pass"},
+                        {"Received", "x"},
+                        {"AUTHENTICATION-RESULTS", "other.example; dkim=pass"},
+                        {"Authentication-Results", "\r\n\t(comment) MX.EXAMPLE; garbage"}};
+  const auto forged = forged_verdicts(h, "mx.example");
+  ASSERT_EQ(forged.size(), 2u);
+  EXPECT_EQ(forged[0].index, 3);
+  EXPECT_EQ(forged[1].index, 1);
+}
+
+}  // namespace
+}  // namespace aamp
