@@ -10,6 +10,7 @@
 #include "policy/auth_results.hpp"
 #include "policy/encodings.hpp"
 #include "policy/pair_code.hpp"
+#include "policy/reply_fields.hpp"
 #include "policy/sender_pattern.hpp"
 #include "policy/text.hpp"
 #include "policy/trust.hpp"
@@ -92,27 +93,6 @@ std::string ar_value(std::string_view v) {
   return out + "\"";
 }
 
-std::string message_id_for(Rng& rng, std::string_view mailbox) {
-  std::array<std::byte, 12> bytes{};
-  rng.fill(bytes);
-  std::string domain(domain_of(mailbox));
-  if (domain.empty()) domain = "aamp-milter.invalid";
-  return "<aamp-pair." + base64url_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())) +
-         "@" + domain + ">";
-}
-
-// The request's Message-ID, when it is safe to copy into In-Reply-To.
-std::string safe_message_id(std::string_view id) {
-  const std::string_view t = trim(id);
-  if (t.size() < 3 || t.size() > 250 || t.front() != '<' || t.back() != '>') return {};
-  if (std::any_of(t.begin(), t.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u <= 0x20 || u >= 0x7f;
-      }))
-    return {};
-  return std::string(t);
-}
-
 std::string_view pair_error_text(PairOutcome o) {
   switch (o) {
     case PairOutcome::unknown_code: return "unknown pair code";
@@ -180,38 +160,37 @@ class Judge {
       const std::string why = "stale task.dispatch: it expired at " + format_rfc3339(*msg_.expires_at);
       return refuse(std::move(o), Refusal::policy_deny, "stale", "fail", reply("550", "5.7.1", why), why);
     }
-    const auto rules = ctx_.store.matching_rules(mb.id, msg_.from);
     const DispatchContext no_context;
-    const DispatchContext& context = msg_.dispatch_context ? *msg_.dispatch_context : no_context;
-    std::string context_problem;
-    for (const auto& rule : rules) {
-      std::string why;
-      if (context_allows(rule.context, context, &why)) {
-        o.verdict = "allow";
-        o.rule_id = rule.id;
-        o.rule_origin = rule.origin == RuleOrigin::paired ? "paired" : "configured";
-        o.reason = "sender rule " + std::to_string(rule.id) + " (" + o.rule_origin + ", " + rule.pattern + ") allows it";
-        return o;
-      }
-      if (context_problem.empty()) context_problem = "rule " + std::to_string(rule.id) + ": " + why;
-    }
-    std::string why = msg_.from + " may not send " + std::string(to_string(intent)) + " to " + o.address + ": ";
-    why += rules.empty() ? "no sender rule allows it; ask the mailbox's operator for a pairing code"
-                         : "the dispatch context does not satisfy any sender rule (" + context_problem + ")";
-    return refuse(std::move(o), Refusal::policy_deny, "deny", "fail", reply("550", "5.7.1", why), why);
+    const SenderVerdict sv =
+        explain_sender(ctx_.store, mb, o.address, msg_.from, intent, msg_.dispatch_context ? *msg_.dispatch_context : no_context);
+    if (!sv.allowed)
+      return refuse(std::move(o), Refusal::policy_deny, "deny", "fail", reply("550", "5.7.1", sv.reason), sv.reason);
+    o.verdict = "allow";
+    o.rule_id = sv.rule_id;
+    o.rule_origin = sv.rule_origin;
+    o.reason = sv.reason;
+    return o;
   }
 
   // The one intent that may bypass sender policy, and only for the code check (brief §2, §4).
   Outcome pairing(Outcome o, const ProtectedMailbox& mb) {
     if (!satisfies(trust_, ctx_.policy.pair_trust.value_or(mb.trust))) return untrusted(std::move(o));
-    if (o.report) {
-      o.verdict = "allow";
-      o.reason = "pairing is not performed in report mode";
-      return o;
-    }
-    const bool answer = answerable(facts_);
+    // A reply goes only where it can be addressed safely: a plain mailbox and a TaskId we
+    // can echo unchanged (reply_fields.hpp); anything else is handled but not answered.
+    const bool answer = answerable(facts_) && is_reply_mailbox(msg_.from) && is_reply_task_id(msg_.task_id);
     const std::string code = msg_.pair_code.value_or("");
     PairAttempt attempt{mb.id, msg_.from, code, now_, ctx_.policy.pair_limits};
+    if (o.report) {  // say what pairing would do; perform nothing, answer nothing
+      const PairCheck peek = ctx_.store.peek_pair_code(attempt);
+      const bool would_complete = peek.outcome == PairOutcome::completed;
+      o.verdict = would_complete ? "report-pair-completed"
+                  : peek.outcome == PairOutcome::locked_out ? "report-pair-locked"
+                                                            : "report-pair-rejected";
+      o.ar_result = would_complete ? "pass" : "fail";
+      o.reason = "report mode, pairing not performed: code " + redact_code(code) + " would be " +
+                 (would_complete ? std::string("accepted") : "refused: " + std::string(pair_error_text(peek.outcome)));
+      return o;
+    }
     auto effects = [&](const PairCheck& check) {
       PairEffects e;
       e.audit = audit_row(o);
@@ -227,16 +206,17 @@ class Judge {
         e.audit.verdict = "pair-rejected";
         e.audit.reason = shown + " refused: " + std::string(pair_error_text(check.outcome));
       }
-      if (!answer) e.audit.reason += "; not answered (automatic mail or null sender)";
+      if (!answer) e.audit.reason += "; not answered (automatic mail, null sender, or no safe reply address)";
       if (answer && check.outcome != PairOutcome::locked_out) {
         OutboxReply r;
-        r.message_id = message_id_for(ctx_.rng, o.address);
+        r.message_id = make_reply_message_id(ctx_.rng, domain_of(o.address));
         r.from = o.address;
         r.to = msg_.from;
         r.task_id = msg_.task_id;
         r.status = check.outcome == PairOutcome::completed ? TaskStatus::completed : TaskStatus::rejected;
         r.error_msg = std::string(pair_error_text(check.outcome));
-        r.in_reply_to = safe_message_id(msg_.message_id);
+        const std::string request_id(trim(msg_.message_id));
+        r.in_reply_to = is_reply_message_id(request_id) ? request_id : std::string();
         r.created_at = now_;
         r.next_attempt_at = now_;
         e.reply = std::move(r);
@@ -414,6 +394,28 @@ Decision failure(Decision d, Action action, SmtpReply temp, SmtpReply perm, std:
 }
 
 }  // namespace
+
+SenderVerdict explain_sender(Store& store, const ProtectedMailbox& mailbox, const std::string& recipient,
+                             const std::string& from, Intent intent, const DispatchContext& context) {
+  SenderVerdict v;
+  const auto rules = store.matching_rules(mailbox.id, from);
+  std::string context_problem;
+  for (const auto& rule : rules) {
+    std::string why;
+    if (context_allows(rule.context, context, &why)) {
+      v.allowed = true;
+      v.rule_id = rule.id;
+      v.rule_origin = rule.origin == RuleOrigin::paired ? "paired" : "configured";
+      v.reason = "sender rule " + std::to_string(rule.id) + " (" + v.rule_origin + ", " + rule.pattern + ") allows it";
+      return v;
+    }
+    if (context_problem.empty()) context_problem = "rule " + std::to_string(rule.id) + ": " + why;
+  }
+  v.reason = printable(from + " may not send " + std::string(to_string(intent)) + " to " + recipient + ": " +
+                       (rules.empty() ? "no sender rule allows it; ask the mailbox's operator for a pairing code"
+                                      : "the dispatch context does not satisfy any sender rule (" + context_problem + ")"));
+  return v;
+}
 
 bool needs_decision(const HeaderList& headers, const Policy& policy) noexcept {
   try {

@@ -172,6 +172,10 @@ class Store {
   // Exactly one of several concurrent attempts with the same code completes.
   virtual PairRedemption redeem_pair_code(const PairAttempt& attempt,
                                           const std::function<PairEffects(const PairCheck&)>& effects) = 0;
+
+  // What redeem_pair_code would find now (lockout, then the code's state), changing
+  // nothing: no consumption, no failure counted. For report mode and `aampctl check`.
+  virtual PairCheck peek_pair_code(const PairAttempt& attempt) = 0;
 };
 
 // The durable queue the reply worker drains. Separate from Store: the engine only enqueues

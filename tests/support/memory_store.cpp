@@ -67,10 +67,7 @@ void MemoryStore::record_audit(const AuditRecord& record) {
   audit_.push_back(record);
 }
 
-PairRedemption MemoryStore::redeem_pair_code(const PairAttempt& attempt,
-                                             const std::function<PairEffects(const PairCheck&)>& effects) {
-  std::lock_guard lock(mu_);
-  enter("redeem_pair_code");
+PairCheck MemoryStore::inspect_locked(const PairAttempt& attempt, PairCodeRow** found) {
   const std::string requester = normalize_address(attempt.requester);
   const UnixTime now = attempt.now;
   PairCheck check;
@@ -83,24 +80,40 @@ PairRedemption MemoryStore::redeem_pair_code(const PairAttempt& attempt,
       check.locked_until = std::max(check.locked_until, it->second);
     }
   }
+  if (check.outcome == PairOutcome::locked_out) return check;
 
   // (b) Look the code up by its hash; confirm in constant time.
   PairCodeRow* code = nullptr;
-  if (check.outcome != PairOutcome::locked_out) {
-    const std::string hash = hash_pair_code(attempt.code);
-    for (auto& c : codes_)
-      if (c.code_hash == hash) code = &c;
-    if (code == nullptr || !same_hash(code->code_hash, hash) || code->mailbox_id != attempt.mailbox_id) {
-      code = nullptr;
-      check.outcome = PairOutcome::unknown_code;
-    } else {
-      check.issued_rules = code->rules;
-      if (code->revoked_at) check.outcome = PairOutcome::revoked;
-      else if (code->consumed_at) check.outcome = PairOutcome::already_used;
-      else if (code->expires_at <= now) check.outcome = PairOutcome::expired;
-      else check.outcome = PairOutcome::completed;
-    }
+  const std::string hash = hash_pair_code(attempt.code);
+  for (auto& c : codes_)
+    if (c.code_hash == hash) code = &c;
+  if (code == nullptr || !same_hash(code->code_hash, hash) || code->mailbox_id != attempt.mailbox_id) {
+    check.outcome = PairOutcome::unknown_code;
+    return check;
   }
+  check.issued_rules = code->rules;
+  if (code->revoked_at) check.outcome = PairOutcome::revoked;
+  else if (code->consumed_at) check.outcome = PairOutcome::already_used;
+  else if (code->expires_at <= now) check.outcome = PairOutcome::expired;
+  else check.outcome = PairOutcome::completed;
+  if (found != nullptr) *found = code;
+  return check;
+}
+
+PairCheck MemoryStore::peek_pair_code(const PairAttempt& attempt) {
+  std::lock_guard lock(mu_);
+  enter("peek_pair_code");
+  return inspect_locked(attempt, nullptr);
+}
+
+PairRedemption MemoryStore::redeem_pair_code(const PairAttempt& attempt,
+                                             const std::function<PairEffects(const PairCheck&)>& effects) {
+  std::lock_guard lock(mu_);
+  enter("redeem_pair_code");
+  const std::string requester = normalize_address(attempt.requester);
+  const UnixTime now = attempt.now;
+  PairCodeRow* code = nullptr;
+  const PairCheck check = inspect_locked(attempt, &code);
 
   // (e) The engine decides what to write; nothing has changed yet, so an exception here
   // leaves the state as it was (the SQLite store rolls back).

@@ -598,13 +598,31 @@ TEST_F(PairingTest, SixWrongCodesLockOutWithoutAReplyStorm) {
   EXPECT_EQ(run(pair_request(kCode)).verdict, "pair-completed");
 }
 
-TEST_F(PairingTest, ReportModeDoesNotPair) {
+TEST_F(PairingTest, ReportModeSaysWhatPairingWouldDoAndDoesNothing) {
   policy.mode = EnforcementMode::report;
   store->add_pair_code(agent_id, kCode, clock.now() + 300);
-  const Decision d = run(pair_request(kCode));
-  EXPECT_EQ(d.action, Action::accept);
+  struct Row {
+    const char* label;
+    const char* code;
+    const char* want_verdict;
+  };
+  const std::vector<Row> rows = {
+      {"live code", kCode, "report-pair-completed"},
+      {"wrong code", "wrong-code-1", "report-pair-rejected"},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    const Decision d = run(pair_request(row.code));
+    EXPECT_EQ(d.action, Action::accept);
+    EXPECT_TRUE(d.delete_recipients.empty());
+    EXPECT_EQ(d.verdict, row.want_verdict);
+    EXPECT_EQ(store->audit().back().verdict, row.want_verdict);
+    EXPECT_EQ(store->audit().back().reason.find(row.code), std::string::npos);
+  }
   EXPECT_TRUE(store->outbox().empty());
   EXPECT_FALSE(store->pair_codes()[0].consumed_at.has_value());
+  EXPECT_TRUE(store->pair_failures().empty());
+  EXPECT_EQ(store->calls("redeem_pair_code"), 0);
 }
 
 TEST_F(PairingTest, OurOwnPairRespondPassingBackIsAcceptedAndNotAnswered) {
