@@ -138,14 +138,16 @@ std::optional<AuthResultsHeader> parse_authentication_results(std::string_view v
     const std::string version = lex.value(";");
     if (version.empty() || version.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
   }
+  bool saw_none = false;  // "none" stands alone: no result may come before or after it
   while (!lex.at_end()) {
-    if (!lex.eat(';')) return std::nullopt;
+    if (!lex.eat(';') || saw_none) return std::nullopt;
     if (lex.at_end()) break;  // a trailing ';' is tolerated
     AuthResult r;
     std::string method = lex.value("=;/");
     if (lex.eat('/')) lex.value("=;");  // method-version, ignored
     if (iequals(method, "none") && (lex.at_end() || lex.peek() == ';')) {
       if (!h.results.empty()) return std::nullopt;
+      saw_none = true;
       continue;
     }
     if (!is_keyword(method) || !lex.eat('=')) return std::nullopt;

@@ -221,47 +221,61 @@ void SqliteStore::record_audit(const AuditRecord& record) {
   insert_audit(*conn, record);
 }
 
+namespace {
+
+// Steps (a) and (b) of redeem_pair_code: the lockout, then the code's state. Reads only.
+PairCheck inspect(Connection& conn, const PairAttempt& attempt, const std::string& requester, std::int64_t* code_id) {
+  PairCheck check;
+  // (a) An active lockout refuses the attempt without counting it.
+  {
+    auto st = conn.prepare(kActiveLockout);
+    st.bind(1, attempt.mailbox_id).bind(2, requester).bind(3, attempt.now);
+    if (st.step() && !st.is_null(0)) {
+      check.outcome = PairOutcome::locked_out;
+      check.locked_until = st.int64(0);
+      return check;
+    }
+  }
+  // (b) Look the code up by its hash (indexed) and confirm in constant time.
+  const std::string hash = hash_pair_code(attempt.code);
+  auto st = conn.prepare(kFindCode);
+  st.bind(1, hash);
+  if (!st.step() || !same_hash(st.text(2), hash) || st.int64(1) != attempt.mailbox_id) {
+    check.outcome = PairOutcome::unknown_code;
+    return check;
+  }
+  *code_id = st.int64(0);
+  check.issued_rules = rules_column(st.text(3));
+  if (!st.is_null(6)) check.outcome = PairOutcome::revoked;
+  else if (!st.is_null(5)) check.outcome = PairOutcome::already_used;
+  else if (st.int64(4) <= attempt.now) check.outcome = PairOutcome::expired;
+  else check.outcome = PairOutcome::completed;
+  return check;
+}
+
+}  // namespace
+
+PairCheck SqliteStore::peek_pair_code(const PairAttempt& attempt) {
+  auto conn = pool_.acquire();
+  std::int64_t code_id = 0;
+  return inspect(*conn, attempt, normalize_address(attempt.requester), &code_id);
+}
+
 PairRedemption SqliteStore::redeem_pair_code(const PairAttempt& attempt,
                                              const std::function<PairEffects(const PairCheck&)>& effects) {
   const std::string requester = normalize_address(attempt.requester);
   const UnixTime now = attempt.now;
   auto conn = pool_.acquire();
   Transaction tx(*conn, Transaction::Kind::write);
-  PairCheck check;
   std::int64_t code_id = 0;
+  PairCheck check = inspect(*conn, attempt, requester, &code_id);
 
-  // (a) An active lockout refuses the attempt without counting it.
-  {
-    auto st = conn->prepare(kActiveLockout);
-    st.bind(1, attempt.mailbox_id).bind(2, requester).bind(3, now);
-    if (st.step() && !st.is_null(0)) {
-      check.outcome = PairOutcome::locked_out;
-      check.locked_until = st.int64(0);
-    }
-  }
-
-  // (b) Look the code up by its hash (indexed), confirm in constant time, then consume.
-  if (check.outcome != PairOutcome::locked_out) {
-    const std::string hash = hash_pair_code(attempt.code);
-    auto st = conn->prepare(kFindCode);
-    st.bind(1, hash);
-    if (!st.step() || !same_hash(st.text(2), hash) || st.int64(1) != attempt.mailbox_id) {
-      check.outcome = PairOutcome::unknown_code;
-    } else {
-      code_id = st.int64(0);
-      check.issued_rules = rules_column(st.text(3));
-      if (!st.is_null(6)) check.outcome = PairOutcome::revoked;
-      else if (!st.is_null(5)) check.outcome = PairOutcome::already_used;
-      else if (st.int64(4) <= now) check.outcome = PairOutcome::expired;
-      else check.outcome = PairOutcome::completed;
-    }
-  }
+  // Consume: the write lock is ours, so nobody can have consumed it since the SELECT.
   if (check.outcome == PairOutcome::completed) {
     auto st = conn->prepare(kConsumeCode);
     st.bind(1, code_id).bind(2, now).bind(3, requester);
     st.run();
-    // We hold the write lock, so nobody can have consumed it since the SELECT; the
-    // condition in the UPDATE is the second line of defence.
+    // The condition in the UPDATE is the second line of defence.
     if (conn->changes() != 1) check.outcome = PairOutcome::already_used;
   }
 

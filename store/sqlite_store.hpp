@@ -81,6 +81,7 @@ class SqliteStore final : public Store, public Outbox {
   // it must be quick and must not call this store.
   PairRedemption redeem_pair_code(const PairAttempt& attempt,
                                   const std::function<PairEffects(const PairCheck&)>& effects) override;
+  PairCheck peek_pair_code(const PairAttempt& attempt) override;
 
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
   void mark_sent(std::int64_t id, UnixTime now) override;

@@ -10,7 +10,7 @@
 #include "policy/encodings.hpp"
 #include "policy/trust.hpp"
 #include "tests/support/fixtures.hpp"
-#include "tests/support/memory_store->hpp"
+#include "tests/support/memory_store.hpp"
 
 namespace aamp {
 namespace {
@@ -21,6 +21,21 @@ using test::facts_for;
 constexpr const char* kAgent = "agent@example.net";
 constexpr const char* kAgent2 = "agent2@example.net";
 constexpr const char* kHuman = "bob@example.net";
+
+SenderRule rule(std::int64_t mailbox_id, const std::string& pattern, ContextRules context = {}) {
+  SenderRule r;
+  r.mailbox_id = mailbox_id;
+  r.pattern = pattern;
+  r.context = std::move(context);
+  return r;
+}
+
+ProtectedMailbox mailbox(const std::string& address, MailboxMode mode = MailboxMode::enforce) {
+  ProtectedMailbox m;
+  m.address = address;
+  m.mode = mode;
+  return m;
+}
 
 class EngineTest : public ::testing::Test {
  protected:
@@ -33,10 +48,10 @@ class EngineTest : public ::testing::Test {
     policy.authserv_id = "mx.example.net";
     policy.trusted_authserv_ids = {"border.example.net"};
     policy.internal_hosts = {*parse_cidr("10.0.0.0/8"), *parse_cidr("2001:db8::/32")};
-    agent_id = store->add_mailbox(ProtectedMailbox{0, kAgent});
-    agent2_id = store->add_mailbox(ProtectedMailbox{0, kAgent2});
-    rule_id = store->add_rule(SenderRule{0, agent_id, "alice@example.com"});
-    store->add_rule(SenderRule{0, agent2_id, "@partner.example", {{"project", {"p1", "p2"}}}});
+    agent_id = store->add_mailbox(mailbox(kAgent));
+    agent2_id = store->add_mailbox(mailbox(kAgent2));
+    rule_id = store->add_rule(rule(agent_id, "alice@example.com"));
+    store->add_rule(rule(agent2_id, "@partner.example", {{"project", {"p1", "p2"}}}));
   }
 
   Decision run(const MessageFacts& f) { return decide(f, EngineContext{policy, *store, clock, rng}); }
@@ -207,9 +222,10 @@ TEST_F(EngineTest, TrustPathsAndSenderPolicy) {
 
 TEST_F(EngineTest, MailboxThatRequiresNoTrustAcceptsAnAllowedSenderWithoutAuth) {
   reset();
-  const auto open_id = store->add_mailbox(ProtectedMailbox{0, "open@example.net", MailboxMode::enforce,
-                                                          {Intent::task_dispatch}, 0});
-  store->add_rule(SenderRule{0, open_id, "*"});
+  ProtectedMailbox open = mailbox("open@example.net");
+  open.trust = 0;  // no trust basis required
+  const auto open_id = store->add_mailbox(open);
+  store->add_rule(rule(open_id, "*"));
   auto f = facts_for(aamp_headers("task.dispatch"), {"open@example.net"});
   EXPECT_EQ(run(f).action, Action::accept);
 }
@@ -242,7 +258,9 @@ TEST_F(EngineTest, DispatchContextMustSatisfyTheRule) {
     if (*row.context) f.headers.push_back({"X-AAMP-Dispatch-Context", row.context});
     const Decision d = run(f);
     EXPECT_EQ(d.action, row.want);
-    if (row.want == Action::reject) EXPECT_NE(d.reply->text.find("dispatch context"), std::string::npos);
+    if (row.want == Action::reject) {
+      EXPECT_NE(d.reply->text.find("dispatch context"), std::string::npos);
+    }
   }
 }
 
@@ -294,7 +312,7 @@ TEST_F(EngineTest, AampMailToUnprotectedRecipientsIsNotEnforced) {
 
 TEST_F(EngineTest, MailboxModeOffIsNotEnforced) {
   reset();
-  store->add_mailbox(ProtectedMailbox{0, kAgent, MailboxMode::off});
+  store->add_mailbox(mailbox(kAgent, MailboxMode::off));
   auto f = facts_for(aamp_headers("task.dispatch", "nobody@example.org"), {kAgent}, "nobody@example.org");
   EXPECT_EQ(run(f).action, Action::accept);
   EXPECT_TRUE(store->audit().empty());
@@ -302,7 +320,7 @@ TEST_F(EngineTest, MailboxModeOffIsNotEnforced) {
 
 TEST_F(EngineTest, DomainMailboxProtectsEveryAddressOfTheDomain) {
   reset();
-  store->add_mailbox(ProtectedMailbox{0, "@agents.example.net"});
+  store->add_mailbox(mailbox("@agents.example.net"));
   auto f = facts_for(aamp_headers("task.dispatch"), {"<Any.Agent@Agents.Example.NET>"});
   f.auth_user = "alice@example.com";
   const Decision d = run(f);
@@ -350,7 +368,7 @@ TEST_F(EngineTest, ReportModeBlocksNothingButAuditsWhatItWouldDo) {
     SCOPED_TRACE(row.label);
     reset();
     policy.mode = row.global ? EnforcementMode::report : EnforcementMode::enforce;
-    store->add_mailbox(ProtectedMailbox{0, kAgent, row.global ? MailboxMode::enforce : MailboxMode::report});
+    store->add_mailbox(mailbox(kAgent, row.global ? MailboxMode::enforce : MailboxMode::report));
     auto f = dispatch({kAgent}, "carol@example.com");
     const Decision d = run(f);
     EXPECT_EQ(d.action, Action::accept);
@@ -385,13 +403,18 @@ TEST_F(EngineTest, FailureActionsForRefusals) {
     if (*row.want_code) {
       ASSERT_TRUE(d.reply);
       EXPECT_EQ(d.reply->code, row.want_code);
-      if (row.want == Action::tempfail) EXPECT_EQ(d.reply->xcode, "4.7.1");
+      if (row.want == Action::tempfail) {
+        EXPECT_EQ(d.reply->xcode, "4.7.1");
+      }
     } else {
       EXPECT_FALSE(d.reply);
     }
-    if (row.want == Action::quarantine) EXPECT_NE(d.quarantine_reason.find("may not send"), std::string::npos);
-    if (row.want == Action::accept)
+    if (row.want == Action::quarantine) {
+      EXPECT_NE(d.quarantine_reason.find("may not send"), std::string::npos);
+    }
+    if (row.want == Action::accept) {
       EXPECT_NE(header_value(d, "Authentication-Results").find("aamp=fail"), std::string::npos);
+    }
   }
 }
 
@@ -506,8 +529,9 @@ TEST_F(PairingTest, HowTheHandledRequestLeavesTheMta) {
     EXPECT_EQ(d.verdict, "pair-completed");
     EXPECT_EQ(d.action, row.want);
     EXPECT_EQ(d.delete_recipients, row.want_removed);
-    if (row.handling == PairRequestHandling::deliver)
+    if (row.handling == PairRequestHandling::deliver) {
       EXPECT_NE(header_value(d, "Authentication-Results").find("aamp=pass"), std::string::npos);
+    }
   }
 }
 
@@ -586,7 +610,7 @@ TEST_F(PairingTest, SixWrongCodesLockOutWithoutAReplyStorm) {
     EXPECT_EQ(run(pair_request("wrong-" + std::to_string(i))).verdict, "pair-rejected");
   }
   EXPECT_EQ(store->outbox().size(), 5u);
-  store->add_pair_code(agent_id, kCode, clock.now() + 300);
+  store->add_pair_code(agent_id, kCode, clock.now() + 3600);  // outlives the cool-down
   const Decision d = run(pair_request(kCode));  // even the right code, during the cool-down
   EXPECT_EQ(d.verdict, "pair-locked");
   EXPECT_EQ(d.action, Action::reject);
