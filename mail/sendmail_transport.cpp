@@ -8,8 +8,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,19 +165,27 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
   for (auto& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
 
-  // stdin is a socket, not a pipe: send(MSG_NOSIGNAL) then cannot raise SIGPIPE in the
-  // daemon when sendmail exits early.
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
-    return {SendStatus::temporary, errno_text("socketpair")};
-  Fd to_child = above_stdio(Fd(pair[0]));
-  Fd child_input = above_stdio(Fd(pair[1]));
+  // stdin is a complete in-memory file, written before sendmail starts, never a pipe we
+  // feed: sendmail takes EOF on stdin for the end of the message (with -i or without), so
+  // a pipe cut off by our death would have it queue a truncated reply. From a file it can
+  // only ever read the whole message. The read offset, shared with the child, tells us
+  // afterwards how much it read.
+  Fd input_file(::memfd_create("aamp-reply", MFD_CLOEXEC));
+  if (!input_file) return {SendStatus::temporary, errno_text("memfd_create")};
+  input_file = above_stdio(std::move(input_file));
+  for (std::size_t done = 0; done < input.size();) {
+    const ssize_t n = ::write(input_file.get(), input.data() + done, input.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return {SendStatus::temporary, errno_text("writing the message to memory")};
+    done += static_cast<std::size_t>(n);
+  }
+  if (::lseek(input_file.get(), 0, SEEK_SET) != 0) return {SendStatus::temporary, errno_text("lseek")};
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return {SendStatus::temporary, errno_text("pipe2")};
   Fd from_child = above_stdio(Fd(pipe_fds[0]));
   Fd child_output = above_stdio(Fd(pipe_fds[1]));
   Fd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!to_child || !child_input || !from_child || !child_output || !wake)
+  if (!input_file || !from_child || !child_output || !wake)
     return {SendStatus::temporary, errno_text("descriptor setup")};
   const std::stop_callback on_stop(stop, [fd = wake.get()] {
     const std::uint64_t one = 1;
@@ -187,9 +195,8 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return {SendStatus::temporary, errno_text("fork")};
-  if (pid == 0) exec_child(child_input.get(), child_output.get(), parent, argv.data());
+  if (pid == 0) exec_child(input_file.get(), child_output.get(), parent, argv.data());
 
-  child_input.reset();
   child_output.reset();
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   Fd child_fd(open_pidfd(pid));
@@ -200,7 +207,6 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
     ::waitpid(pid, &ignored, 0);
     return {SendStatus::temporary, error};
   }
-  set_nonblocking(to_child.get());
   set_nonblocking(from_child.get());
 
   std::string output;
@@ -208,8 +214,6 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
     if (n > 0 && output.size() < kMaxCapturedOutput)
       output.append(data, std::min(static_cast<std::size_t>(n), kMaxCapturedOutput - output.size()));
   };
-  std::size_t written = 0;
-  if (input.empty()) to_child.reset();
   std::string abort_reason;  // set when we kill the child
   bool exited = false;
   while (!exited) {
@@ -218,9 +222,9 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
       abort_reason = fmt::format("timed out after {} ms", timeout_.count());
       break;
     }
-    pollfd fds[4] = {{child_fd.get(), POLLIN, 0}, {wake.get(), POLLIN, 0}, {from_child.get(), POLLIN, 0},
-                     {to_child.get(), POLLOUT, 0}};  // a negative fd is skipped by poll
-    const int ready = ::poll(fds, 4, static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
+    pollfd fds[3] = {{child_fd.get(), POLLIN, 0}, {wake.get(), POLLIN, 0},
+                     {from_child.get(), POLLIN, 0}};  // a negative fd is skipped by poll
+    const int ready = ::poll(fds, 3, static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
     if (ready < 0) {
       if (errno == EINTR) continue;
       abort_reason = errno_text("poll");
@@ -229,12 +233,6 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
     if (fds[1].revents != 0) {
       abort_reason = "cancelled: the reply worker is stopping";
       break;
-    }
-    if (fds[3].revents != 0 && to_child) {
-      const ssize_t n = ::send(to_child.get(), input.data() + written, input.size() - written,
-                               MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) written += static_cast<std::size_t>(n);
-      if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) to_child.reset();  // EOF for sendmail
     }
     if (fds[2].revents != 0 && from_child) {
       char buf[4096];
@@ -257,10 +255,10 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
   const std::string suffix = said.empty() ? "" : ": " + said;
   if (!abort_reason.empty()) return {SendStatus::temporary, fmt::format("{} (sendmail killed){}", abort_reason, suffix)};
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    if (written == input.size()) return {SendStatus::sent, said};
-    return {SendStatus::temporary,
-            fmt::format("sendmail exited before taking the whole message ({} of {} bytes){}", written,
-                        input.size(), suffix)};
+    const off_t read = ::lseek(input_file.get(), 0, SEEK_CUR);
+    if (read >= 0 && static_cast<std::size_t>(read) >= input.size()) return {SendStatus::sent, said};
+    return {SendStatus::temporary, fmt::format("sendmail exited before reading the whole message ({} of {} bytes){}",
+                                               std::max<off_t>(read, 0), input.size(), suffix)};
   }
   return {SendStatus::temporary, fmt::format("sendmail failed, {}{}", describe_status(status), suffix)};
 }

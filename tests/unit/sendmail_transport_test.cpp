@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -150,12 +153,55 @@ TEST(SendmailTransport, MissingProgram) {
 }
 
 TEST(SendmailTransport, ExitWithoutReadingTheMessageIsNotSent) {
+  struct Row {
+    const char* label;
+    std::string body;
+    std::size_t size;
+  };
+  const Row rows[] = {
+      {"reads nothing, small message", "exit 0\n", 200},
+      {"reads nothing, large message", "exit 0\n", 4 << 20},
+      {"reads a little", "head -c 10 >/dev/null\nexit 0\n", 4 << 20},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    TempDir dir;
+    SendmailTransport transport(script(dir, "lazy", row.body), {}, 10s);
+    const SendResult result = transport.send(std::string(row.size, 'x'), "", "requester@example.com");
+    EXPECT_EQ(result.status, SendStatus::temporary);
+    EXPECT_NE(result.detail.find("sendmail exited before reading the whole message ("), std::string::npos)
+        << result.detail;
+  }
+}
+
+// sendmail takes EOF on its input for the end of the message. Whatever outlives us (here a
+// grandchild, which PDEATHSIG does not reach) reads the whole message, never a part cut off
+// by our death: the input is a complete file, not a pipe we were still feeding.
+TEST(SendmailTransport, OurDeathNeverCutsTheInputShort) {
   TempDir dir;
-  SendmailTransport transport(script(dir, "lazy", "exit 0\n"), {}, 10s);
-  const std::string big(4 << 20, 'x');  // more than any socket buffer holds
-  const SendResult result = transport.send(big, "", "requester@example.com");
-  EXPECT_EQ(result.status, SendStatus::temporary);
-  EXPECT_NE(result.detail.find("before taking the whole message"), std::string::npos) << result.detail;
+  const std::string path = script(dir, "escape",
+                                  "echo $$ > " + dir.file("pid") + "\n"
+                                  "exec 3<&0\n"
+                                  "( sleep 1; cat <&3 > " + dir.file("got.tmp") + "; mv " + dir.file("got.tmp") + " " +
+                                      dir.file("got") + " ) &\n"
+                                  "exec sleep 30\n");
+  std::string message;
+  for (int i = 0; i < 200000; ++i) message += "line " + std::to_string(i) + " of a long reply body\r\n";
+  const pid_t sender = ::fork();
+  ASSERT_GE(sender, 0);
+  if (sender == 0) {
+    SendmailTransport transport(path, {}, 60s);
+    transport.send(message, "", "requester@example.com");
+    ::_exit(0);
+  }
+  ASSERT_GT(wait_for_pid_file(dir.file("pid")), 0);
+  ::kill(sender, SIGKILL);
+  int status = 0;
+  ::waitpid(sender, &status, 0);
+  for (int i = 0; i < 1000 && !file_exists(dir.file("got")); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(file_exists(dir.file("got")));
+  std::erase(message, '\r');
+  EXPECT_EQ(read_file(dir.file("got")).size(), message.size());
 }
 
 TEST(SendmailTransport, HangingProgramIsKilledAtTheTimeout) {
@@ -256,6 +302,60 @@ TEST(SendmailTransport, ChildDiesWithTheProcessThatStartedIt) {
   EXPECT_TRUE(process_gone(child, 5s)) << "the sendmail stand-in outlived its parent";
   std::this_thread::sleep_for(2500ms);  // past the moment it would have committed
   EXPECT_FALSE(file_exists(dir.file("delivered")));
+}
+
+// Runs a shell command line (test set-up only) and returns its standard output.
+std::string run(const std::string& command) {
+  std::string out;
+  if (FILE* pipe = ::popen(command.c_str(), "r")) {
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    ::pclose(pipe);
+  }
+  return out;
+}
+
+// The real thing: Postfix's own sendmail(1) with a throwaway configuration directory. No
+// master runs, so the message stays in maildrop, where postcat shows its envelope.
+TEST(SendmailTransport, RealPostfixSendmailQueuesTheEnvelopeWeAskFor) {
+  if (::access("/usr/sbin/postfix", X_OK) != 0 || ::geteuid() != 0) GTEST_SKIP() << "needs Postfix and root";
+  struct Row {
+    const char* label;
+    std::string from;
+    std::string want_sender;
+  };
+  const Row rows[] = {{"null sender", "", "sender: \n"}, {"agent mailbox", "agent@example.com", "sender: agent@example.com\n"}};
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    TempDir dir;
+    const std::string etc = dir.file("etc");
+    const std::string d = dir.path().string();
+    std::filesystem::create_directories(etc);
+    std::filesystem::copy_file(std::filesystem::exists("/etc/postfix/master.cf") ? "/etc/postfix/master.cf"
+                                                                                 : "/usr/share/postfix/master.cf.dist",
+                               etc + "/master.cf");
+    write_file(etc + "/main.cf",
+               "compatibility_level = 3.6\nconfig_directory = " + etc + "\nqueue_directory = " + d +
+                   "/queue\ndata_directory = " + d + "/data\nmeta_directory = /etc/postfix\n"
+                   "inet_interfaces = loopback-only\nmydestination =\nalias_maps =\nalias_database =\n"
+                   "maillog_file = " + d + "/postfix.log\nmaillog_file_prefixes = " + d + "\n");
+    std::filesystem::create_directories(d + "/queue");
+    std::filesystem::create_directories(d + "/data");
+    run("/usr/sbin/postfix -c " + etc + " post-install create-missing 2>&1");
+    ASSERT_TRUE(std::filesystem::is_directory(d + "/queue/maildrop")) << "postfix post-install failed";
+
+    SendmailTransport transport("/usr/sbin/sendmail", {"-C", etc}, 30s);
+    const SendResult result = transport.send(kMessage, row.from, "requester@example.com");
+    ASSERT_EQ(result.status, SendStatus::sent) << result.detail;
+    const auto queued = test::list_files(d + "/queue/maildrop");
+    ASSERT_EQ(queued.size(), 1u);
+    const std::string record = run("/usr/sbin/postcat -c " + etc + " " + d + "/queue/maildrop/" + queued[0]);
+    EXPECT_NE(record.find(row.want_sender), std::string::npos) << record;
+    EXPECT_NE(record.find("recipient: requester@example.com\n"), std::string::npos) << record;
+    EXPECT_NE(record.find("Subject: [AAMP Pair] completed\n\nAAMP Pair Response\n.\n..dot\n"), std::string::npos)
+        << record;
+  }
 }
 
 }  // namespace
