@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,7 +104,12 @@ class Connection {
 
   DatabaseHandle db_;
   std::string path_;
-  std::unordered_map<std::string, StatementHandle> cache_;
+  // Keyed by the SQL text; looked up by string_view without building a std::string.
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, StatementHandle, TextHash, std::equal_to<>> cache_;
 };
 
 // BEGIN IMMEDIATE (write: takes the write lock at once, so it never fails half-way with

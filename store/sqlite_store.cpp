@@ -64,14 +64,14 @@ constexpr std::string_view kFindMailbox =
     "FROM mailboxes WHERE address IN (?1, ?2)";
 
 // Exact and domain rules through sender_rules_by_pattern; wildcard rules of the mailbox
-// through the partial index sender_rules_wildcards.
+// through the partial index sender_rules_wildcards. Sorted here, after the glob filter,
+// not in SQL: an ORDER BY over the UNION costs two sorters per lookup.
 constexpr std::string_view kMatchingRules =
     "SELECT id, pattern, pattern_kind, context_rules, origin, created_at, created_by, note "
     "FROM sender_rules WHERE mailbox_id = ?1 AND pattern IN (?2, ?3) AND pattern_kind <> 'wildcard' "
     "UNION ALL "
     "SELECT id, pattern, pattern_kind, context_rules, origin, created_at, created_by, note "
-    "FROM sender_rules WHERE mailbox_id = ?1 AND pattern_kind = 'wildcard' "
-    "ORDER BY 6, 1";
+    "FROM sender_rules WHERE mailbox_id = ?1 AND pattern_kind = 'wildcard'";
 
 constexpr std::string_view kInsertAudit =
     "INSERT INTO audit (at, message_id, client_addr, auth_user, envelope_from, header_from, recipient, intent, "
@@ -195,6 +195,9 @@ std::vector<SenderRule> SqliteStore::matching_rules(std::int64_t mailbox_id, std
     r.note = st.text(7);
     out.push_back(std::move(r));
   }
+  std::sort(out.begin(), out.end(), [](const SenderRule& a, const SenderRule& b) {
+    return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;  // oldest first
+  });
   return out;
 }
 
