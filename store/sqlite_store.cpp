@@ -260,6 +260,7 @@ PairCheck inspect(Connection& conn, const PairAttempt& attempt, const std::strin
 
 PairCheck SqliteStore::peek_pair_code(const PairAttempt& attempt) {
   auto conn = pool_.acquire();
+  Transaction tx(*conn, Transaction::Kind::read);  // lockout and code from one snapshot
   std::int64_t code_id = 0;
   return inspect(*conn, attempt, normalize_address(attempt.requester), &code_id);
 }

@@ -437,6 +437,53 @@ TYPED_TEST(StoreContract, RedeemUpdatesTheOnePairedRulePerRequester) {
   EXPECT_EQ(rules[1].created_at, kNow);  // updated, not re-created
 }
 
+TYPED_TEST(StoreContract, PeekReportsWhatRedeemWouldFindAndChangesNothing) {
+  const auto mb = this->mailbox("agent@example.com");
+  const ContextRules issued{{"env", {"prod"}}};
+  this->h().add_pair_code(mb, "live", kNow + 3600, issued);
+  this->h().add_pair_code(mb, "expired", kNow - 1, {});
+  PairLimits one;
+  one.max_failures = 1;
+  auto peek = [&](const std::string& who, const std::string& code, UnixTime now) {
+    PairAttempt a;
+    a.mailbox_id = mb;
+    a.requester = who;
+    a.code = code;
+    a.now = now;
+    a.limits = one;
+    return this->store().peek_pair_code(a);
+  };
+  struct Row {
+    const char* label;
+    const char* code;
+    PairOutcome want;
+  };
+  const Row rows[] = {
+      {"live", "live", PairOutcome::completed},
+      {"live again: peeking consumed nothing", "live", PairOutcome::completed},
+      {"unknown", "nope", PairOutcome::unknown_code},
+      {"unknown again: peeking counted nothing", "nope", PairOutcome::unknown_code},
+      {"expired", "expired", PairOutcome::expired},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    const auto c = peek("bob@partner.com", row.code, kNow);
+    EXPECT_EQ(c.outcome, row.want);
+    if (row.want == PairOutcome::completed) {
+      EXPECT_EQ(c.issued_rules, issued);
+    }
+  }
+  EXPECT_TRUE(this->h().audit().empty());
+  // A real failure locks the requester out (max_failures 1); peek reports it.
+  this->redeem(mb, "eve@x.com", "nope", kNow, nullptr, one);
+  const auto locked = peek("eve@x.com", "live", kNow + 1);
+  EXPECT_EQ(locked.outcome, PairOutcome::locked_out);
+  EXPECT_EQ(locked.locked_until, kNow + one.lockout);
+  EXPECT_EQ(this->redeem(mb, "bob@partner.com", "live", kNow + 1 + one.lockout, nullptr, one).check.outcome,
+            PairOutcome::completed);
+  EXPECT_EQ(peek("bob@partner.com", "live", kNow + 2 + one.lockout).outcome, PairOutcome::already_used);
+}
+
 TYPED_TEST(StoreContract, APairedRequesterWithAStarCoversOnlyItself) {
   const auto mb = this->mailbox("agent@example.com");
   this->h().add_pair_code(mb, "code", kNow + 300, {});
