@@ -31,6 +31,7 @@ const std::vector<Command> kCommands = {
     {"mailbox", aamp::ctl::cmd_mailbox, "mailbox add|set|list|remove ADDRESS_OR_@DOMAIN [--mode M] [--intents L] [--trust T] [--note N]"},
     {"sender", aamp::ctl::cmd_sender, "sender allow --mailbox M PATTERN [--context k=v1,v2]... | list [--mailbox M] | remove ID"},
     {"pair", aamp::ctl::cmd_pair, "pair issue --mailbox M [--ttl 5m] [--rules k=v1,v2]... [--qr] | list | revoke ID"},
+    {"explain", aamp::ctl::cmd_explain, "explain --from SENDER --to MAILBOX [--intent I] [--context k=v]...  would the sender policy allow it?"},
     {"audit", aamp::ctl::cmd_audit, "audit [export] [--since T] [--mailbox M] [--sender S] [--verdict V] [--limit N]"},
 };
 

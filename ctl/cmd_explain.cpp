@@ -1,0 +1,85 @@
+// cmd_explain.cpp — `aampctl explain --from SENDER --to MAILBOX [--intent I] [--context k=v]...`:
+// would the sender policy let this sender send this intent to this mailbox, and which rule
+// decides? The answer comes from the engine's own explain_sender() over the live database;
+// trust (AUTH, internal hosts, DKIM) is a property of a message and is not part of it
+// (`aampctl check` judges a whole message). Exit 0 allowed, 1 refused, 2 usage error.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "ctl/commands.hpp"
+#include "ctl/db_cli.hpp"
+#include "policy/encodings.hpp"
+#include "policy/engine.hpp"
+#include "policy/sender_pattern.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace aamp::ctl {
+
+namespace {
+
+std::string address_option(const std::optional<std::string>& value, std::string_view option) {
+  if (!value) throw UsageError(fmt::format("explain: {} ADDRESS is required", option));
+  const std::string a = normalize_address(*value);
+  const auto at = a.find('@');
+  if (a.empty() || at == std::string::npos || at == 0 || at + 1 == a.size() || a.find_first_of(" \t") != std::string::npos)
+    throw UsageError(fmt::format("explain: {} '{}' is not a mail address", option, *value));
+  return a;
+}
+
+// Repeated --context key=value (the value as the dispatch would carry it, decoded).
+DispatchContext context_options(const std::vector<std::string>& pairs) {
+  DispatchContext out;
+  for (const auto& p : pairs) {
+    const auto eq = p.find('=');
+    const std::string key = p.substr(0, eq);
+    if (eq == std::string::npos || key.empty() || key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
+      throw UsageError(fmt::format("explain: --context '{}' is not key=value with a key of [a-z0-9_-]", p));
+    if (!out.emplace(key, p.substr(eq + 1)).second)
+      throw UsageError(fmt::format("explain: --context key '{}' given twice", key));
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_explain(Cli& cli, const Globals& g) {
+  const std::string from = address_option(cli.option("--from"), "--from");
+  const std::string to = address_option(cli.option("--to"), "--to");
+  const std::string intent_text = cli.option("--intent").value_or("task.dispatch");
+  const DispatchContext context = context_options(cli.options("--context"));
+  cli.finish();
+  const auto intent = parse_intent(intent_text);
+  if (!intent) throw UsageError(fmt::format("explain: '{}' is not an AAMP intent", intent_text));
+
+  store::SqliteStore db(database_path(g));
+  SenderVerdict v;
+  const auto mailbox = db.find_mailbox(to);
+  if (!mailbox || mailbox->mode == MailboxMode::off) {
+    v.allowed = true;
+    v.reason = to + (mailbox ? " is protected in mode off: no enforcement" : " is not a protected mailbox: no enforcement");
+  } else if (*intent == Intent::pair_request) {
+    v.allowed = true;
+    v.reason = "pair.request bypasses sender policy; only its pair code is checked";
+  } else if (std::find(mailbox->guarded_intents.begin(), mailbox->guarded_intents.end(), *intent) ==
+             mailbox->guarded_intents.end()) {
+    v.allowed = true;
+    v.reason = intent_text + " needs no sender policy at " + mailbox->address;
+  } else {
+    v = explain_sender(db, *mailbox, to, from, *intent, context);
+    if (!v.allowed && mailbox->mode == MailboxMode::report) v.reason += " (mailbox in report mode: delivered anyway)";
+  }
+
+  if (g.json) {
+    print_json({{"allowed", v.allowed},
+                {"rule", v.rule_id ? nlohmann::json(*v.rule_id) : nlohmann::json(nullptr)},
+                {"reason", v.reason}});
+  } else {
+    fmt::print("{}: {}\n", v.allowed ? "allowed" : "refused", v.reason);
+  }
+  return v.allowed ? 0 : 1;
+}
+
+}  // namespace aamp::ctl
