@@ -35,6 +35,17 @@ TEST(FromMailbox, Parse) {
       {"a-label kept", "d@xn--bcher-kva.example", "d@xn--bcher-kva.example"},
       {"utf-8 local part", "j\xc3\xb6rg@example.com", "j\xc3\xb6rg@example.com"},
       {"domain literal", "d@[192.0.2.1]", "d@[192.0.2.1]"},
+      {"single-label domain", "d@localhost", "d@localhost"},
+      {"underscore domain", "d@my_host.example.com", "d@my_host.example.com"},
+      {"upper-case a-label", "d@XN--BCHER-KVA.example", "d@xn--bcher-kva.example"},
+      {"atext local part", "a.b+c!#$%&'*/^`{|}~@example.com", "a.b+c!#$%&'*/^`{|}~@example.com"},
+      {"tab around", "\tDisp\t<d@example.com>\t", "d@example.com"},
+      {"bracket in local part", "a <b[c]d@example.com>", std::nullopt},
+      {"bracket in display name", "a[b] <c@example.com>", std::nullopt},
+      {"bracket hiding an angle", "N <d[x@example.com>-er <d]y@example.com>", std::nullopt},
+      {"stray close angle", "x@example.com>", std::nullopt},
+      {"leading dots in display name", "....tcher <d@example.com>", std::nullopt},
+      {"no space before angle", "Disp<d@example.com>", "d@example.com"},
       {"two mailboxes", "a@example.com, b@example.com", std::nullopt},
       {"trailing comma", "<a@example.com>,", std::nullopt},
       {"trailing semicolon", "a@example.com;", std::nullopt},
@@ -73,6 +84,11 @@ TEST(FromMailbox, Parse) {
     ASSERT_EQ(got.ok(), row.want.has_value()) << (got.ok() ? *got : got.error());
     if (row.want) {
       EXPECT_EQ(*got, *row.want);
+    }
+    const auto slow = parse_from_mailbox_gmime(row.input);  // the fast path agrees with GMime
+    ASSERT_EQ(slow.ok(), got.ok());
+    if (slow.ok()) {
+      EXPECT_EQ(*slow, *got);
     }
   }
 }
