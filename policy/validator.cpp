@@ -109,7 +109,10 @@ std::string fold_lookalikes(std::string_view n) {
 }
 
 Field lookup_ascii(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < kFieldCount; ++i)
+  const bool x_aamp = istarts_with(name, kPrefix);  // the X-AAMP-* entries come first
+  const std::size_t first = x_aamp ? 0 : static_cast<std::size_t>(Field::from);
+  const std::size_t last = x_aamp ? static_cast<std::size_t>(Field::from) : kFieldCount;
+  for (std::size_t i = first; i < last; ++i)
     if (iequals(name, kFields[i].name)) return static_cast<Field>(i);
   return Field::none;
 }
@@ -173,13 +176,12 @@ bool has_encoded_word(std::string_view s) noexcept {
 
 // RFC 5322 §2.2.3: a line break inside a value must be followed by WSP (a fold).
 std::optional<std::string_view> value_shape_problem(std::string_view v) noexcept {
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    const char c = v[i];
-    if (c == '\0') return "contains a NUL byte";
-    if (c == '\r' && (i + 1 >= v.size() || v[i + 1] != '\n')) return "contains a bare CR";
-    if (c == '\n' && (i + 1 >= v.size() || (v[i + 1] != ' ' && v[i + 1] != '\t')))
-      return "contains a line break that is not a fold";
-  }
+  // find() is memchr: three fast scans beat one byte loop on long Received/DKIM values.
+  if (v.find('\0') != std::string_view::npos) return "contains a NUL byte";
+  for (std::size_t i = v.find('\r'); i != std::string_view::npos; i = v.find('\r', i + 1))
+    if (i + 1 >= v.size() || v[i + 1] != '\n') return "contains a bare CR";
+  for (std::size_t i = v.find('\n'); i != std::string_view::npos; i = v.find('\n', i + 1))
+    if (i + 1 >= v.size() || (v[i + 1] != ' ' && v[i + 1] != '\t')) return "contains a line break that is not a fold";
   return std::nullopt;
 }
 
