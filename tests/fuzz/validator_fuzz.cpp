@@ -1,13 +1,16 @@
 // validator_fuzz.cpp — libFuzzer target (and, under GCC, a corpus replay test) for the
 // validator: the input is a raw RFC 5322 header section, split into fields the way an MTA
 // would hand them over, validated in both modes. Beyond "no crash, no sanitizer report" it
-// checks the invariants callers rely on and aborts when one breaks.
+// checks the invariants callers rely on (and that the From fast path agrees with GMime)
+// and aborts when one breaks.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "policy/address.hpp"
 #include "policy/header_block.hpp"
+#include "policy/text.hpp"
 #include "policy/validator.hpp"
 
 namespace {
@@ -44,6 +47,18 @@ void check(const aamp::HeaderList& headers, aamp::ValidationMode mode) {
   }
 }
 
+// The From fast path must agree with GMime on every value it accepts or refuses.
+void check_from(const aamp::HeaderList& headers) {
+  for (const auto& h : headers) {
+    if (!aamp::iequals(h.name, "From")) continue;
+    const std::string value = aamp::unfold(h.value);
+    const auto fast = aamp::parse_from_mailbox(value);
+    const auto slow = aamp::parse_from_mailbox_gmime(value);
+    require(fast.ok() == slow.ok());
+    if (fast.ok()) require(*fast == *slow);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -52,5 +67,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(block.size <= size);
   check(block.fields, aamp::ValidationMode::strict);
   check(block.fields, aamp::ValidationMode::sdk);
+  check_from(block.fields);
   return 0;
 }
