@@ -2,6 +2,12 @@
 // `aampctl migrate` (bring an existing database up to date). Both apply the migrations
 // compiled into this program (schema/), one transaction each; a database newer than the
 // program is refused and left alone.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "ctl/commands.hpp"
@@ -12,9 +18,22 @@ namespace aamp::ctl {
 
 namespace {
 
+// A new database file is made 0640 before SQLite opens it: audit rows name people and
+// addresses. SQLite gives the -wal and -shm files the main file's mode.
+void create_private(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd >= 0) {
+    ::close(fd);
+    return;
+  }
+  if (errno == EEXIST) return;
+  throw UsageError(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
+}
+
 int run(Cli& cli, const Globals& g, bool create) {
   cli.finish();
   const std::string path = database_path(g);
+  if (create) create_private(path);
   store::AdminOptions options;
   options.create = create;
   options.migrate = true;

@@ -91,6 +91,7 @@ class StoreCliTest(unittest.TestCase):
         self.assertEqual(self.sql("PRAGMA journal_mode")[0][0], "wal")
         fresh = os.path.join(self.tmp.name, "fresh.db")
         self.assertIn("initialised at schema version", run("init", db=fresh, check=0).stdout)
+        self.assertEqual(os.stat(fresh).st_mode & 0o777, 0o640)
 
     def test_migrate_needs_an_existing_database(self):
         missing = os.path.join(self.tmp.name, "missing.db")
