@@ -292,7 +292,7 @@ std::optional<std::string> Checker::read_value(Field f, const HeaderField& h) {
     return std::nullopt;
   }
   if (spec.grammar == Grammar::other) return value;
-  // Trap: readers disagree on trailing white space (Python keeps it, others strip it), so
+  // Trap: readers disagree on trailing white space (some keep it, most strip it), so
   // a token must not end with any in strict mode: "task.dispatch " is not an intent.
   const std::string_view raw = h.value;
   const bool trailing_space = !raw.empty() && (raw.back() == ' ' || raw.back() == '\t');
