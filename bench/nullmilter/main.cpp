@@ -1,8 +1,10 @@
 // nullmilter — the reference filter every milter benchmark figure is divided by: libmilter,
 // every callback continues, end of message accepts. It registers the same callbacks (all of
 // them, DATA included) and action flags as aamp-milter and turns Nagle off the same way
-// (milter/tcp_nodelay.hpp), so a ratio measures our work, not libmilter's or the socket's.
-// Benchmark tool only. libmilter runs one thread per connection; the callbacks keep no state.
+// (milter/tcp_nodelay.hpp), and negotiates the same protocol steps, so a ratio measures our
+// work, not libmilter's or the socket's.
+// Benchmark tool only. libmilter calls one connection's callbacks one at a time (on any of
+// its worker threads, as Debian builds it); they keep no state.
 //
 //   nullmilter -p inet:PORT@127.0.0.1 | -p unix:/path  [-T timeout] [--add-header] [--nagle] [--no-data]
 //
@@ -35,6 +37,20 @@ sfsistat on_abort(SMFICTX*) { return SMFIS_CONTINUE; }
 sfsistat on_close(SMFICTX*) { return SMFIS_CONTINUE; }
 sfsistat on_unknown(SMFICTX*, const char*) { return SMFIS_CONTINUE; }
 sfsistat on_data(SMFICTX*) { return SMFIS_CONTINUE; }
+
+constexpr unsigned long kActions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_QUARANTINE;
+
+// As aamp-milter negotiates (milter/callbacks.cpp): its actions, and of the protocol steps
+// only SMFIP_SKIP, so that both get the same packets from the MTA.
+sfsistat on_negotiate(SMFICTX*, unsigned long actions, unsigned long steps, unsigned long, unsigned long,
+                      unsigned long* want_actions, unsigned long* want_steps, unsigned long* reserved2,
+                      unsigned long* reserved3) {
+  *want_actions = actions & kActions;
+  *want_steps = steps & SMFIP_SKIP;
+  *reserved2 = 0;
+  *reserved3 = 0;
+  return SMFIS_CONTINUE;
+}
 
 sfsistat on_eom(SMFICTX* ctx) {
   if (g_add_header) {
@@ -90,7 +106,7 @@ int main(int argc, char** argv) {
   smfiDesc desc{};
   desc.xxfi_name = g_name;
   desc.xxfi_version = SMFI_VERSION;
-  desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_DELRCPT | SMFIF_QUARANTINE;
+  desc.xxfi_flags = kActions;
   desc.xxfi_connect = on_connect;
   desc.xxfi_helo = on_helo;
   desc.xxfi_envfrom = on_envfrom;
@@ -105,7 +121,9 @@ int main(int argc, char** argv) {
   // Without a DATA callback libmilter negotiates "no DATA"; Postfix still sends the DATA
   // macros and its next packet then waits for a delayed ACK (~40 ms over TCP).
   desc.xxfi_data = no_data ? nullptr : on_data;
-  desc.xxfi_negotiate = nullptr;
+  // --no-data reproduces the stall only without a negotiate callback (libmilter then
+  // derives "no DATA" from the missing DATA callback).
+  desc.xxfi_negotiate = no_data ? nullptr : on_negotiate;
 
   if (smfi_setconn(socket_spec.data()) != MI_SUCCESS || smfi_settimeout(timeout) != MI_SUCCESS ||
       smfi_register(desc) != MI_SUCCESS) {
