@@ -1,0 +1,83 @@
+// log.cpp — see log.hpp.
+#include "milter/log.hpp"
+
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <mutex>
+
+namespace aamp::milter {
+
+namespace {
+
+std::mutex g_mutex;
+LogSettings g_settings{true, LOG_MAIL, false, false, "aamp-milter"};
+bool g_opened = false;
+
+int priority_of(Severity s) {
+  switch (s) {
+    case Severity::debug: return LOG_DEBUG;
+    case Severity::info: return LOG_INFO;
+    case Severity::notice: return LOG_NOTICE;
+    case Severity::warning: return LOG_WARNING;
+    case Severity::error: return LOG_ERR;
+    case Severity::fatal: return LOG_CRIT;
+  }
+  return LOG_ERR;
+}
+
+// Postfix's convention: the severity word leads the text of anything unusual.
+std::string_view prefix_of(Severity s) {
+  switch (s) {
+    case Severity::warning: return "warning: ";
+    case Severity::error: return "error: ";
+    case Severity::fatal: return "fatal: ";
+    default: return "";
+  }
+}
+
+}  // namespace
+
+void configure_log(const LogSettings& settings) {
+  std::lock_guard lock(g_mutex);
+  if (g_opened) closelog();
+  g_settings = settings;
+  g_opened = false;
+  if (g_settings.syslog) {
+    // The ident string must outlive openlog: it lives in g_settings until the next call.
+    openlog(g_settings.ident.c_str(), LOG_PID | LOG_NDELAY, g_settings.facility);
+    g_opened = true;
+  }
+}
+
+void log_line(Severity severity, std::string_view line) noexcept {
+  std::lock_guard lock(g_mutex);
+  if (severity == Severity::debug && !g_settings.debug) return;
+  const std::string_view prefix = prefix_of(severity);
+  if (g_settings.syslog) {
+    syslog(priority_of(severity), "%.*s%.*s", static_cast<int>(prefix.size()), prefix.data(),
+           static_cast<int>(line.size()), line.data());
+  }
+  if (g_settings.to_stderr) {
+    std::fprintf(stderr, "%s[%ld]: %.*s%.*s\n", g_settings.ident.c_str(), static_cast<long>(getpid()),
+                 static_cast<int>(prefix.size()), prefix.data(), static_cast<int>(line.size()), line.data());
+    std::fflush(stderr);
+  }
+}
+
+std::string log_safe(std::string_view value, std::size_t max) {
+  std::string out;
+  out.reserve(std::min(value.size(), max) + 3);
+  for (char c : value) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
+  }
+  return out;
+}
+
+}  // namespace aamp::milter

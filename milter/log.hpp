@@ -1,0 +1,48 @@
+// log.hpp — the daemon's log: syslog(3) with a configurable facility, and standard error
+// too in the foreground (-f). Severity says what happens next (style.md rule 9): warning =
+// degraded but going on, error = this message tempfails, fatal = startup only. Lines start
+// with the message id where there is one; callers never pass whole pair codes.
+// Thread-safe: configure_log() may run while other threads log (a mutex orders them).
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+#include <string_view>
+
+namespace aamp::milter {
+
+enum class Severity {
+  debug,    // detail for developers; not written unless LogDebug-style verbosity is on
+  info,     // normal operation: a message decided, the daemon started or reloaded
+  notice,   // normal but significant: a configuration reload refused, a store reopened
+  warning,  // degraded but going on (fail-open, a retry)
+  error,    // this message tempfails, or a resource is unavailable
+  fatal,    // startup only: the daemon exits
+};
+
+struct LogSettings {
+  bool syslog = true;
+  int facility = 0;         // LOG_MAIL etc.; 0 = LOG_KERN would be wrong: callers set it
+  bool to_stderr = false;   // -f: also write each line to standard error
+  bool debug = false;       // write debug lines too
+  std::string ident = "aamp-milter";
+};
+
+void configure_log(const LogSettings& settings);
+void log_line(Severity severity, std::string_view line) noexcept;
+
+template <class... Args>
+void logf(Severity severity, fmt::format_string<Args...> format, Args&&... args) noexcept {
+  try {
+    log_line(severity, fmt::format(format, std::forward<Args>(args)...));
+  } catch (...) {
+    log_line(Severity::error, "log: could not format a log line");
+  }
+}
+
+// A value for a log line: printable ASCII only (anything else becomes '?'), at most `max`
+// bytes (then "..."). Header values come from strangers: no CR/LF may reach the log.
+std::string log_safe(std::string_view value, std::size_t max = 256);
+
+}  // namespace aamp::milter

@@ -1,0 +1,255 @@
+// session.cpp — see session.hpp. The MTA quirks live here, each written beside the code
+// that handles it.
+#include "milter/session.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <array>
+
+#include "platform/system.hpp"
+#include "policy/engine.hpp"
+#include "policy/text.hpp"
+
+namespace aamp::milter {
+
+namespace {
+
+// Bounds on what one message may make us hold. Postfix caps the header block at
+// header_size_limit (100 KiB by default) and recipients at smtpd_recipient_limit (1000);
+// these are far above both and only stop a runaway client.
+constexpr std::size_t kMaxHeaderBytes = 4u << 20;
+constexpr std::size_t kMaxHeaders = 10'000;
+constexpr std::size_t kMaxRecipients = 10'000;
+
+std::string strip_brackets(std::string_view s) {
+  s = trim(s);
+  if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = trim(s.substr(1, s.size() - 2));
+  return std::string(s);
+}
+
+std::string macro_or(const Macros& macros, std::string_view name, std::string_view fallback = {}) {
+  const auto v = macros.get(name);
+  return std::string(v ? *v : fallback);
+}
+
+// A header that decides anything: dropping one of these would let a message slip past.
+bool relevant_header(std::string_view name) {
+  return istarts_with(name, "X-AAMP-") || iequals(name, "From") || iequals(name, "Authentication-Results");
+}
+
+std::string first_header(const HeaderList& headers, std::string_view name) {
+  for (const auto& h : headers)
+    if (iequals(h.name, name)) return unfold(h.value);
+  return {};
+}
+
+// A log field value: bare when it is one plain word, else a quoted string.
+std::string field(std::string_view value, std::size_t max = 256) {
+  if (value.empty()) return "-";
+  const std::string safe = log_safe(value, max);
+  const bool bare = std::none_of(safe.begin(), safe.end(), [](char c) { return c == ' ' || c == '"' || c == '\\' || c == ','; });
+  if (bare) return safe;
+  std::string out = "\"";
+  for (char c : safe) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+Decision failure_decision(Action action, SmtpReply temp, SmtpReply perm, std::string verdict, std::string_view reason) {
+  Decision d;
+  d.action = action;
+  if (action == Action::tempfail) d.reply = std::move(temp);
+  if (action == Action::reject) d.reply = std::move(perm);
+  if (action == Action::quarantine) d.quarantine_reason = "aamp-milter: " + log_safe(reason);
+  d.verdict = std::move(verdict);
+  d.reason = log_safe(reason);
+  return d;
+}
+
+}  // namespace
+
+std::string address_text(const struct sockaddr* address) {
+  if (address == nullptr) return {};
+  std::array<char, INET6_ADDRSTRLEN> buf{};
+  if (address->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(address);
+    if (inet_ntop(AF_INET, &in->sin_addr, buf.data(), buf.size())) return buf.data();
+  } else if (address->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
+    if (inet_ntop(AF_INET6, &in6->sin6_addr, buf.data(), buf.size())) return buf.data();
+  }
+  return {};
+}
+
+std::string make_message_id(Rng& rng) { return "aamp-" + random_token(rng, 6); }
+
+Decision store_failure_decision(Action action, std::string_view why) {
+  return failure_decision(action, SmtpReply{"451", "4.3.0", "temporary local problem: policy store unavailable, try again later"},
+                          SmtpReply{"554", "5.3.0", "local problem: policy store unavailable"}, "store-error", why);
+}
+
+Session::Session(std::shared_ptr<const Config> config, Services services)
+    : config_(std::move(config)), services_(services), connection_id_("conn-" + random_token(services.rng, 6)) {}
+
+const std::string& Session::log_id() const noexcept { return in_message_ ? message_id_ : connection_id_; }
+
+void Session::connect(std::string_view host_name, std::string_view address, const Macros& macros) {
+  client_name_ = log_safe(host_name, 255);
+  client_addr_ = std::string(address);
+  // Stalwart passes the address in {client_addr} as well; use it when the socket address
+  // was not IPv4/IPv6 (miltertest's "unspec", a unix-socket MTA).
+  if (client_addr_.empty()) client_addr_ = log_safe(macro_or(macros, "{client_addr}"), 64);
+  // Stalwart names itself in {daemon_name} ("Stalwart Mail Server v0.x"). It treats DISCARD
+  // as accept, so the engine must remove recipients instead (MessageFacts::discard_is_accept).
+  stalwart_ = istarts_with(macro_or(macros, "{daemon_name}"), "stalwart");
+}
+
+void Session::helo(std::string_view name) { helo_ = log_safe(name, 255); }
+
+void Session::reset_message() {
+  facts_ = MessageFacts{};
+  message_id_.clear();
+  own_id_ = false;
+  header_bytes_ = 0;
+  dropped_relevant_ = false;
+  dropped_any_ = false;
+  after_headers_ = AfterHeaders::decide;
+  in_message_ = false;
+}
+
+void Session::adopt_queue_id(const Macros& macros) {
+  // Postfix defines `i` only after the first accepted RCPT (the queue file is created
+  // then); Stalwart never sends it. Keep our own id until the MTA's appears.
+  const auto i = macros.get("i");
+  if (i && !trim(*i).empty()) {
+    message_id_ = log_safe(trim(*i), 64);
+    own_id_ = false;
+  }
+}
+
+void Session::mail_from(std::string_view sender, const Macros& macros) {
+  reset_message();
+  in_message_ = true;
+  message_id_ = make_message_id(services_.rng);
+  own_id_ = true;
+  adopt_queue_id(macros);
+  facts_.envelope_from = strip_brackets(sender);
+  // Postfix and Stalwart send {auth_authen} with MAIL; Stalwart sends it empty when the
+  // client did not authenticate, which means the same as not sending it.
+  facts_.auth_user = std::string(trim(macro_or(macros, "{auth_authen}")));
+}
+
+void Session::rcpt_to(std::string_view recipient, const Macros& macros) {
+  if (!in_message_) mail_from("", macros);
+  adopt_queue_id(macros);
+  if (facts_.recipients.size() >= kMaxRecipients) {
+    // A recipient we do not hold cannot be refused one by one: refuse the message instead.
+    dropped_relevant_ = true;
+    dropped_any_ = true;
+    return;
+  }
+  facts_.recipients.emplace_back(trim(recipient));
+}
+
+void Session::header(std::string_view name, std::string_view value) {
+  if (!in_message_) return;
+  const std::size_t size = name.size() + value.size();
+  if (facts_.headers.size() >= kMaxHeaders || header_bytes_ + size > kMaxHeaderBytes) {
+    dropped_any_ = true;
+    if (relevant_header(name)) dropped_relevant_ = true;
+    return;
+  }
+  header_bytes_ += size;
+  // Stalwart trims header values (no leading space, no trailing white space); Postfix sends
+  // them without the leading space but folded. The validator unfolds both to the same text.
+  facts_.headers.push_back(HeaderField{std::string(name), std::string(value)});
+}
+
+AfterHeaders Session::end_of_headers() {
+  if (!in_message_) return after_headers_ = mta_can_skip_ ? AfterHeaders::accept_now : AfterHeaders::pass;
+  if (dropped_relevant_ || needs_decision(facts_.headers, config_->policy)) return after_headers_ = AfterHeaders::decide;
+  // libmilter trap: after SMFIS_ACCEPT it forgets the message, and silently ignores the
+  // BODY and EOM commands that follow. Postfix stops sending after ACCEPT; Stalwart does
+  // not (it treats ACCEPT like CONTINUE), then waits for an EOM answer that never comes
+  // and tempfails. Accept early only when the MTA offered SMFIP_SKIP (a full milter-6 MTA).
+  return after_headers_ = mta_can_skip_ ? AfterHeaders::accept_now : AfterHeaders::pass;
+}
+
+void Session::abort() noexcept { reset_message(); }
+
+MessageEnd Session::end_of_message(const Macros& macros) {
+  if (!in_message_) return MessageEnd{};
+  adopt_queue_id(macros);
+  if (after_headers_ != AfterHeaders::decide) {
+    reset_message();
+    return MessageEnd{};
+  }
+  if (facts_.auth_user.empty()) facts_.auth_user = std::string(trim(macro_or(macros, "{auth_authen}")));
+  facts_.queue_id = message_id_;
+  facts_.client_addr = client_addr_;
+  facts_.client_name = client_name_;
+  facts_.helo = helo_;
+  facts_.discard_is_accept = stalwart_;
+
+  const Policy& policy = config_->policy;
+  Decision d;
+  if (dropped_relevant_) {
+    // Headers or recipients we could not hold: never judge a message on part of it.
+    const Action action = policy.mode == EnforcementMode::report ? Action::accept : policy.on.bad_message;
+    d = failure_decision(action, SmtpReply{"451", "4.3.0", "temporary local problem, try again later"},
+                         SmtpReply{"554", "5.6.0", "message header block or recipient list too large to check"},
+                         "too-large", "header block or recipient list over the milter's bounds");
+    d.aamp = true;
+  } else {
+    try {
+      const std::shared_ptr<Store> store = services_.stores.acquire();
+      d = decide(facts_, EngineContext{policy, *store, services_.clock, services_.rng});
+    } catch (const StoreError& e) {
+      // The engine maps the store's failures itself; this is the store that would not open.
+      d = store_failure_decision(policy.on.store_error, e.what());
+      d.aamp = true;
+    }
+  }
+  MessageEnd end;
+  end.summary = summary_line(d);
+  if (d.action == Action::tempfail) end.severity = Severity::error;
+  else if (d.verdict == "store-error" || d.verdict == "internal-error") end.severity = Severity::warning;
+  end.decision = std::move(d);
+  return end;
+}
+
+std::string Session::summary_line(const Decision& d) const {
+  std::string rcpts;
+  if (!d.recipients.empty()) {
+    for (const auto& r : d.recipients) {
+      if (!rcpts.empty()) rcpts += ',';
+      rcpts += "<" + log_safe(strip_brackets(r.recipient), 128) + ">";
+      if (r.protected_mailbox) rcpts += ":" + log_safe(r.verdict, 32);
+    }
+  } else {
+    for (const auto& r : facts_.recipients) {
+      if (!rcpts.empty()) rcpts += ',';
+      rcpts += "<" + log_safe(strip_brackets(r), 128) + ">";
+    }
+  }
+  const std::string from = !d.header_from.empty() ? d.header_from : strip_brackets(first_header(facts_.headers, "From"));
+  const std::string intent = !d.intent.empty() ? d.intent : first_header(facts_.headers, "X-AAMP-Intent");
+  const std::string task = !d.task_id.empty() ? d.task_id : first_header(facts_.headers, "X-AAMP-TaskId");
+  std::string line = message_id_ + ": client=" + field(client_name_, 128) + "[" + log_safe(client_addr_, 64) + "]";
+  line += " auth=" + field(facts_.auth_user, 128);
+  line += " envelope-from=<" + log_safe(facts_.envelope_from, 256) + ">";
+  line += " from=" + field(from, 256);
+  line += " rcpts=" + (rcpts.empty() ? std::string("-") : rcpts);
+  line += " intent=" + field(intent, 64);
+  line += " task=" + field(task, 128);
+  line += " action=" + std::string(to_string(d.action));
+  line += " verdict=" + field(d.verdict, 64);
+  line += " reason=" + field(d.reason, 300);
+  return line;
+}
+
+}  // namespace aamp::milter
