@@ -1,0 +1,400 @@
+// daemon.cpp — the life of the aamp-milter process: load the configuration, detach (unless
+// -f) with a pipe that carries the child's startup result back to the parent, open the
+// socket, the database and the PID file, then drop privileges; run libmilter until
+// SIGTERM; let the connections in flight finish. SIGUSR1 reloads the configuration on a
+// thread of its own: a new immutable snapshot replaces the old one for new connections;
+// a configuration that does not parse is refused and the old one stays.
+// Threading: signals are blocked in every thread (a mask set before any thread starts);
+// libmilter's own thread takes TERM/INT/HUP, ours takes USR1. Runtime calls are thread-safe.
+#include <fcntl.h>
+#include <grp.h>
+#include <libmilter/mfapi.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "milter/daemon.hpp"
+#include "milter/log.hpp"
+#include "milter/store_source.hpp"
+#include "platform/system.hpp"
+#include "store/sqlite_store.hpp"
+
+#ifndef AAMP_VERSION
+#define AAMP_VERSION "0"
+#endif
+
+namespace aamp::milter {
+
+namespace {
+
+// A fatal startup problem: reported to the parent (or stderr with -f), exit status kept.
+struct StartupError : std::runtime_error {
+  StartupError(int status_, const std::string& what) : std::runtime_error(what), status(status_) {}
+  int status;
+};
+
+constexpr auto kDrainTimeout = std::chrono::seconds(30);
+
+std::shared_ptr<Store> open_sqlite_store(const std::string& path, int busy_timeout_ms, bool create) {
+  store::SqliteStoreOptions options;
+  options.busy_timeout = std::chrono::milliseconds(busy_timeout_ms);
+  options.create = create;
+  options.migrate = true;  // a database restored from an older backup is brought up to date
+  return std::make_shared<store::SqliteStore>(path, options);
+}
+
+Result<Config> load(const Options& options, const std::string& base_dir) {
+  auto config = load_config(options.config_path, base_dir);
+  if (!config) return config;
+  if (options.socket_override) {
+    auto socket = parse_socket_spec(*options.socket_override);
+    if (!socket) return Error{"-p " + *options.socket_override + ": " + socket.error()};
+    config.value().socket = *socket;
+  }
+  return config;
+}
+
+// What -n checks beyond the syntax: the accounts exist.
+std::optional<std::string> check_environment(const Config& c) {
+  if (c.user && getpwnam(c.user->user.c_str()) == nullptr) return "UserID: no user " + c.user->user;
+  if (c.user && !c.user->group.empty() && getgrnam(c.user->group.c_str()) == nullptr)
+    return "UserID: no group " + c.user->group;
+  if (c.socket_owner && getpwnam(c.socket_owner->user.c_str()) == nullptr)
+    return "SocketOwner: no user " + c.socket_owner->user;
+  if (c.socket_owner && !c.socket_owner->group.empty() && getgrnam(c.socket_owner->group.c_str()) == nullptr)
+    return "SocketOwner: no group " + c.socket_owner->group;
+  return std::nullopt;
+}
+
+LogSettings log_settings(const Config& c, bool foreground) {
+  LogSettings s;
+  s.syslog = c.syslog;
+  s.facility = syslog_facility_code(c.syslog_facility).value_or(0);
+  s.to_stderr = foreground;
+  return s;
+}
+
+// The file descriptor on which a detached child tells its parent how startup went.
+class StartupReport {
+ public:
+  void detach() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) throw StartupError(kExitFailure, std::string("pipe: ") + std::strerror(errno));
+    const pid_t pid = fork();
+    if (pid < 0) throw StartupError(kExitFailure, std::string("fork: ") + std::strerror(errno));
+    if (pid > 0) {  // the parent waits for the child's verdict and exits with it
+      close(fds[1]);
+      std::string message;
+      char buf[512];
+      for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        message.append(buf, static_cast<std::size_t>(n));
+      }
+      if (message.rfind("ok", 0) == 0) _exit(kExitOk);
+      if (message.empty()) message = "1the daemon exited during startup (see syslog)";
+      std::fprintf(stderr, "aamp-milter: %s\n", message.c_str() + 1);
+      _exit(message[0] == 'c' ? kExitConfig : kExitFailure);
+    }
+    close(fds[0]);
+    fd_ = fds[1];
+    if (setsid() < 0) throw StartupError(kExitFailure, std::string("setsid: ") + std::strerror(errno));
+  }
+
+  void failed(const StartupError& e) {
+    if (fd_ < 0) {
+      std::fprintf(stderr, "aamp-milter: %s\n", e.what());
+      return;
+    }
+    const std::string line = std::string(e.status == kExitConfig ? "c" : "1") + e.what();
+    write_all(line);
+    close(fd_);
+    fd_ = -1;
+  }
+
+  // Startup went well: release the parent, and let go of the terminal.
+  void succeeded() {
+    if (fd_ < 0) return;
+    write_all("ok");
+    close(fd_);
+    fd_ = -1;
+    const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+      dup2(null, STDIN_FILENO);
+      dup2(null, STDOUT_FILENO);
+      dup2(null, STDERR_FILENO);
+      if (null > STDERR_FILENO) close(null);
+    }
+  }
+
+ private:
+  void write_all(const std::string& s) {
+    std::size_t done = 0;
+    while (done < s.size()) {
+      const ssize_t n = write(fd_, s.data() + done, s.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  int fd_ = -1;
+};
+
+struct Identity {
+  uid_t uid;
+  gid_t gid;
+};
+
+Identity resolve_account(const Account& a) {
+  const passwd* pw = getpwnam(a.user.c_str());
+  if (pw == nullptr) throw StartupError(kExitConfig, "UserID: no user " + a.user);
+  Identity id{pw->pw_uid, pw->pw_gid};
+  if (!a.group.empty()) {
+    const group* gr = getgrnam(a.group.c_str());
+    if (gr == nullptr) throw StartupError(kExitConfig, "UserID: no group " + a.group);
+    id.gid = gr->gr_gid;
+  }
+  return id;
+}
+
+// initgroups, setgid, setuid — in that order (a process without root cannot change groups).
+void drop_privileges(const Account& account, const Identity& id) {
+  if (geteuid() != 0) {
+    if (geteuid() == id.uid) return;  // started as that user already
+    throw StartupError(kExitFailure, "UserID " + account.str() + ": only root can change user");
+  }
+  if (initgroups(account.user.c_str(), id.gid) != 0)
+    throw StartupError(kExitFailure, std::string("initgroups: ") + std::strerror(errno));
+  if (setgid(id.gid) != 0) throw StartupError(kExitFailure, std::string("setgid: ") + std::strerror(errno));
+  if (setuid(id.uid) != 0) throw StartupError(kExitFailure, std::string("setuid: ") + std::strerror(errno));
+  if (id.uid != 0 && (setuid(0) == 0 || geteuid() == 0))
+    throw StartupError(kExitFailure, "still able to become root after dropping privileges");
+}
+
+void write_pid_file(const std::string& path) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) throw StartupError(kExitFailure, "PidFile " + path + ": " + std::strerror(errno));
+  const std::string text = std::to_string(getpid()) + "\n";
+  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  if (!ok) throw StartupError(kExitFailure, "PidFile " + path + ": write failed");
+}
+
+class Daemon final : public Runtime {
+ public:
+  Daemon(Options options, std::string base_dir, Config config)
+      : options_(std::move(options)), base_dir_(std::move(base_dir)),
+        config_(std::make_shared<const Config>(std::move(config))),
+        stores_(open_sqlite_store, clock_) {}
+
+  std::shared_ptr<const Config> config() const override {
+    std::lock_guard lock(config_mutex_);
+    return config_;
+  }
+  Services services() override { return Services{stores_, clock_, rng_}; }
+  void reply_enqueued() noexcept override {}
+  void connection_opened() noexcept override { ++connections_; }
+  void connection_closed() noexcept override { --connections_; }
+
+  int run(StartupReport& report);
+
+ private:
+  void start(StartupReport& report);
+  void reload();
+  void reload_loop();
+  void drain();
+
+  const Options options_;
+  const std::string base_dir_;
+  mutable std::mutex config_mutex_;
+  std::shared_ptr<const Config> config_;
+  SystemClock clock_;
+  CryptoRng rng_;
+  ReopeningStoreSource stores_;
+  std::atomic<int> connections_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread reloader_;
+  std::string pid_file_;
+};
+
+void Daemon::start(StartupReport& report) {
+  const auto cfg = config();
+  try {
+    register_filter(*this);
+    open_listener(*cfg);
+  } catch (const std::runtime_error& e) {
+    throw StartupError(kExitFailure, e.what());
+  }
+
+  // The database: created and migrated if missing. A database that cannot be opened now
+  // does not stop the daemon: AAMP mail tempfails (On-StoreError) while everything else
+  // flows, and the store is opened again as soon as it can be.
+  const bool existed = std::filesystem::exists(cfg->database);
+  stores_.configure(cfg->database, cfg->busy_timeout_ms);
+  try {
+    stores_.open_now();
+  } catch (const StoreError& e) {
+    logf(Severity::error, "database {} unavailable: {}: AAMP mail gets On-StoreError ({}) until it opens",
+         cfg->database, e.what(), to_string(cfg->policy.on.store_error));
+  }
+
+  if (!cfg->pid_file.empty()) {
+    write_pid_file(cfg->pid_file);
+    pid_file_ = cfg->pid_file;
+  }
+
+  if (cfg->user) {
+    const Identity id = resolve_account(*cfg->user);
+    // A database this run created belongs to the account that will write it.
+    if (!existed && std::filesystem::exists(cfg->database)) {
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+        const std::string f = cfg->database + suffix;
+        if (std::filesystem::exists(f) && chown(f.c_str(), id.uid, id.gid) != 0)
+          throw StartupError(kExitFailure, "cannot chown " + f + ": " + std::strerror(errno));
+      }
+    }
+    drop_privileges(*cfg->user, id);
+    if (access(cfg->database.c_str(), R_OK | W_OK) != 0 && std::filesystem::exists(cfg->database))
+      logf(Severity::error, "database {} is not writable by {}: AAMP mail will tempfail until it is", cfg->database,
+           cfg->user->str());
+  } else if (geteuid() == 0) {
+    logf(Severity::warning, "running as root: set UserID to drop privileges");
+  }
+
+  reloader_ = std::thread([this] { reload_loop(); });
+  logf(Severity::info, "{} started: socket {}, database {}, mode {}, authserv-id {}", version_line(), cfg->socket.str(),
+       cfg->database, cfg->policy.mode == EnforcementMode::report ? "report" : "enforce", cfg->policy.authserv_id);
+  report.succeeded();
+}
+
+void Daemon::reload() {
+  auto fresh = load(options_, base_dir_);
+  if (!fresh) {
+    logf(Severity::notice, "reload refused, keeping the running configuration: {}", fresh.error());
+    return;
+  }
+  const auto old = config();
+  Config next = std::move(fresh).value();
+  // What was opened or dropped at startup cannot change without a restart.
+  if (next.socket.str() != old->socket.str() || next.socket_mode != old->socket_mode)
+    logf(Severity::warning, "reload: Socket/SocketMode changes need a restart; still listening on {}", old->socket.str());
+  if ((next.user ? next.user->str() : "") != (old->user ? old->user->str() : ""))
+    logf(Severity::warning, "reload: a UserID change needs a restart");
+  if (next.pid_file != old->pid_file) logf(Severity::warning, "reload: a PidFile change needs a restart");
+  configure_log(log_settings(next, options_.foreground));
+  stores_.configure(next.database, next.busy_timeout_ms);
+  auto snapshot = std::make_shared<const Config>(std::move(next));
+  {
+    std::lock_guard lock(config_mutex_);
+    config_ = snapshot;
+  }
+  logf(Severity::info, "configuration reloaded from {}: mode {}, database {}", snapshot->source,
+       snapshot->policy.mode == EnforcementMode::report ? "report" : "enforce", snapshot->database);
+}
+
+void Daemon::reload_loop() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  while (true) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (stopping_) return;
+    try {
+      reload();
+    } catch (const std::exception& e) {
+      logf(Severity::error, "reload failed, keeping the running configuration: {}", e.what());
+    }
+  }
+}
+
+void Daemon::drain() {
+  const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
+  while (connections_ > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (connections_ > 0) logf(Severity::warning, "stopping with {} MTA connection(s) still open", connections_.load());
+}
+
+int Daemon::run(StartupReport& report) {
+  start(report);
+  const int rc = smfi_main();
+  logf(Severity::info, "stopping: waiting for open MTA connections");
+  drain();
+  stopping_ = true;
+  pthread_kill(reloader_.native_handle(), SIGUSR1);
+  reloader_.join();
+  stores_.close();
+  if (!pid_file_.empty()) unlink(pid_file_.c_str());  // may fail once unprivileged; harmless
+  logf(Severity::info, "stopped");
+  return rc == MI_SUCCESS ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+std::string version_line() {
+  unsigned major = 0, minor = 0, patch = 0;
+  smfi_version(&major, &minor, &patch);
+  return std::string("aamp-milter ") + AAMP_VERSION + " (libmilter " + std::to_string(major) + "." +
+         std::to_string(minor) + "." + std::to_string(patch) + ")";
+}
+
+int run_daemon(const Options& options) {
+  std::error_code ec;
+  const std::string base_dir = std::filesystem::current_path(ec).string();
+  Options opts = options;
+  if (!opts.config_path.empty() && opts.config_path.front() != '/' && !base_dir.empty())
+    opts.config_path = (std::filesystem::path(base_dir) / opts.config_path).lexically_normal().string();
+
+  auto config = load(opts, base_dir);
+  if (!config) {
+    std::fprintf(stderr, "aamp-milter: %s\n", config.error().c_str());
+    return kExitConfig;
+  }
+  if (auto problem = check_environment(*config)) {
+    std::fprintf(stderr, "aamp-milter: %s: %s\n", opts.config_path.c_str(), problem->c_str());
+    return kExitConfig;
+  }
+  if (opts.check_only) {
+    std::printf("aamp-milter: %s: configuration OK\n", opts.config_path.c_str());
+    return kExitOk;
+  }
+
+  // Before any thread exists: every thread inherits this mask. libmilter's signal thread
+  // waits for TERM/INT/HUP (and stops); ours waits for USR1 (and reloads).
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGUSR1, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // an MTA that hangs up mid-reply must not kill us
+
+  configure_log(log_settings(*config, opts.foreground));
+  StartupReport report;
+  try {
+    if (!opts.foreground) report.detach();
+    if (!opts.foreground && chdir("/") != 0) throw StartupError(kExitFailure, "chdir /");
+    Daemon daemon(opts, base_dir, std::move(config).value());
+    return daemon.run(report);
+  } catch (const StartupError& e) {
+    logf(Severity::fatal, "{}", e.what());  // with -f this is on standard error already
+    if (!opts.foreground) report.failed(e);
+    return e.status;
+  } catch (const std::exception& e) {
+    logf(Severity::fatal, "{}", e.what());
+    if (!opts.foreground) report.failed(StartupError(kExitFailure, e.what()));
+    return kExitFailure;
+  }
+}
+
+}  // namespace aamp::milter
