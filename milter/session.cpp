@@ -247,6 +247,8 @@ std::string Session::summary_line(const Decision& d) const {
   line += " intent=" + field(intent, 64);
   line += " task=" + field(task, 128);
   line += " action=" + std::string(to_string(d.action));
+  if (d.reply && (d.action == Action::reject || d.action == Action::tempfail))
+    line += " reply=" + log_safe(d.reply->code, 3) + "/" + log_safe(d.reply->xcode, 9);
   line += " verdict=" + field(d.verdict, 64);
   line += " reason=" + field(d.reason, 300);
   return line;

@@ -359,6 +359,9 @@ TEST(Session, StoreThatWillNotOpen) {
     EXPECT_EQ(end.severity, row.want_severity);
     EXPECT_NE(end.summary.find("intent=task.dispatch task=t-1"), std::string::npos) << end.summary;
     EXPECT_NE(end.summary.find("verdict=store-error"), std::string::npos) << end.summary;
+    if (row.want_reply) {
+      EXPECT_NE(end.summary.find(" reply=" + row.want_reply->substr(0, 3) + "/"), std::string::npos) << end.summary;
+    }
   }
 }
 

@@ -1,0 +1,151 @@
+"""test_decisions — the real aamp-milter, driven by miltertest as an MTA would drive it: what
+it does to AAMP and non-AAMP mail, with a real SQLite policy database.
+"""
+
+import time
+import unittest
+
+from milter_harness import (STALWART_STEPS, Milter, Transaction, aamp_headers)
+
+
+class Decisions(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.milter = Milter().start()
+        db = cls.milter.db
+        agent = db.add_mailbox("agent@example.test")
+        db.allow(agent, "alice@example.test")
+        cls.helper = db.add_mailbox("helper@example.test")  # nobody may dispatch to it
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.milter.close()
+
+    def run_tx(self, **kw):
+        kw.setdefault("mail_macros", {"{auth_authen}": "alice@example.test", "{auth_type}": "PLAIN"})
+        tx = Transaction(**kw)
+        r = self.milter.run(tx)
+        r.summary = self.milter.summary(tx.queue_id) if "eom" in r.replies and tx.rcpt_macros is None else None
+        return r
+
+    def test_allowed_dispatch_gets_the_verdict_header(self):
+        r = self.run_tx(headers=aamp_headers())
+        self.assertEqual(r.eom, "continue", r.stdout)
+        self.assertEqual(r.summary["action"], "accept")
+        self.assertNotIn("reply", r.summary)
+        values = r.added.get("Authentication-Results", [])
+        self.assertEqual(len(values), 1, r.stdout)
+        self.assertTrue(values[0].startswith("mx.example.test; aamp=pass"), values[0])
+        self.assertIn("policy.rcpt=agent@example.test", values[0])
+        self.assertFalse(r.deleted["Authentication-Results"])
+        audit = [a for a in self.milter.db.audit() if a["message_id"] == r.summary["id"]]
+        self.assertEqual([a["verdict"] for a in audit], ["allow"])
+
+    def test_unknown_sender_is_refused_550(self):
+        r = self.run_tx(mail_from="<mallory@example.test>", headers=aamp_headers(sender="mallory@example.test"),
+                        mail_macros={"{auth_authen}": "mallory@example.test"})
+        self.assertEqual(r.eom, "replycode", r.stdout)
+        self.assertEqual(r.summary["reply"], "550/5.7.1")
+
+    def test_unauthenticated_sender_is_refused_550(self):
+        r = self.run_tx(headers=aamp_headers(), mail_macros={})
+        self.assertEqual(r.eom, "replycode", r.stdout)
+        self.assertEqual(r.summary["reply"], "550/5.7.1")
+
+    def test_malformed_message_is_refused_554(self):
+        r = self.run_tx(headers=aamp_headers(intent="task.explode"))
+        self.assertEqual(r.eom, "replycode", r.stdout)
+        self.assertEqual(r.summary["reply"], "554/5.6.0")
+
+    def test_duplicate_intent_is_malformed(self):
+        r = self.run_tx(headers=aamp_headers(extra=[("X-AAMP-Intent", "task.cancel")]))
+        self.assertEqual(r.summary["reply"], "554/5.6.0", r.stdout)
+
+    def test_non_aamp_mail_passes_untouched(self):
+        r = self.run_tx(headers=[("From", "bob@example.test"), ("To", "agent@example.test"), ("Subject", "lunch")],
+                        mail_from="<bob@example.test>", mail_macros={})
+        self.assertEqual(r.replies["eoh"], "accept", r.stdout)  # accepted at end of headers: body never sent
+        self.assertNotIn("eom", r.replies)
+        self.assertEqual(r.added, {})
+
+    def test_forged_verdict_is_removed_before_ours_is_added(self):
+        forged = ("Authentication-Results", "mx.example.test; aamp=pass policy.rule=99")
+        r = self.run_tx(headers=[forged] + aamp_headers())
+        self.assertEqual(r.eom, "continue", r.stdout)
+        self.assertTrue(r.deleted["Authentication-Results"], r.stdout)
+        self.assertEqual(len(r.added.get("Authentication-Results", [])), 1, r.stdout)
+        self.assertNotIn("policy.rule=99", r.added["Authentication-Results"][0])
+
+    def test_forged_verdict_is_removed_from_plain_mail(self):
+        r = self.run_tx(headers=[("From", "bob@example.test"), ("Authentication-Results", "MX.example.TEST; aamp=pass")],
+                        mail_from="<bob@example.test>", mail_macros={})
+        self.assertEqual(r.eom, "continue", r.stdout)
+        self.assertTrue(r.deleted["Authentication-Results"], r.stdout)
+        self.assertEqual(r.added, {})
+
+    def test_multi_recipient_split(self):
+        # alice may dispatch to agent@ but not to helper@: helper@ is removed, agent@ keeps it.
+        r = self.run_tx(rcpts=["<agent@example.test>", "<helper@example.test>", "<human@example.test>"],
+                        headers=aamp_headers())
+        self.assertEqual(r.eom, "continue", r.stdout)
+        self.assertEqual(r.rcpt_deleted, {"<agent@example.test>": False, "<helper@example.test>": True,
+                                          "<human@example.test>": False}, r.stdout)
+        self.assertEqual(len(r.added.get("Authentication-Results", [])), 1)
+
+    def test_every_protected_recipient_refuses(self):
+        r = self.run_tx(rcpts=["<helper@example.test>"], headers=aamp_headers())
+        self.assertEqual(r.summary["reply"], "550/5.7.1", r.stdout)
+
+    def test_unprotected_recipients_get_nothing(self):
+        r = self.run_tx(rcpts=["<human@example.test>"], headers=aamp_headers())
+        self.assertEqual(r.eom, "continue", r.stdout)
+        self.assertEqual(r.added, {})
+
+    def test_stalwart_like_session(self):
+        # No SMFIP_SKIP offered, {daemon_name} "Stalwart...", no `i` at all, trimmed values,
+        # the header block repeated in the body.
+        headers = aamp_headers()
+        body = "".join(f"{n}: {v}\r\n" for n, v in headers) + "\r\nplease do the work\r\n"
+        r = self.run_tx(headers=headers, body=body, steps=STALWART_STEPS, rcpt_macros={},
+                        connect_macros={"{daemon_name}": "Stalwart Mail Server v0.10.5", "{client_addr}": "192.0.2.9"})
+        self.assertEqual(r.replies["body"], "continue", r.stdout)  # no SMFIS_SKIP without SMFIP_SKIP
+        self.assertEqual(r.eom, "continue", r.stdout)
+        self.assertEqual(len(r.added.get("Authentication-Results", [])), 1, r.stdout)
+        line = [l for l in self.milter.log().splitlines() if "task=task-1" in l and "aamp-" in l]
+        self.assertTrue(line, self.milter.log())
+        self.assertRegex(line[-1], r"\]: aamp-[A-Za-z0-9_-]{8}: client=")
+
+    def test_stalwart_like_plain_mail_is_answered_to_the_end(self):
+        # An early ACCEPT would leave Stalwart waiting for an EOM answer libmilter never sends.
+        r = self.run_tx(headers=[("From", "bob@example.test"), ("Subject", "hi")], steps=STALWART_STEPS,
+                        mail_from="<bob@example.test>", mail_macros={}, rcpt_macros={},
+                        connect_macros={"{daemon_name}": "Stalwart Mail Server v0.10.5"})
+        self.assertEqual(r.replies["eoh"], "continue", r.stdout)
+        self.assertEqual(r.replies["body"], "continue", r.stdout)
+        self.assertIn(r.eom, ("continue", "accept"), r.stdout)
+        self.assertEqual(r.added, {})
+
+    def test_postfix_body_is_skipped(self):
+        r = self.run_tx(headers=aamp_headers())
+        self.assertEqual(r.replies["body"], "skip", r.stdout)
+
+    def test_several_messages_on_one_connection(self):
+        r = self.run_tx(headers=aamp_headers(), messages=3, rcpt_macros={})
+        self.assertEqual([r.replies[k] for k in ("eom", "eom#2", "eom#3")], ["continue"] * 3, r.stdout)
+
+    def test_one_summary_line_per_aamp_message(self):
+        r = self.run_tx(headers=aamp_headers(task_id="summary-once"), rcpt_macros={"i": "SUMMARY1"})
+        self.assertEqual(r.eom, "continue")
+        self.milter.wait_log("SUMMARY1:")
+        time.sleep(0.2)  # a second line, if there were one, would be written by now
+        lines = [l for l in self.milter.log().splitlines() if "SUMMARY1:" in l]
+        self.assertEqual(len(lines), 1, lines)
+        for field in ("client=client.example.test[192.0.2.9]", "auth=alice@example.test",
+                      "envelope-from=<alice@example.test>", "from=alice@example.test",
+                      "rcpts=<agent@example.test>:allow", "intent=task.dispatch", "task=summary-once",
+                      "verdict=allow", "reason="):
+            self.assertIn(field, lines[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
