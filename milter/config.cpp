@@ -110,11 +110,12 @@ Problem for_each_line(std::string_view text, F&& each) {
   return std::nullopt;
 }
 
-Problem add_cidrs(std::string_view value, const std::string& base_dir, std::vector<Cidr>& out) {
+Problem add_cidrs(std::string_view value, const std::string& base_dir, const FileReader& read_file,
+                  std::vector<Cidr>& out) {
   for (const auto& item : split_list(value)) {
     if (istarts_with(item, "file:")) {
       const std::string path = resolve(base_dir, std::string_view(item).substr(5));
-      auto text = read_small_file(path);
+      auto text = read_file(path);
       if (!text) return text.error();
       auto p = for_each_line(*text, [&](std::size_t n, std::string_view line) -> Problem {
         for (const auto& entry : split_list(line)) {
@@ -136,8 +137,8 @@ Problem add_cidrs(std::string_view value, const std::string& base_dir, std::vect
 
 // SenderLogins file: "LOGIN PATTERN[, PATTERN...]" per line; a login may appear on
 // several lines (its patterns add up).
-Problem load_sender_logins(const std::string& path, std::vector<LoginGrant>& out) {
-  auto text = read_small_file(path);
+Problem load_sender_logins(const std::string& path, const FileReader& read_file, std::vector<LoginGrant>& out) {
+  auto text = read_file(path);
   if (!text) return text.error();
   return for_each_line(*text, [&](std::size_t n, std::string_view line) -> Problem {
     const auto where = path + ":" + std::to_string(n) + ": ";
@@ -202,6 +203,7 @@ Problem parse_trust(std::string_view value, TrustSet& out) {
 struct Parser {
   Config cfg;
   std::string base_dir;
+  FileReader read_file;
   std::map<std::string, std::size_t> seen;  // lower-case key -> line
   std::string sender_logins_path;
   bool syslog_facility_set = false;
@@ -298,7 +300,7 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        }},
       {"internalhosts",
        [](Parser& p, std::string_view v) -> Problem {
-         return add_cidrs(v, p.base_dir, p.cfg.policy.internal_hosts);
+         return add_cidrs(v, p.base_dir, p.read_file, p.cfg.policy.internal_hosts);
        }},
       {"trustedauthservids",
        [](Parser& p, std::string_view v) -> Problem {
@@ -538,9 +540,10 @@ Result<std::int64_t> parse_duration(std::string_view text) {
 }
 
 Result<Config> parse_config(std::string_view text, std::string_view origin, const std::string& base_dir,
-                            const std::string& host_name) {
+                            const std::string& host_name, const FileReader& read_file) {
   Parser p;
   p.base_dir = base_dir;
+  p.read_file = read_file ? read_file : FileReader(read_small_file);
   p.cfg.source = std::string(origin);
   p.cfg.policy.authserv_id = host_name.empty() ? "localhost" : host_name;
   const std::string where = origin.empty() ? "config" : std::string(origin);
@@ -571,7 +574,7 @@ Result<Config> parse_config(std::string_view text, std::string_view origin, cons
   }
 
   if (!p.sender_logins_path.empty()) {
-    if (auto prob = load_sender_logins(p.sender_logins_path, p.cfg.policy.login_grants))
+    if (auto prob = load_sender_logins(p.sender_logins_path, p.read_file, p.cfg.policy.login_grants))
       return Error{where + ": SenderLogins: " + *prob};
   }
   if (p.cfg.database.empty()) return Error{where + ": Database is required (the SQLite file, e.g. /var/lib/aamp-milter/aamp.db)"};

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -89,8 +90,11 @@ Result<std::int64_t> parse_duration(std::string_view text);
 // against `base_dir` ("" = kept as given): the daemon passes the directory it was started
 // in, so `Database ./state/aamp.db` means what it says even after it detaches and reloads.
 // `host_name` is the default AuthservID.
+// `read_file` reads the files named by `file:` lists and SenderLogins (empty: the real
+// file system, at most 16 MiB each); the fuzz target passes one that never touches disk.
+using FileReader = std::function<Result<std::string>(const std::string& path)>;
 Result<Config> parse_config(std::string_view text, std::string_view origin, const std::string& base_dir,
-                            const std::string& host_name);
+                            const std::string& host_name, const FileReader& read_file = {});
 
 // Reads and parses FILE (at most 16 MiB); the default AuthservID is this machine's host name.
 Result<Config> load_config(const std::string& path, const std::string& base_dir);
