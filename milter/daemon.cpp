@@ -24,7 +24,10 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
+#include "mail/outbox_worker.hpp"
+#include "mail/transport.hpp"
 #include "milter/daemon.hpp"
 #include "milter/log.hpp"
 #include "milter/store_source.hpp"
@@ -66,8 +69,59 @@ Result<Config> load(const Options& options, const std::string& base_dir) {
   return config;
 }
 
-// What -n checks beyond the syntax: the accounts exist.
+Result<mail::ReplyTransportSpec> reply_transport_spec(const Config& c) {
+  auto spec = mail::parse_reply_transport(c.reply.transport);
+  if (!spec) return Error{"ReplyTransport: " + spec.error()};
+  spec.value().timeout = std::chrono::seconds(c.reply.timeout_s);
+  return spec;
+}
+
+mail::OutboxWorkerOptions worker_options(const ReplySettings& r) {
+  mail::OutboxWorkerOptions o;
+  o.envelope_sender = r.envelope_sender == ReplySettings::EnvelopeSender::mailbox ? mail::EnvelopeSender::mailbox
+                                                                                  : mail::EnvelopeSender::null;
+  o.retry_initial = std::chrono::seconds(r.retry_initial_s);
+  o.retry_max = std::chrono::seconds(r.retry_max_s);
+  o.max_attempts = r.max_attempts;
+  o.max_age = std::chrono::seconds(r.max_age_s);
+  o.poll_interval = std::chrono::seconds(r.poll_interval_s);
+  return o;
+}
+
+bool same_reply_settings(const ReplySettings& a, const ReplySettings& b) {
+  return a.transport == b.transport && a.envelope_sender == b.envelope_sender && a.timeout_s == b.timeout_s &&
+         a.retry_initial_s == b.retry_initial_s && a.retry_max_s == b.retry_max_s && a.max_attempts == b.max_attempts &&
+         a.max_age_s == b.max_age_s && a.poll_interval_s == b.poll_interval_s;
+}
+
+void log_reply_worker(mail::LogLevel level, const std::string& line) {
+  log_line(level == mail::LogLevel::info      ? Severity::info
+           : level == mail::LogLevel::warning ? Severity::warning
+                                              : Severity::error,
+           line);
+}
+
+// The reply worker and the transport it sends through (the worker goes first).
+struct Replier {
+  Replier(Store& store, Outbox& outbox, const Clock& clock, const Config& c) : settings(c.reply) {
+    auto spec = reply_transport_spec(c);
+    if (!spec) throw StartupError(kExitConfig, spec.error());
+    transport = mail::make_reply_transport(*spec);  // reads a password file: before the privilege drop
+    worker = std::make_unique<mail::OutboxWorker>(outbox, *transport, clock, worker_options(c.reply),
+                                                  log_reply_worker, &store);
+  }
+  ~Replier() { worker.reset(); }  // stops and joins before the transport goes
+  Replier(const Replier&) = delete;
+  Replier& operator=(const Replier&) = delete;
+
+  ReplySettings settings;
+  std::unique_ptr<mail::ReplyTransport> transport;
+  std::unique_ptr<mail::OutboxWorker> worker;
+};
+
+// What -n checks beyond the syntax: the accounts exist, the reply transport parses.
 std::optional<std::string> check_environment(const Config& c) {
+  if (auto spec = reply_transport_spec(c); !spec) return spec.error();
   if (c.user && getpwnam(c.user->user.c_str()) == nullptr) return "UserID: no user " + c.user->user;
   if (c.user && !c.user->group.empty() && getgrnam(c.user->group.c_str()) == nullptr)
     return "UserID: no group " + c.user->group;
@@ -197,14 +251,17 @@ class Daemon final : public Runtime {
   Daemon(Options options, std::string base_dir, Config config)
       : options_(std::move(options)), base_dir_(std::move(base_dir)),
         config_(std::make_shared<const Config>(std::move(config))),
-        stores_(open_sqlite_store, clock_) {}
+        stores_(open_sqlite_store, clock_), current_store_(stores_) {}
 
   std::shared_ptr<const Config> config() const override {
     std::lock_guard lock(config_mutex_);
     return config_;
   }
   Services services() override { return Services{stores_, clock_, rng_}; }
-  void reply_enqueued() noexcept override {}
+  void reply_enqueued() noexcept override {
+    std::lock_guard lock(replier_mutex_);
+    if (replier_) replier_->worker->notify();
+  }
   void connection_opened() noexcept override { ++connections_; }
   void connection_closed() noexcept override { --connections_; }
 
@@ -213,6 +270,7 @@ class Daemon final : public Runtime {
  private:
   void start(StartupReport& report);
   void reload();
+  void reload_replier(const Config& next);
   void reload_loop();
   void drain();
 
@@ -223,6 +281,9 @@ class Daemon final : public Runtime {
   SystemClock clock_;
   CryptoRng rng_;
   ReopeningStoreSource stores_;
+  CurrentStore current_store_;  // the reply worker's view of the store
+  std::mutex replier_mutex_;    // guards the pointer; notify() never blocks
+  std::unique_ptr<Replier> replier_;
   std::atomic<int> connections_{0};
   std::atomic<bool> stopping_{false};
   std::thread reloader_;
@@ -250,6 +311,14 @@ void Daemon::start(StartupReport& report) {
          cfg->database, e.what(), to_string(cfg->policy.on.store_error));
   }
 
+  try {
+    replier_ = std::make_unique<Replier>(current_store_, current_store_, clock_, *cfg);
+  } catch (const StartupError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw StartupError(kExitFailure, std::string("reply transport: ") + e.what());
+  }
+
   if (!cfg->pid_file.empty()) {
     write_pid_file(cfg->pid_file);
     pid_file_ = cfg->pid_file;
@@ -273,6 +342,7 @@ void Daemon::start(StartupReport& report) {
     logf(Severity::warning, "running as root: set UserID to drop privileges");
   }
 
+  replier_->worker->start();  // after the privilege drop: sendmail runs as UserID
   reloader_ = std::thread([this] { reload_loop(); });
   logf(Severity::info, "{} started: socket {}, database {}, mode {}, authserv-id {}", version_line(), cfg->socket.str(),
        cfg->database, cfg->policy.mode == EnforcementMode::report ? "report" : "enforce", cfg->policy.authserv_id);
@@ -295,6 +365,7 @@ void Daemon::reload() {
   if (next.pid_file != old->pid_file) logf(Severity::warning, "reload: a PidFile change needs a restart");
   configure_log(log_settings(next, options_.foreground));
   stores_.configure(next.database, next.busy_timeout_ms);
+  if (!same_reply_settings(next.reply, old->reply)) reload_replier(next);
   auto snapshot = std::make_shared<const Config>(std::move(next));
   {
     std::lock_guard lock(config_mutex_);
@@ -302,6 +373,26 @@ void Daemon::reload() {
   }
   logf(Severity::info, "configuration reloaded from {}: mode {}, database {}", snapshot->source,
        snapshot->policy.mode == EnforcementMode::report ? "report" : "enforce", snapshot->database);
+}
+
+// A new reply worker for changed Reply* keys; when it cannot be made (a password file the
+// unprivileged daemon cannot read), the running one stays.
+void Daemon::reload_replier(const Config& next) {
+  std::unique_ptr<Replier> fresh;
+  try {
+    fresh = std::make_unique<Replier>(current_store_, current_store_, clock_, next);
+    fresh->worker->start();
+  } catch (const std::exception& e) {
+    logf(Severity::warning, "reload: the reply worker keeps its settings: {}", e.what());
+    return;
+  }
+  std::unique_ptr<Replier> old;
+  {
+    std::lock_guard lock(replier_mutex_);
+    old = std::exchange(replier_, std::move(fresh));
+  }
+  old.reset();  // stops the old worker; a reply it was sending stays pending for the new one
+  logf(Severity::info, "reload: reply worker restarted with ReplyTransport {}", next.reply.transport);
 }
 
 void Daemon::reload_loop() {
@@ -335,6 +426,12 @@ int Daemon::run(StartupReport& report) {
   stopping_ = true;
   pthread_kill(reloader_.native_handle(), SIGUSR1);
   reloader_.join();
+  std::unique_ptr<Replier> replier;
+  {
+    std::lock_guard lock(replier_mutex_);
+    replier = std::move(replier_);
+  }
+  replier.reset();
   stores_.close();
   if (!pid_file_.empty()) unlink(pid_file_.c_str());  // may fail once unprivileged; harmless
   logf(Severity::info, "stopped");

@@ -52,4 +52,42 @@ class ReopeningStoreSource final : public StoreSource {
   std::string last_error_;
 };
 
+// The store as the reply worker needs it: one object that lives as long as the daemon and
+// forwards each call to whatever the source holds now (so a reopened database is picked up
+// without restarting the worker). Every call may throw StoreError, like the store's own.
+class CurrentStore final : public Store, public Outbox {
+ public:
+  explicit CurrentStore(StoreSource& source) : source_(source) {}
+
+  std::optional<ProtectedMailbox> find_mailbox(std::string_view recipient) override {
+    return source_.acquire()->find_mailbox(recipient);
+  }
+  std::vector<SenderRule> matching_rules(std::int64_t mailbox_id, std::string_view sender) override {
+    return source_.acquire()->matching_rules(mailbox_id, sender);
+  }
+  void record_audit(const AuditRecord& record) override { source_.acquire()->record_audit(record); }
+  PairRedemption redeem_pair_code(const PairAttempt& attempt,
+                                  const std::function<PairEffects(const PairCheck&)>& effects) override {
+    return source_.acquire()->redeem_pair_code(attempt, effects);
+  }
+  PairCheck peek_pair_code(const PairAttempt& attempt) override { return source_.acquire()->peek_pair_code(attempt); }
+
+  std::vector<OutboxReply> due_replies(UnixTime now, int limit) override { return outbox()->due_replies(now, limit); }
+  void mark_sent(std::int64_t id, UnixTime now) override { outbox()->mark_sent(id, now); }
+  void mark_failed(std::int64_t id, UnixTime now, UnixTime next_attempt_at, const std::string& error) override {
+    outbox()->mark_failed(id, now, next_attempt_at, error);
+  }
+  void mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) override {
+    outbox()->mark_abandoned(id, now, error);
+  }
+
+ private:
+  std::shared_ptr<Outbox> outbox() {
+    auto outbox = std::dynamic_pointer_cast<Outbox>(source_.acquire());
+    if (!outbox) throw StoreError(StoreErrorKind::io, "this store keeps no outbox");
+    return outbox;
+  }
+  StoreSource& source_;
+};
+
 }  // namespace aamp::milter
