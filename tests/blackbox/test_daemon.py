@@ -61,6 +61,34 @@ class CommandLine(unittest.TestCase):
                 self.assertNotEqual(p.returncode, 0)
                 self.assertIn(reason, p.stderr)
 
+    def test_example_config_is_valid(self):
+        example = Path(os.environ.get("AAMP_SOURCE_DIR", "../..")) / "deploy" / "aamp-milter.conf.example"
+        p = run("-n", "-c", str(example))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # Every key of the example is a key the daemon knows: uncomment them all (the
+        # repeated ReplyTransport example aside) and check again.
+        lines, seen = [], set()
+        for line in example.read_text().splitlines():
+            body = line[1:] if line.startswith("#") and len(line) > 1 and line[1].isupper() else line
+            key = body.split(None, 1)[0].lower() if body.strip() and not body.startswith("#") else None
+            if key and key in seen:
+                continue
+            if key:
+                seen.add(key)
+            lines.append(body)
+        (self.dir / "hosts").write_text("10.0.0.0/8\n")
+        (self.dir / "logins").write_text("alice@example.com alice@example.com\n")
+        text = "\n".join(lines)
+        for old, new in (("aamp-milter:aamp-milter", "root"), ("postfix:postfix", "root:root"),
+                         ("/etc/aamp-milter/internal-hosts", str(self.dir / "hosts")),
+                         ("/etc/aamp-milter/sender-logins", str(self.dir / "logins")),
+                         ("Socket                  inet:8891@127.0.0.1", f"Socket unix:{self.dir}/m.sock")):
+            self.assertIn(old, text)
+            text = text.replace(old, new)
+        p = run("-n", "-c", self.conf(text))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertGreaterEqual(len(seen), 35)
+
     def test_missing_config_file(self):
         p = run("-n", "-c", str(self.dir / "nope.conf"))
         self.assertNotEqual(p.returncode, 0)
