@@ -47,11 +47,15 @@ def fmt_ratio(x):
     return "–" if x is None else f"{x:.2f}×"
 
 
-def verdict(value, target, higher_is_better=True):
+def verdict(value, target, higher_is_better=True, noise=0.0):
+    """"met", "**MISSED**", or "inconclusive" when the miss is smaller than the noise the
+    sanity pair (two identical null milters) showed in the same run."""
     if value is None:
         return "not measured"
     ok = value >= target if higher_is_better else value <= target
-    return "met" if ok else "**MISSED**"
+    if ok:
+        return "met"
+    return f"inconclusive (noise ±{noise:.0%})" if abs(value - target) <= noise else "**MISSED**"
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -82,15 +86,17 @@ class Report:
 
     # -- milter protocol ------------------------------------------------------------------
 
-    def protocol(self) -> None:
+    def protocol(self, prefix: str = "proto", title: str = "Milter protocol, Postfix-like: 10 connections, one message each",
+                 what: str = "", targets: bool = True) -> None:
         runs = defaultdict(dict)  # (tr, target) -> rep -> json
-        for p in glob.glob(str(self.work / "proto.*.json")):
+        for p in glob.glob(str(self.work / f"{prefix}.*.json")):
             _, tr, target, rep, _ = Path(p).name.split(".")
             runs[(tr, target)][int(rep)] = load(p)
         if not runs:
             return
         rows = []
         example = next(iter(next(iter(runs.values())).values()))
+        noise = {}  # transport -> (throughput, p99) distance of the sanity pair from 1.00
         for tr in ("tcp", "unix"):
             ref = runs.get((tr, "null"), {})
             for target in ("null", "null2", "aamp"):
@@ -107,22 +113,29 @@ class Report:
                 name = {"null": "null milter (reference)", "null2": "null milter, 2nd instance (sanity)",
                         "aamp": "aamp-milter"}[target]
                 goal_t = goal_p = ""
-                if target == "aamp":
-                    goal_t = f"≥ {TARGET_THROUGHPUT} {verdict(t_ratio, TARGET_THROUGHPUT)}"
-                    goal_p = f"≤ {TARGET_P99} {verdict(p99_ratio, TARGET_P99, False)}"
+                if target == "null2" and t_ratio is not None and p99_ratio is not None:
+                    noise[tr] = (abs(t_ratio - 1), abs(p99_ratio - 1))
+                    if not 0.9 <= t_ratio <= 1.1:
+                        self.findings.append(f"Sanity: two identical null milters differ by {t_ratio:.2f}× in throughput "
+                                             f"({p99_ratio:.2f}× in p99) over {tr}: the machine was noisy; ratios over "
+                                             f"{tr} in this run carry that much uncertainty.")
+                if target == "aamp" and targets:
+                    t_noise, p_noise = noise.get(tr, (0.0, 0.0))
+                    goal_t = f"≥ {TARGET_THROUGHPUT} {verdict(t_ratio, TARGET_THROUGHPUT, True, t_noise)}"
+                    goal_p = f"≤ {TARGET_P99} {verdict(p99_ratio, TARGET_P99, False, p_noise)}"
                     if t_ratio is not None and t_ratio < TARGET_THROUGHPUT:
-                        self.findings.append(f"Milter protocol over {tr}: throughput {t_ratio:.2f}× the null milter (target ≥ {TARGET_THROUGHPUT}).")
+                        self.findings.append(f"Milter protocol over {tr}: throughput {t_ratio:.2f}× the null milter "
+                                             f"(target ≥ {TARGET_THROUGHPUT}; {verdict(t_ratio, TARGET_THROUGHPUT, True, t_noise)}).")
                     if p99_ratio is not None and p99_ratio > TARGET_P99:
-                        self.findings.append(f"Milter protocol over {tr}: p99 {p99_ratio:.2f}× the null milter (target ≤ {TARGET_P99}).")
-                elif target == "null2" and t_ratio is not None and not 0.85 <= t_ratio <= 1.15:
-                    self.findings.append(f"Sanity: two identical null milters differ by {t_ratio:.2f}× over {tr}: the machine was noisy; ratios in this run carry that much uncertainty.")
+                        self.findings.append(f"Milter protocol over {tr}: p99 {p99_ratio:.2f}× the null milter "
+                                             f"(target ≤ {TARGET_P99}; {verdict(p99_ratio, TARGET_P99, False, p_noise)}).")
                 rows.append([tr, name, fmt(median(tput)), fmt_ratio(t_ratio), goal_t, fmt(lat("p50"), 2),
                              fmt(lat("p99"), 2), fmt_ratio(p99_ratio), goal_p, fmt(lat("p999"), 2),
                              fmt(cpu), fmt_ratio(ratio(cpu, cpu_ref))])
         n = example["messages_requested"]
         reps = len(next(iter(runs.values())))
-        self.add("Milter protocol, Postfix-like: 10 connections, one message each",
-                 f"milter_loadgen: 10 concurrent milter connections, each carrying one message (a new "
+        self.add(title,
+                 what + f"milter_loadgen: 10 concurrent milter connections, each carrying one message (a new "
                  f"connection per message, as Postfix opens one per SMTP session), {n:,} messages per run, "
                  f"{reps} interleaved runs per milter; mix `{example['mix']}`, {example['body_size']}-byte bodies. "
                  f"Latency: MAIL sent to the final reply (nearest-rank percentiles of {n:,} samples). "
@@ -130,6 +143,8 @@ class Report:
                  ["socket", "milter", "msg/s", "ratio", "target", "p50 ms", "p99 ms", "p99 ratio", "target",
                   "p99.9 ms", "milter CPU µs/msg", "CPU ratio"], rows)
         # What aamp-milter decided, per kind: shows the run exercised the paths it claims to.
+        if prefix != "proto":
+            return
         outcome_rows = []
         for tr in ("tcp", "unix"):
             mine = runs.get((tr, "aamp"))
@@ -291,9 +306,15 @@ class Report:
                 c_ratio = median([ratio(total(mine[r]), total(ref[r])) for r in reps])
                 goal = ""
                 if config.startswith("aamp"):
-                    goal = f"≥ {TARGET_POSTFIX} {verdict(t_ratio, TARGET_POSTFIX)}"
+                    # Noise: how far apart the reference's own repetitions were (0 with one).
+                    ref_t = [ref[r]["msgs_per_s"] for r in ref]
+                    noise = (max(ref_t) - min(ref_t)) / median(ref_t) if len(ref_t) > 1 else 0.0
+                    v = verdict(t_ratio, TARGET_POSTFIX, True, noise)
+                    goal = f"≥ {TARGET_POSTFIX} {v}"
                     if t_ratio is not None and t_ratio < TARGET_POSTFIX:
-                        self.findings.append(f"Through Postfix ({workload} mail, {tr}): {t_ratio:.2f}× the null-milter configuration (target ≥ {TARGET_POSTFIX}).")
+                        self.findings.append(f"Through Postfix ({workload} mail, {tr}): {t_ratio:.2f}× the null-milter "
+                                             f"configuration (target ≥ {TARGET_POSTFIX}; {v}"
+                                             + ("; one repetition, no noise estimate" if len(ref_t) < 2 else "") + ").")
                 name = {"none": "no milter", "null-tcp": "null milter, TCP (reference)", "null-unix": "null milter, unix (reference)",
                         "aamp-tcp": "aamp-milter, TCP", "aamp-unix": "aamp-milter, unix"}[config]
                 rows.append([workload, name, fmt(median([mine[r]["msgs_per_s"] for r in mine])),
@@ -402,6 +423,10 @@ def main() -> int:
     args = ap.parse_args()
     r = Report(args.work, args.mode, args.elapsed)
     r.protocol()
+    r.protocol("aamponly", "AAMP traffic only, 10 connections, one message each (full mode)",
+               "Not a target of issue 6 (the targets apply to the realistic mix above): every message here "
+               "takes aamp-milter's decision path (validation, policy store, audit row), so this shows what "
+               "that path costs when nothing dilutes it. ", targets=False)
     r.sustained()
     r.memory()
     r.micro()
