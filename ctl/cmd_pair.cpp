@@ -65,7 +65,8 @@ nlohmann::json code_json(const store::PairCodeEntry& e, UnixTime t) {
           {"consumedAt", optional_time_json(e.consumed_at)},
           {"consumedBy", e.consumed_by.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.consumed_by)},
           {"revokedAt", optional_time_json(e.revoked_at)},
-          {"note", e.note}};
+          {"note", e.note},
+          {"address", e.address.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.address)}};
 }
 
 int issue(Cli& cli, const Globals& g) {
@@ -102,7 +103,8 @@ int issue(Cli& cli, const Globals& g) {
   CryptoRng rng;
   const std::string code = random_token(rng, bytes);
   const UnixTime t = now();
-  const auto id = admin.add_pair_code(mb->mailbox.id, code, t, t + ttl, rules, operator_name(), note.value_or(""));
+  const auto id =
+      admin.add_pair_code(mb->mailbox.id, code, t, t + ttl, rules, operator_name(), note.value_or(""), address);
 
   std::string url = fmt::format("aamp://connect?mailbox={}&pair_code={}", percent_encode(address), percent_encode(code));
   if (!rules.empty()) url += "&dispatch_context_rules=" + percent_encode(encode_context_rules(rules));
@@ -114,6 +116,11 @@ int issue(Cli& cli, const Globals& g) {
     fmt::print("pair code {} for {} expires at {}\n", id, address, time_text(t + ttl));
   }
   std::fflush(stdout);
+  if (mb->mailbox.address != address)
+    fmt::print(stderr,
+               "aampctl: note: {} is protected by the domain mailbox {}: the code works only for {}, but the pairing "
+               "lets the requester dispatch to every address of {} (add {} as its own mailbox to pair with it alone)\n",
+               address, mb->mailbox.address, address, mb->mailbox.address, address);
   if (mb->mailbox.mode == MailboxMode::off)
     fmt::print(stderr, "aampctl: note: {} is in mode off: the milter will not handle its pair.request\n",
                mb->mailbox.address);

@@ -179,7 +179,7 @@ class Judge {
     // can echo unchanged (reply_fields.hpp); anything else is handled but not answered.
     const bool answer = answerable(facts_) && is_reply_mailbox(msg_.from) && is_reply_task_id(msg_.task_id);
     const std::string code = msg_.pair_code.value_or("");
-    PairAttempt attempt{mb.id, msg_.from, code, now_, ctx_.policy.pair_limits};
+    PairAttempt attempt{mb.id, msg_.from, code, now_, ctx_.policy.pair_limits, o.address};
     if (o.report) {  // say what pairing would do; perform nothing, answer nothing
       const PairCheck peek = ctx_.store.peek_pair_code(attempt);
       const bool would_complete = peek.outcome == PairOutcome::completed;

@@ -131,6 +131,8 @@ struct PairAttempt {
   std::string code;       // clear text, compared against the stored hash; never stored
   UnixTime now = 0;
   PairLimits limits;
+  std::string recipient;  // the address the request was sent to, lower-case: a code issued
+                          // for another address of a domain mailbox is unknown here
 };
 
 // What the store found, handed to the engine's effects callback inside the transaction.

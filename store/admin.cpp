@@ -55,7 +55,7 @@ RuleEntry read_rule(const Statement& st) {
 
 constexpr std::string_view kCodeColumns =
     "c.id, c.mailbox_id, m.address, c.rules, c.created_at, c.created_by, c.expires_at, c.consumed_at, "
-    "c.consumed_by, c.revoked_at, c.note";
+    "c.consumed_by, c.revoked_at, c.note, c.address";
 
 PairCodeEntry read_code(const Statement& st) {
   PairCodeEntry e;
@@ -70,6 +70,7 @@ PairCodeEntry read_code(const Statement& st) {
   e.consumed_by = st.maybe_text(8).value_or("");
   e.revoked_at = st.maybe_int64(9);
   e.note = st.text(10);
+  e.address = st.maybe_text(11).value_or("");
   return e;
 }
 
@@ -340,7 +341,7 @@ RuleEntry PolicyAdmin::remove_rule(std::int64_t id) {
 
 std::int64_t PolicyAdmin::add_pair_code(std::int64_t mailbox_id, std::string_view code, UnixTime now,
                                         UnixTime expires_at, const ContextRules& rules, const std::string& by,
-                                        const std::string& note) {
+                                        const std::string& note, const std::string& address) {
   check_rules(rules);
   Transaction tx(*conn_, Transaction::Kind::write);
   {
@@ -349,10 +350,12 @@ std::int64_t PolicyAdmin::add_pair_code(std::int64_t mailbox_id, std::string_vie
     if (!st.step()) throw AdminError(fmt::format("no mailbox with id {}", mailbox_id));
   }
   auto st = conn_->prepare(
-      "INSERT INTO pair_codes (mailbox_id, code_hash, rules, created_at, created_by, expires_at, note) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "INSERT INTO pair_codes (mailbox_id, code_hash, rules, created_at, created_by, expires_at, note, address) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   st.bind(1, mailbox_id).bind(2, hash_pair_code(code)).bind(3, rules_text(rules)).bind(4, now).bind(5, by);
   st.bind(6, expires_at).bind(7, note);
+  if (address.empty()) st.bind(8, nullptr);
+  else st.bind(8, normalize_address(address));
   st.run();
   const auto id = conn_->last_insert_rowid();
   tx.commit();

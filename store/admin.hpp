@@ -76,6 +76,7 @@ struct PairCodeEntry {
   std::string consumed_by;
   std::optional<UnixTime> revoked_at;
   std::string note;
+  std::string address;  // the agent address it is bound to; "" = any the mailbox row protects
   PairCodeState state(UnixTime now) const noexcept;
 };
 
@@ -132,8 +133,11 @@ class PolicyAdmin {
 
   // --- pair codes -------------------------------------------------------------------------
   // Stores hash_pair_code(code) only.
+  // `address`: the agent address the code is bound to (the pairing URL's mailbox=);
+  // "" = any address the mailbox row protects.
   std::int64_t add_pair_code(std::int64_t mailbox_id, std::string_view code, UnixTime now, UnixTime expires_at,
-                             const ContextRules& rules, const std::string& by, const std::string& note = {});
+                             const ContextRules& rules, const std::string& by, const std::string& note = {},
+                             const std::string& address = {});
   std::vector<PairCodeEntry> list_pair_codes(const std::optional<std::string>& mailbox = std::nullopt);
   // AdminError when unknown, used or revoked already.
   PairCodeEntry revoke_pair_code(std::int64_t id, UnixTime now);

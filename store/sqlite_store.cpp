@@ -87,7 +87,7 @@ constexpr std::string_view kActiveLockout =
     "SELECT max(until) FROM pair_lockouts WHERE (mailbox_id = ?1 OR requester = ?2) AND until > ?3";
 
 constexpr std::string_view kFindCode =
-    "SELECT id, mailbox_id, code_hash, rules, expires_at, consumed_at, revoked_at FROM pair_codes "
+    "SELECT id, mailbox_id, code_hash, rules, expires_at, consumed_at, revoked_at, address FROM pair_codes "
     "WHERE code_hash = ?1";
 
 // The consume itself: only an unconsumed, unrevoked, unexpired code changes.
@@ -243,7 +243,10 @@ PairCheck inspect(Connection& conn, const PairAttempt& attempt, const std::strin
   const std::string hash = hash_pair_code(attempt.code);
   auto st = conn.prepare(kFindCode);
   st.bind(1, hash);
-  if (!st.step() || !same_hash(st.text(2), hash) || st.int64(1) != attempt.mailbox_id) {
+  const bool found = st.step() && same_hash(st.text(2), hash) && st.int64(1) == attempt.mailbox_id;
+  // A code bound to one address of a domain mailbox is unknown at every other address.
+  const std::string bound_to = found ? st.maybe_text(7).value_or("") : std::string();
+  if (!found || (!bound_to.empty() && bound_to != normalize_address(attempt.recipient))) {
     check.outcome = PairOutcome::unknown_code;
     return check;
   }

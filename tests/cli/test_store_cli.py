@@ -239,6 +239,18 @@ class StoreCliTest(unittest.TestCase):
         codes = {self.js("pair", "issue", "--mailbox", "bot@example.com")["code"] for _ in range(5)}
         self.assertEqual(len(codes), 5)
 
+    def test_pair_issue_for_one_address_of_a_domain_mailbox_binds_the_code_and_says_so(self):
+        self.ok("mailbox", "add", "@example.com")
+        p = run("--json", "pair", "issue", "--mailbox", "Bot@Example.com", db=self.db, check=0)
+        self.assertIn("bot@example.com is protected by the domain mailbox @example.com", p.stderr)
+        self.assertIn("every address of @example.com", p.stderr)
+        self.assertEqual(self.sql("SELECT address FROM pair_codes"), [("bot@example.com",)])
+        listed = self.js("pair", "list")
+        self.assertEqual([c["address"] for c in listed], ["bot@example.com"])
+        self.ok("mailbox", "add", "agent@example.com")
+        p = run("pair", "issue", "--mailbox", "agent@example.com", db=self.db, check=0)
+        self.assertNotIn("domain mailbox", p.stderr)
+
     def test_pair_list_and_revoke(self):
         self.ok("mailbox", "add", "agent@example.com")
         a = self.js("pair", "issue", "--mailbox", "agent@example.com")["id"]

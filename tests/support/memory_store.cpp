@@ -87,7 +87,8 @@ PairCheck MemoryStore::inspect_locked(const PairAttempt& attempt, PairCodeRow** 
   const std::string hash = hash_pair_code(attempt.code);
   for (auto& c : codes_)
     if (c.code_hash == hash) code = &c;
-  if (code == nullptr || !same_hash(code->code_hash, hash) || code->mailbox_id != attempt.mailbox_id) {
+  if (code == nullptr || !same_hash(code->code_hash, hash) || code->mailbox_id != attempt.mailbox_id ||
+      (!code->address.empty() && code->address != normalize_address(attempt.recipient))) {
     check.outcome = PairOutcome::unknown_code;
     return check;
   }
@@ -265,7 +266,7 @@ std::int64_t MemoryStore::add_rule(SenderRule rule) {
 }
 
 std::int64_t MemoryStore::add_pair_code(std::int64_t mailbox_id, std::string_view code, UnixTime expires_at,
-                                        ContextRules rules, UnixTime created_at) {
+                                        ContextRules rules, UnixTime created_at, std::string_view address) {
   std::lock_guard lock(mu_);
   if (std::none_of(mailboxes_.begin(), mailboxes_.end(), [&](const auto& m) { return m.id == mailbox_id; }))
     throw StoreError(StoreErrorKind::io, "no mailbox " + std::to_string(mailbox_id));
@@ -278,6 +279,7 @@ std::int64_t MemoryStore::add_pair_code(std::int64_t mailbox_id, std::string_vie
   row.created_at = created_at;
   row.expires_at = expires_at;
   row.rules = std::move(rules);
+  row.address = normalize_address(address);
   codes_.push_back(row);
   return row.id;
 }

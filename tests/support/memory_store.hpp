@@ -30,6 +30,7 @@ struct PairCodeRow {
   std::string consumed_by;  // the requester that redeemed it
   std::optional<UnixTime> revoked_at;
   ContextRules rules;
+  std::string address;  // the agent address it was issued for; "" = any the row protects
 };
 
 // One outbox row: the reply and its delivery state.
@@ -70,8 +71,9 @@ class MemoryStore final : public Store, public Outbox {
   // StoreError(io). created_at is kept as given. Returns the new id.
   std::int64_t add_rule(SenderRule rule);
   // Stores hash_pair_code(code) only. An unknown mailbox throws StoreError(io).
+  // `address`: the agent address the code is bound to ("" = any the mailbox row protects).
   std::int64_t add_pair_code(std::int64_t mailbox_id, std::string_view code, UnixTime expires_at,
-                             ContextRules rules = {}, UnixTime created_at = 0);
+                             ContextRules rules = {}, UnixTime created_at = 0, std::string_view address = {});
   // False when there is no such live code (unknown, consumed or revoked already).
   bool revoke_pair_code(std::int64_t id, UnixTime now);
   // Removing a mailbox removes its rules, codes, failures and lockout; audit rows stay.

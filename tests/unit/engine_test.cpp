@@ -502,6 +502,18 @@ TEST_F(PairingTest, ValidCodePairsTheRequesterAndQueuesACompletedReply) {
   EXPECT_EQ(run(bad).action, Action::reject);
 }
 
+TEST_F(PairingTest, ACodeForOneAddressOfADomainMailboxWorksOnlyThere) {
+  const auto domain = store->add_mailbox(mailbox("@agents.example.net"));
+  store->add_pair_code(domain, kCode, clock.now() + 300, {}, 0, "bot@agents.example.net");
+  auto elsewhere = pair_request(kCode);
+  elsewhere.recipients = {"other@agents.example.net"};
+  EXPECT_EQ(run(elsewhere).verdict, "pair-rejected");
+  EXPECT_EQ(store->outbox().back().reply.error_msg, "unknown pair code");
+  auto there = pair_request(kCode);
+  there.recipients = {"<Bot@Agents.Example.NET>"};
+  EXPECT_EQ(run(there).verdict, "pair-completed");
+}
+
 TEST_F(PairingTest, HowTheHandledRequestLeavesTheMta) {
   struct Row {
     const char* label;

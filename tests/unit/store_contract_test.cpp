@@ -29,7 +29,7 @@ class StoreHarness {
   virtual std::int64_t add_mailbox(const ProtectedMailbox& m) = 0;
   virtual std::int64_t add_rule(const SenderRule& r) = 0;
   virtual std::int64_t add_pair_code(std::int64_t mailbox_id, const std::string& code, UnixTime expires_at,
-                                     const ContextRules& rules) = 0;
+                                     const ContextRules& rules, const std::string& address = {}) = 0;
   virtual bool revoke_pair_code(std::int64_t id, UnixTime now) = 0;
   virtual std::int64_t enqueue_reply(const OutboxReply& r) = 0;
   virtual std::vector<AuditRecord> audit() = 0;
@@ -43,8 +43,8 @@ class MemoryHarness final : public StoreHarness {
   std::int64_t add_mailbox(const ProtectedMailbox& m) override { return s_.add_mailbox(m); }
   std::int64_t add_rule(const SenderRule& r) override { return s_.add_rule(r); }
   std::int64_t add_pair_code(std::int64_t mailbox_id, const std::string& code, UnixTime expires_at,
-                             const ContextRules& rules) override {
-    return s_.add_pair_code(mailbox_id, code, expires_at, rules, kNow - 60);
+                             const ContextRules& rules, const std::string& address = {}) override {
+    return s_.add_pair_code(mailbox_id, code, expires_at, rules, kNow - 60, address);
   }
   bool revoke_pair_code(std::int64_t id, UnixTime now) override { return s_.revoke_pair_code(id, now); }
   std::int64_t enqueue_reply(const OutboxReply& r) override { return s_.enqueue_reply(r); }
@@ -65,8 +65,8 @@ class SqliteHarness final : public StoreHarness {
   std::int64_t add_mailbox(const ProtectedMailbox& m) override { return admin_.add_mailbox(m, kNow, "test"); }
   std::int64_t add_rule(const SenderRule& r) override { return admin_.insert_rule(r); }
   std::int64_t add_pair_code(std::int64_t mailbox_id, const std::string& code, UnixTime expires_at,
-                             const ContextRules& rules) override {
-    return admin_.add_pair_code(mailbox_id, code, kNow - 60, expires_at, rules, "test");
+                             const ContextRules& rules, const std::string& address = {}) override {
+    return admin_.add_pair_code(mailbox_id, code, kNow - 60, expires_at, rules, "test", "", address);
   }
   bool revoke_pair_code(std::int64_t id, UnixTime now) override {
     try {
@@ -375,6 +375,38 @@ TYPED_TEST(StoreContract, RedeemCompletesOnceAndGrantsAPairedRule) {
   EXPECT_EQ(r2.check.outcome, PairOutcome::already_used);
   EXPECT_FALSE(r2.rule_id.has_value());
   EXPECT_EQ(this->h().audit().size(), 2u);
+}
+
+TYPED_TEST(StoreContract, CodeBoundToOneAddressOfADomainMailbox) {
+  const auto domain = this->mailbox("@example.org");
+  this->h().add_pair_code(domain, "bound-code", kNow + 300, {}, "Bot@Example.org");
+  this->h().add_pair_code(domain, "unbound-code", kNow + 300, {});
+  const auto attempt = [&](const std::string& code, const std::string& recipient) {
+    PairAttempt a;
+    a.mailbox_id = domain;
+    a.requester = "bob@partner.com";
+    a.code = code;
+    a.now = kNow;
+    a.recipient = recipient;
+    return a;
+  };
+  const auto effects = [](const PairCheck&) { return PairEffects{}; };
+  struct Row {
+    const char* label;
+    const char* code;
+    const char* recipient;
+    PairOutcome want;
+  };
+  const Row rows[] = {
+      {"another address of the domain", "bound-code", "other@example.org", PairOutcome::unknown_code},
+      {"the bound address, any case", "bound-code", "bot@EXAMPLE.org", PairOutcome::completed},
+      {"an unbound code, any address", "unbound-code", "whoever@example.org", PairOutcome::completed},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    EXPECT_EQ(this->store().peek_pair_code(attempt(row.code, row.recipient)).outcome, row.want);
+    EXPECT_EQ(this->store().redeem_pair_code(attempt(row.code, row.recipient), effects).check.outcome, row.want);
+  }
 }
 
 TYPED_TEST(StoreContract, RedeemOutcomes) {
