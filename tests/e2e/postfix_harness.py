@@ -862,6 +862,20 @@ class MilterProcess:
     def fd_count(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
+    def fd_kinds(self) -> dict[str, int]:
+        """Open descriptors by kind: "socket", "pipe", "anon_inode:[eventfd]", or the
+        file's path (database, WAL, log) — to tell a pool from a leak."""
+        kinds: dict[str, int] = {}
+        d = f"/proc/{self.pid}/fd"
+        for fd in os.listdir(d):
+            try:
+                target = os.readlink(f"{d}/{fd}")
+            except FileNotFoundError:
+                continue
+            kind = target.split(":[", 1)[0] if target.startswith(("socket:", "pipe:")) else target
+            kinds[kind] = kinds.get(kind, 0) + 1
+        return dict(sorted(kinds.items()))
+
 
 def _status_field(pid: Optional[int], name: str) -> int:
     if pid is None:
