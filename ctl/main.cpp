@@ -32,6 +32,7 @@ const std::vector<Command> kCommands = {
     {"sender", aamp::ctl::cmd_sender, "sender allow --mailbox M PATTERN [--context k=v1,v2]... | list [--mailbox M] | remove ID"},
     {"pair", aamp::ctl::cmd_pair, "pair issue --mailbox M [--ttl 5m] [--rules k=v1,v2]... [--qr] | list | revoke ID"},
     {"explain", aamp::ctl::cmd_explain, "explain --from SENDER --to MAILBOX [--intent I] [--context k=v]...  would the sender policy allow it?"},
+    {"check", aamp::ctl::cmd_check, "check FILE.eml --rcpt MAILBOX... [--auth-user U] [--client-ip IP] [--mail-from S]  the milter's decision, changing nothing"},
     {"audit", aamp::ctl::cmd_audit, "audit [export] [--since T] [--mailbox M] [--sender S] [--verdict V] [--limit N]"},
 };
 

@@ -1,0 +1,150 @@
+// cmd_check.cpp — `aampctl check FILE.eml --rcpt MAILBOX... [--auth-user U] [--client-ip IP]
+// [--mail-from S]`: the decision the milter would take for this message, with the reason,
+// from the very decide() the milter runs, with the milter's configuration (-c, default
+// /etc/aamp-milter/aamp-milter.conf when present) over the live database — and changing
+// nothing: no audit row, no pair code consumed, no reply queued (DryRunStore below).
+// Exit 0 when the message would be accepted, 1 otherwise, 2 on usage or I/O errors.
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "ctl/commands.hpp"
+#include "ctl/db_cli.hpp"
+#include "ctl/eml.hpp"
+#include "milter/config.hpp"
+#include "platform/system.hpp"
+#include "policy/cidr.hpp"
+#include "policy/engine.hpp"
+#include "policy/header_block.hpp"
+#include "policy/sender_pattern.hpp"
+#include "policy/validator.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace aamp::ctl {
+
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/aamp-milter/aamp-milter.conf";
+
+// Reads through to the real store; writes nothing. A pair.request is peeked at, not redeemed.
+class DryRunStore final : public Store {
+ public:
+  explicit DryRunStore(Store& real) : real_(real) {}
+  std::optional<ProtectedMailbox> find_mailbox(std::string_view recipient) override {
+    return real_.find_mailbox(recipient);
+  }
+  std::vector<SenderRule> matching_rules(std::int64_t mailbox_id, std::string_view sender) override {
+    return real_.matching_rules(mailbox_id, sender);
+  }
+  void record_audit(const AuditRecord& /*record*/) override {}
+  PairRedemption redeem_pair_code(const PairAttempt& attempt,
+                                  const std::function<PairEffects(const PairCheck&)>& /*effects*/) override {
+    PairRedemption r;
+    r.check = real_.peek_pair_code(attempt);
+    return r;
+  }
+  PairCheck peek_pair_code(const PairAttempt& attempt) override { return real_.peek_pair_code(attempt); }
+
+ private:
+  Store& real_;
+};
+
+milter::Config load(const Globals& g) {
+  std::string path;
+  if (g.config_file) path = *g.config_file;
+  else if (std::filesystem::exists(kDefaultConfig)) path = kDefaultConfig;
+  if (path.empty()) {
+    milter::Config defaults;
+    defaults.policy.authserv_id = milter::local_host_name();
+    return defaults;
+  }
+  auto c = milter::load_config(path, std::filesystem::current_path().string());
+  if (!c) throw UsageError(c.error());
+  return std::move(c).value();
+}
+
+std::string reply_text(const Decision& d) { return d.reply ? d.reply->str() : std::string(); }
+
+}  // namespace
+
+int cmd_check(Cli& cli, const Globals& g) {
+  const auto rcpts = cli.options("--rcpt");
+  const auto auth_user = cli.option("--auth-user");
+  const auto client_ip = cli.option("--client-ip");
+  const auto mail_from = cli.option("--mail-from");
+  const std::string file = cli.positional("FILE.eml");
+  cli.finish();
+  if (rcpts.empty()) throw UsageError("check: at least one --rcpt MAILBOX is required");
+  for (const auto& r : rcpts)
+    if (normalize_address(r).find('@') == std::string::npos)
+      throw UsageError(fmt::format("check: --rcpt '{}' is not a mail address", r));
+  if (client_ip && !client_ip->empty() && !parse_ip(*client_ip))
+    throw UsageError(fmt::format("check: --client-ip '{}' is not an IP address", *client_ip));
+
+  const milter::Config config = load(g);
+  std::string text;
+  try {
+    text = read_header_section(file);
+  } catch (const ReadError& e) {
+    throw UsageError(e.message);
+  }
+
+  MessageFacts facts;
+  facts.queue_id = "aampctl-check";
+  facts.headers = split_header_block(text).fields;
+  facts.recipients = rcpts;
+  facts.auth_user = auth_user.value_or("");
+  facts.client_addr = client_ip.value_or("");
+  if (mail_from) {
+    facts.envelope_from = *mail_from;
+  } else {  // the From address stands in for the envelope sender
+    const Validation v = validate(facts.headers, config.policy.validation);
+    facts.envelope_from = v.message.from;
+  }
+
+  Globals with_db = g;
+  if (!with_db.db && !config.database.empty()) with_db.db = config.database;
+  store::SqliteStore db(database_path(with_db));
+  DryRunStore dry(db);
+  SystemClock clock;
+  CryptoRng rng;
+  const Decision d = decide(facts, EngineContext{config.policy, dry, clock, rng});
+
+  const std::string action(to_string(d.action));
+  if (g.json) {
+    nlohmann::json recipients = nlohmann::json::array();
+    for (const auto& r : d.recipients)
+      recipients.push_back({{"recipient", r.recipient},
+                            {"protected", r.protected_mailbox},
+                            {"removed", std::find(d.delete_recipients.begin(), d.delete_recipients.end(), r.recipient) !=
+                                            d.delete_recipients.end()},
+                            {"verdict", r.verdict},
+                            {"reason", r.reason}});
+    nlohmann::json added = nlohmann::json::array();
+    for (const auto& h : d.add_headers) added.push_back({{"name", h.name}, {"value", h.value}});
+    print_json({{"verdict", action},
+                {"reply", d.reply ? nlohmann::json(reply_text(d)) : nlohmann::json(nullptr)},
+                {"reason", d.reason},
+                {"aamp", d.aamp},
+                {"intent", d.intent},
+                {"taskId", d.task_id},
+                {"policyVerdict", d.verdict},
+                {"recipients", recipients},
+                {"addHeaders", added},
+                {"removeHeaders", d.delete_headers.size()}});
+  } else {
+    fmt::print("{}{}{}\n", action, d.reply ? ": " + reply_text(d) : std::string(),
+               d.reason.empty() ? std::string() : " (" + d.verdict + ": " + d.reason + ")");
+    for (const auto& r : d.recipients)
+      if (r.protected_mailbox) fmt::print("  {}: {} — {}\n", r.recipient, r.verdict, r.reason);
+    for (const auto& h : d.add_headers) fmt::print("  + {}: {}\n", h.name, h.value);
+    if (!d.delete_headers.empty()) fmt::print("  - {} forged Authentication-Results field(s)\n", d.delete_headers.size());
+  }
+  return d.action == Action::accept ? 0 : 1;
+}
+
+}  // namespace aamp::ctl
