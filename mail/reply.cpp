@@ -46,6 +46,17 @@ std::string body_text(const OutboxReply& reply, std::string_view status, const s
   return body;
 }
 
+// Sets a header whose value must reach the wire exactly as given: GMime folds a long
+// unstructured value by turning over-long words into RFC 2047 encoded-words, so a
+// 64-character TaskId came out as "=?us-ascii?Q?...?=" and no longer matched the request
+// (our own validator refuses it too). `value` is checked header-safe by the caller
+// (visible ASCII and spaces, at most 255 octets: the line stays far under 998).
+void set_verbatim_header(GMimeObject* object, const char* name, const std::string& value) {
+  g_mime_object_set_header(object, name, value.c_str(), nullptr);
+  GMimeHeader* header = g_mime_header_list_get_header(g_mime_object_get_header_list(object), name);
+  if (header != nullptr) g_mime_header_set_raw_value(header, (" " + value + "\n").c_str());
+}
+
 }  // namespace
 
 Result<std::string> build_pair_respond(const OutboxReply& reply) {
@@ -81,10 +92,10 @@ Result<std::string> build_pair_respond(const OutboxReply& reply) {
   g_mime_object_set_header(object, "Auto-Submitted", "auto-replied", nullptr);
   g_mime_object_set_header(object, "X-AAMP-Version", "1.1", nullptr);
   g_mime_object_set_header(object, "X-AAMP-Intent", "pair.respond", nullptr);
-  g_mime_object_set_header(object, "X-AAMP-TaskId", reply.task_id.c_str(), nullptr);
+  set_verbatim_header(object, "X-AAMP-TaskId", reply.task_id);
   g_mime_object_set_header(object, "X-AAMP-Status", std::string(status).c_str(), nullptr);
   if (reply.status == TaskStatus::rejected)
-    g_mime_object_set_header(object, "X-AAMP-ErrorMsg", reason.c_str(), nullptr);
+    set_verbatim_header(object, "X-AAMP-ErrorMsg", reason);
   g_mime_object_set_header(object, "MIME-Version", "1.0", nullptr);
 
   GPtr<GMimeTextPart> part(g_mime_text_part_new_with_subtype("plain"));

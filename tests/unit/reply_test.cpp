@@ -342,5 +342,34 @@ TEST(Reply, LongErrorMsgIsCutNotFolded) {
   EXPECT_EQ(parse(bytes).one("X-AAMP-ErrorMsg"), std::string(200, 'x'));
 }
 
+// GMime folds a long unstructured value by encoding its long words (RFC 2047): a TaskId or
+// ErrorMsg must reach the wire as written, or the requester cannot match the reply.
+TEST(Reply, LongTaskIdAndErrorMsgAreWrittenVerbatim) {
+  struct Row {
+    const char* label;
+    std::string task_id;
+    std::string error_msg;
+  };
+  const std::vector<Row> rows = {
+      {"255-character task id", std::string(255, 'p'), "unknown pair code"},
+      {"task id with percent signs", "pair-%0D%0ABcc:x@evil.example-" + std::string(60, 'q'), "unknown pair code"},
+      {"200-character error word", "pair-request-1", std::string(200, 'x')},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    OutboxReply reply = fixture_reply();
+    reply.task_id = row.task_id;
+    reply.error_msg = row.error_msg;
+    const std::string bytes = build_ok(reply);
+    expect_clean_wire_form(bytes);
+    EXPECT_NE(bytes.find("\r\nX-AAMP-TaskId: " + row.task_id + "\r\n"), std::string::npos);
+    EXPECT_NE(bytes.find("\r\nX-AAMP-ErrorMsg: " + row.error_msg + "\r\n"), std::string::npos);
+    EXPECT_EQ(bytes.substr(0, bytes.find("\r\n\r\n")).find("=?"), std::string::npos) << "an encoded-word";
+    const Validation v = validate(split_header_block(bytes).fields);
+    EXPECT_EQ(v.verdict, Verdict::valid) << (v.violations.empty() ? "" : v.violations[0].message);
+    EXPECT_EQ(v.message.task_id, row.task_id);
+  }
+}
+
 }  // namespace
 }  // namespace aamp::mail
