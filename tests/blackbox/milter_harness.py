@@ -34,6 +34,13 @@ SMFIP_SKIP = 0x400
 POSTFIX_STEPS = 0x1FFFFF
 STALWART_STEPS = SMFIP_NOHELO | SMFIP_NOEOH
 
+NEGOTIATED_ACTIONS = ("SMFIF_ADDHDRS", "SMFIF_CHGHDRS", "SMFIF_DELRCPT", "SMFIF_QUARANTINE", "SMFIF_CHGBODY",
+                      "SMFIF_ADDRCPT", "SMFIF_CHGFROM")
+NEGOTIATED_STEPS = ("SMFIP_SKIP", "SMFIP_NOCONNECT", "SMFIP_NOHELO", "SMFIP_NOMAIL", "SMFIP_NORCPT", "SMFIP_NOBODY",
+                    "SMFIP_NOHDRS", "SMFIP_NOEOH", "SMFIP_NODATA", "SMFIP_NOUNKNOWN", "SMFIP_NR_HDR", "SMFIP_NR_CONN",
+                    "SMFIP_NR_HELO", "SMFIP_NR_MAIL", "SMFIP_NR_RCPT", "SMFIP_NR_DATA", "SMFIP_NR_UNKN", "SMFIP_NR_EOH",
+                    "SMFIP_NR_BODY")
+
 _ids = itertools.count(1)
 
 
@@ -251,6 +258,7 @@ class Result:
     deleted: dict[str, bool]          # header -> the filter deleted/changed it
     rcpt_deleted: dict[str, bool]
     quarantined: bool
+    negotiated: dict[str, bool]       # SMFIF_*/SMFIP_* name -> the filter asked for it
     stdout: str
     stderr: str
 
@@ -267,6 +275,11 @@ def _script(spec: str, tx: Transaction) -> str:
     emit('if conn == nil then error("cannot connect to the milter") end')
     emit(f"local err = mt.negotiate(conn, 6, {tx.steps}, nil)  -- (conn, version, steps, actions): the man page swaps the last two")
     emit('if err ~= nil then error("negotiate: " .. err) end')
+    # What the filter asked for in negotiation: its actions and protocol steps.
+    for name in NEGOTIATED_ACTIONS:
+        emit(f"print('ACTION {name} ' .. tostring(mt.test_action(conn, {name})))")
+    for name in NEGOTIATED_STEPS:
+        emit(f"print('STEP {name} ' .. tostring(mt.test_option(conn, {name})))")
     emit('local function reply() local r = mt.getreply(conn); if r == nil then return "?" end; return string.char(r) end')
     emit('local function say(stage) print("REPLY " .. stage .. " " .. reply()) end')
     emit('local function ok(e, what) if e ~= nil then error(what .. ": " .. e) end end')
@@ -324,6 +337,7 @@ def run_transaction(spec: str, tx: Transaction, workdir: Path, timeout: float = 
     deleted: dict[str, bool] = {}
     rcpt_deleted: dict[str, bool] = {}
     quarantined = False
+    negotiated: dict[str, bool] = {}
     for line in p.stdout.splitlines():
         kind, _, rest = line.partition(" ")
         if kind == "REPLY":
@@ -338,9 +352,12 @@ def run_transaction(spec: str, tx: Transaction, workdir: Path, timeout: float = 
         elif kind == "RCPTDEL":
             name, _, v = rest.partition(" ")
             rcpt_deleted[name] = v == "true"
+        elif kind in ("ACTION", "STEP"):
+            name, _, v = rest.partition(" ")
+            negotiated[name] = v == "true"
         elif kind == "QUARANTINE":
             quarantined = rest == "true"
-    return Result(replies, added, deleted, rcpt_deleted, quarantined, p.stdout, p.stderr)
+    return Result(replies, added, deleted, rcpt_deleted, quarantined, negotiated, p.stdout, p.stderr)
 
 
 def aamp_headers(intent: str = "task.dispatch", task_id: str = "task-1",
