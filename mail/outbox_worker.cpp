@@ -4,7 +4,13 @@
 // refuses, so a reply the MTA took is never handed to it again by this process.
 #include "mail/outbox_worker.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <fmt/format.h>
 #include <stdexcept>
@@ -51,6 +57,7 @@ void OutboxWorker::stop() {
   thread_.request_stop();  // wakes the wait and cancels a send in flight
   thread_.join();
   thread_ = std::jthread();
+  release_lock();  // a standby process may take over now
 }
 
 void OutboxWorker::notify() {
@@ -63,10 +70,37 @@ void OutboxWorker::notify() {
 
 bool OutboxWorker::running() const { return thread_.joinable(); }
 
+bool OutboxWorker::hold_lock() {
+  if (options_.lock_file.empty() || lock_fd_ >= 0) return true;
+  const int fd = ::open(options_.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    log(LogLevel::error, fmt::format("outbox: cannot open the lock file {}: {}; not sending replies until it opens",
+                                     options_.lock_file, std::strerror(errno)));
+    return false;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    if (!standby_logged_)
+      log(LogLevel::info, fmt::format("outbox: another process holds {}; standing by to send replies if it stops",
+                                      options_.lock_file));
+    standby_logged_ = true;
+    return false;
+  }
+  if (standby_logged_) log(LogLevel::info, fmt::format("outbox: took over {}; sending replies", options_.lock_file));
+  standby_logged_ = false;
+  lock_fd_ = fd;
+  return true;
+}
+
+void OutboxWorker::release_lock() noexcept {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // closing the last descriptor releases the flock
+  lock_fd_ = -1;
+}
+
 void OutboxWorker::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     try {
-      drain_once(stop);
+      if (hold_lock()) drain_once(stop);
     } catch (const std::exception& e) {
       log(LogLevel::error, fmt::format("outbox: cannot read the due replies, trying again in {} ms: {}",
                                        options_.poll_interval.count(), printable(e.what())));

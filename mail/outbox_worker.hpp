@@ -50,6 +50,12 @@ struct OutboxWorkerOptions {
   std::chrono::seconds max_age{86400};                    // ReplyMaxAge
   std::chrono::milliseconds poll_interval{15000};         // ReplyPollInterval
   int batch = 16;                                         // replies read per outbox query
+  // When set, only the process holding an exclusive flock(2) on this file drains the
+  // outbox; a worker that cannot take it stands by and tries again every poll interval.
+  // Several aamp-milter processes on one database then never send a reply twice, and the
+  // kernel releases the lock when its holder dies: no lease to expire. The daemon uses
+  // "<Database>.outbox.lock".
+  std::string lock_file;
 };
 
 // Seconds to wait after the `failures`-th failed attempt (1-based): retry_initial doubled
@@ -91,6 +97,9 @@ class OutboxWorker {
 
  private:
   void run(std::stop_token stop);
+  // True when this worker may drain: no lock_file, or the flock is (now) ours.
+  bool hold_lock();
+  void release_lock() noexcept;
   // Returns false when stop interrupted the send (the reply is left as it was).
   bool deliver(const OutboxReply& reply, DrainStats& stats, std::stop_token stop);
   // Gives up on a reply that was never handed to the MTA (too old, cannot be built).
@@ -115,6 +124,8 @@ class OutboxWorker {
   mutable std::mutex mu_;
   std::condition_variable_any wake_;
   bool notified_ = false;
+  int lock_fd_ = -1;          // the lock_file, open and flocked while this worker drains
+  bool standby_logged_ = false;
   std::jthread thread_;
 };
 

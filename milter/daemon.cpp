@@ -76,8 +76,9 @@ Result<mail::ReplyTransportSpec> reply_transport_spec(const Config& c) {
   return spec;
 }
 
-mail::OutboxWorkerOptions worker_options(const ReplySettings& r) {
+mail::OutboxWorkerOptions worker_options(const ReplySettings& r, const std::string& database) {
   mail::OutboxWorkerOptions o;
+  o.lock_file = database + ".outbox.lock";  // one sending process per database
   o.envelope_sender = r.envelope_sender == ReplySettings::EnvelopeSender::mailbox ? mail::EnvelopeSender::mailbox
                                                                                   : mail::EnvelopeSender::null;
   o.retry_initial = std::chrono::seconds(r.retry_initial_s);
@@ -107,7 +108,7 @@ struct Replier {
     auto spec = reply_transport_spec(c);
     if (!spec) throw StartupError(kExitConfig, spec.error());
     transport = mail::make_reply_transport(*spec);  // reads a password file: before the privilege drop
-    worker = std::make_unique<mail::OutboxWorker>(outbox, *transport, clock, worker_options(c.reply),
+    worker = std::make_unique<mail::OutboxWorker>(outbox, *transport, clock, worker_options(c.reply, c.database),
                                                   log_reply_worker, &store);
   }
   ~Replier() { worker.reset(); }  // stops and joins before the transport goes

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -112,6 +113,10 @@ struct LogLines {
   std::vector<std::pair<LogLevel, std::string>> all() {
     const std::lock_guard lock(mu);
     return lines;
+  }
+  bool contains(std::string_view text) {
+    const std::lock_guard lock(mu);
+    return std::any_of(lines.begin(), lines.end(), [&](const auto& l) { return l.second.find(text) != std::string::npos; });
   }
   std::mutex mu;
   std::vector<std::pair<LogLevel, std::string>> lines;
@@ -434,6 +439,41 @@ TEST_P(OutboxWorkerTest, APendingReplyIsSentAfterRestartOnce) {
   OutboxWorker third = worker();
   EXPECT_EQ(third.drain_once().sent, 0);
   EXPECT_EQ(transport_.attempts().size(), 2u);
+}
+
+// Several aamp-milter processes on one database: the lock file lets one send and keeps the
+// others standing by (flock locks belong to open file descriptions, so two workers in one
+// process contend exactly as two processes do).
+TEST_P(OutboxWorkerTest, OnlyTheLockHolderSendsAndAStandbyTakesOver) {
+  test::TempDir dir;
+  OutboxWorkerOptions options = fast_options();
+  options.poll_interval = 20ms;
+  options.lock_file = dir.file("policy.db.outbox.lock");
+  FakeTransport second_transport;
+  OutboxWorker first = worker(options);
+  OutboxWorker second(backend_->outbox(), second_transport, clock_, options, std::ref(log_), &backend_->store());
+  first.start();
+  const auto warmup = backend_->enqueue(reply_for("t0"));
+  first.notify();
+  ASSERT_TRUE(eventually([&] { return backend_->state(warmup).sent; })) << "first holds the lock now";
+  second.start();
+  ASSERT_TRUE(eventually([&] { return log_.contains("standing by"); }));
+  const auto a = backend_->enqueue(reply_for("t1"));
+  const auto b = backend_->enqueue(reply_for("t2"));
+  second.notify();
+  first.notify();
+  ASSERT_TRUE(eventually([&] { return backend_->state(a).sent && backend_->state(b).sent; }));
+  EXPECT_EQ(transport_.attempts().size(), 3u);
+  EXPECT_EQ(second_transport.attempts().size(), 0u) << "the standby must not send";
+
+  first.stop();  // the lock is released: the standby takes over within a poll interval
+  const auto c = backend_->enqueue(reply_for("t3"));
+  second.notify();
+  ASSERT_TRUE(eventually([&] { return backend_->state(c).sent; }));
+  EXPECT_EQ(second_transport.attempts().size(), 1u);
+  EXPECT_EQ(transport_.attempts().size(), 3u);
+  EXPECT_TRUE(log_.contains("took over"));
+  second.stop();
 }
 
 TEST_P(OutboxWorkerTest, DrainsMoreThanOneBatch) {
