@@ -42,6 +42,7 @@ struct Options {
   std::uint64_t messages = 1000;
   double duration_s = 60;
   std::string mix = kDefaultMix;
+  bool mix_given = false;
   std::string codes_file;
   std::size_t body_size = 2048;
   std::uint64_t seed = 1;
@@ -63,7 +64,7 @@ void usage(std::FILE* to) {
                "  -m, --per-connection M   messages per milter connection (1: Postfix, one SMTP session each)\n"
                "  -n, --messages N         stop after N messages (1000)\n"
                "  -d, --duration S         and after S seconds at most (60); in-flight waits end by S+io-timeout\n"
-               "      --mix SPEC           weights (%s)\n"
+               "      --mix SPEC           weights (%s; without --codes, pair_valid=0)\n"
                "      --codes FILE         live pair codes, 'MAILBOX_INDEX CODE' per line (for pair_valid)\n"
                "      --body-size BYTES    body length (2048)\n"
                "      --seed N             message stream seed (1)\n"
@@ -108,7 +109,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
         case 'm': o.per_connection = std::stoi(optarg); break;
         case 'n': o.messages = std::stoull(optarg); break;
         case 'd': o.duration_s = std::stod(optarg); break;
-        case kMix: o.mix = optarg; break;
+        case kMix: o.mix = optarg; o.mix_given = true; break;
         case kCodes: o.codes_file = optarg; break;
         case kBody: o.body_size = std::stoull(optarg); break;
         case kSeed: o.seed = std::stoull(optarg); break;
@@ -322,8 +323,11 @@ int main(int argc, char** argv) {
     pool.emplace(std::move(*codes));
     sh.codes = &*pool;
   } else if (sh.mix.weights[static_cast<std::size_t>(lg::Kind::pair_valid)] > 0) {
-    std::fprintf(stderr, "milter_loadgen: pair_valid in --mix needs --codes FILE\n");
-    return 2;
+    if (opts.mix_given) {
+      std::fprintf(stderr, "milter_loadgen: pair_valid in --mix needs --codes FILE\n");
+      return 2;
+    }
+    sh.mix.weights[static_cast<std::size_t>(lg::Kind::pair_valid)] = 0;  // default mix, no codes: no live codes to send
   }
   sh.session.connection.nodelay = opts.nodelay;
   sh.session.connection.io_timeout = millis(opts.io_timeout_s);
