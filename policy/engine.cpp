@@ -61,21 +61,18 @@ SmtpReply reply(std::string code, std::string xcode, std::string_view text) {
   return SmtpReply{std::move(code), std::move(xcode), printable(text, kMaxReplyText)};
 }
 
-// The header value of the first field named `name`, unfolded; "" when absent.
-std::string first_header(const HeaderList& headers, std::string_view name) {
-  for (const auto& h : headers)
-    if (iequals(h.name, name)) return unfold(h.value);
-  return {};
-}
-
-// RFC 3834 §5: never answer automatic mail. "Auto-Submitted: no" is a human's mail.
+// RFC 3834 §5: never answer automatic mail. "Auto-Submitted: no" is a human's mail; every
+// Auto-Submitted field must say so (a second field saying auto-replied is a loop marker
+// that a reader of the last copy would see), and an empty one is not "no".
 bool answerable(const MessageFacts& facts) {
   const std::string env = normalize_address(facts.envelope_from);
   if (env.empty()) return false;  // the null sender: a bounce or an auto-reply
-  const std::string auto_submitted = to_lower(first_header(facts.headers, "Auto-Submitted"));
-  if (auto_submitted.empty()) return true;
-  const auto end = auto_submitted.find_first_of(" \t;(");
-  return auto_submitted.substr(0, end) == "no";
+  for (const auto& h : facts.headers) {
+    if (!iequals(h.name, "Auto-Submitted")) continue;
+    const std::string value = to_lower(unfold(h.value));
+    if (value.substr(0, value.find_first_of(" \t;(")) != "no") return false;
+  }
+  return true;
 }
 
 // An RFC 8601 pvalue: a bare token when it can be, else a quoted-string.
@@ -113,7 +110,7 @@ class Judge {
   Outcome judge(const std::string& recipient) {
     Outcome o;
     o.recipient = recipient;
-    o.address = normalize_address(recipient);
+    o.address = normalize_recipient(recipient);  // Postfix delivers <"agent"@x.> to agent@x
     const auto mb = ctx_.store.find_mailbox(o.address);
     if (!mb || mb->mode == MailboxMode::off) return o;
     o.is_protected = true;
@@ -191,6 +188,19 @@ class Judge {
                  (would_complete ? std::string("accepted") : "refused: " + std::string(pair_error_text(peek.outcome)));
       return o;
     }
+    // One pair.request is one attempt per mailbox address. A recipient listed twice, or a
+    // second address of a mailbox this message has already paired, shares the earlier
+    // outcome: redeeming the code again would answer "already used" to a pairing that
+    // succeeded (two contradicting pair.respond for one TaskId) and count failures.
+    for (const auto& [mailbox_id, earlier] : redeemed_) {
+      if (mailbox_id != mb.id || (earlier.address != o.address && earlier.verdict != "pair-completed")) continue;
+      Outcome shared = earlier;
+      shared.recipient = o.recipient;
+      shared.address = o.address;
+      shared.audited = false;  // its own audit row, written with the other recipients'
+      shared.reason = printable(earlier.reason + " (the same pair.request as for " + earlier.address + ")");
+      return shared;
+    }
     auto effects = [&](const PairCheck& check) {
       PairEffects e;
       e.audit = audit_row(o);
@@ -228,7 +238,9 @@ class Judge {
     if (r.check.outcome == PairOutcome::locked_out) {
       const std::string why = "too many failed pairing attempts for " + o.address + "; try again after " +
                               format_rfc3339(r.check.locked_until);
-      return refuse(std::move(o), Refusal::policy_deny, "pair-locked", "fail", reply("550", "5.7.1", why), why);
+      o = refuse(std::move(o), Refusal::policy_deny, "pair-locked", "fail", reply("550", "5.7.1", why), why);
+      redeemed_.emplace_back(mb.id, o);
+      return o;
     }
     reply_enqueued_ = reply_enqueued_ || answer;
     const bool completed = r.check.outcome == PairOutcome::completed;
@@ -238,6 +250,7 @@ class Judge {
     o.rule_id = r.rule_id;
     o.rule_origin = completed ? "paired" : "";
     o.consumed = ctx_.policy.pair_requests == PairRequestHandling::consume;
+    redeemed_.emplace_back(mb.id, o);
     return o;
   }
 
@@ -267,6 +280,7 @@ class Judge {
   const TrustFindings& trust_;
   const UnixTime now_;
   bool reply_enqueued_ = false;
+  std::vector<std::pair<std::int64_t, Outcome>> redeemed_;  // this message's pairings, by mailbox id
 };
 
 Action action_for(Refusal r, const Policy& p) {

@@ -27,6 +27,28 @@ std::string normalize_address(std::string_view address) {
   return to_lower(address);
 }
 
+std::string normalize_recipient(std::string_view recipient) {
+  std::string a = normalize_address(recipient);
+  // Source route: A-d-l ":" Mailbox, where A-d-l = At-domain *( "," At-domain ).
+  if (a.starts_with('@')) {
+    const auto colon = a.find(':');
+    if (colon != std::string::npos) a.erase(0, colon + 1);
+  }
+  // Quoted local part: the quoted-string up to its closing quote, quoted-pairs undone.
+  if (a.starts_with('"')) {
+    std::string local;
+    std::size_t i = 1;
+    for (; i < a.size() && a[i] != '"'; ++i) {
+      if (a[i] == '\\' && i + 1 < a.size()) ++i;
+      local.push_back(a[i]);
+    }
+    if (i + 1 < a.size() && a[i] == '"' && a[i + 1] == '@') a = local + a.substr(i + 1);
+  }
+  // The root's trailing dot, once ("agent@x.." stays: no MTA delivers it to agent@x).
+  if (a.size() >= 2 && a.back() == '.' && a[a.size() - 2] != '.' && a[a.size() - 2] != '@') a.pop_back();
+  return a;
+}
+
 std::string_view domain_of(std::string_view address) noexcept {
   const auto at = address.rfind('@');
   return at == std::string_view::npos ? std::string_view{} : address.substr(at + 1);

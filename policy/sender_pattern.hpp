@@ -41,6 +41,12 @@ ContextRules narrow_rules(const ContextRules& issued, const ContextRules& forwar
 // "alice@Example.COM" -> "alice@example.com"; strips surrounding <>. Local parts are
 // lower-cased too: senders are matched case-insensitively throughout.
 std::string normalize_address(std::string_view address);
+// An envelope recipient as the mailbox it delivers to (RFC 5321), for the protected-mailbox
+// lookup: normalize_address, then the source route dropped ("@a,@b:agent@x", §4.1.1.3,
+// which receivers SHOULD ignore), a quoted local part unquoted ("\"ag\\ent\"@x" is
+// agent@x, §4.1.2), and one trailing dot of the domain removed (the root). Postfix does all
+// three before delivery but hands the milter the recipient as the client wrote it.
+std::string normalize_recipient(std::string_view recipient);
 std::string_view domain_of(std::string_view address) noexcept;  // after the last '@'
 
 }  // namespace aamp

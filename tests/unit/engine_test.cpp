@@ -318,6 +318,26 @@ TEST_F(EngineTest, MailboxModeOffIsNotEnforced) {
   EXPECT_TRUE(store->audit().empty());
 }
 
+// Postfix 3.7 delivered each of these to agent@example.test while the milter saw the
+// recipient as written and found no protected mailbox (tests/corpus 397-399).
+TEST_F(EngineTest, RecipientSpellingsThatReachTheMailboxAreProtected) {
+  for (const char* rcpt : {"<agent@example.net.>", "<\"agent\"@example.net>", "<\"ag\\ent\"@example.net>",
+                           "<@relay.example:agent@example.net>", "<@a.example,@b.example:Agent@Example.NET.>"}) {
+    SCOPED_TRACE(rcpt);
+    SetUp();
+    const Decision d = run(dispatch({rcpt}, "carol@example.com"));
+    EXPECT_EQ(d.action, Action::reject);
+    EXPECT_EQ(d.verdict, "deny");
+    ASSERT_EQ(store->audit().size(), 1u);
+    EXPECT_EQ(store->audit()[0].recipient, kAgent);
+  }
+  // With a recipient that is allowed, the refused spelling is removed as the MTA gave it.
+  SetUp();
+  const Decision d = run(dispatch({kHuman, "<\"agent\"@example.net.>"}, "carol@example.com"));
+  EXPECT_EQ(d.action, Action::accept);
+  EXPECT_EQ(d.delete_recipients, std::vector<std::string>{"<\"agent\"@example.net.>"});
+}
+
 TEST_F(EngineTest, DomainMailboxProtectsEveryAddressOfTheDomain) {
   reset();
   store->add_mailbox(mailbox("@agents.example.net"));
@@ -600,6 +620,13 @@ TEST_F(PairingTest, AutomaticMailAndTheNullSenderAreNeverAnswered) {
       {"auto-generated with comment",
        [](MessageFacts& f) { f.headers.push_back({"Auto-Submitted", "Auto-Generated (bot)"}); }, false},
       {"Auto-Submitted: no", [](MessageFacts& f) { f.headers.push_back({"Auto-Submitted", "No"}); }, true},
+      {"no, then auto-replied in a second field",
+       [](MessageFacts& f) {
+         f.headers.push_back({"Auto-Submitted", "no"});
+         f.headers.push_back({"auto-submitted", "auto-replied"});
+       },
+       false},
+      {"empty Auto-Submitted", [](MessageFacts& f) { f.headers.push_back({"Auto-Submitted", ""}); }, false},
   };
   int n = 0;
   for (const auto& row : rows) {
@@ -632,6 +659,46 @@ TEST_F(PairingTest, SixWrongCodesLockOutWithoutAReplyStorm) {
 
   clock.advance(policy.pair_limits.lockout + 1);
   EXPECT_EQ(run(pair_request(kCode)).verdict, "pair-completed");
+}
+
+// One pair.request is one attempt per mailbox address (tests/corpus 356, 357).
+TEST_F(PairingTest, ARecipientListedTwiceIsPairedOnceAndAnsweredOnce) {
+  struct Row {
+    const char* label;
+    std::vector<std::string> rcpts;
+    bool domain;
+  };
+  const std::vector<Row> rows = {
+      {"same address, two spellings", {kAgent, "<Agent@Example.NET>"}, false},
+      {"two addresses of one domain mailbox", {"x@agents.example.net", "y@agents.example.net"}, true},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    SetUp();
+    const auto domain_id = store->add_mailbox(mailbox("@agents.example.net"));
+    store->add_pair_code(row.domain ? domain_id : agent_id, kCode, clock.now() + 300);
+    auto f = pair_request(kCode);
+    f.recipients = row.rcpts;
+    const Decision d = run(f);
+    EXPECT_EQ(d.action, Action::discard);
+    EXPECT_EQ(d.verdict, "pair-completed");
+    ASSERT_EQ(store->outbox().size(), 1u);
+    EXPECT_EQ(store->outbox()[0].reply.status, TaskStatus::completed);
+    ASSERT_EQ(store->audit().size(), 2u);
+    EXPECT_EQ(store->audit()[0].verdict, "pair-completed");
+    EXPECT_EQ(store->audit()[1].verdict, "pair-completed");
+    EXPECT_TRUE(store->pair_failures().empty());
+  }
+}
+
+TEST_F(PairingTest, AWrongCodeToOneAddressListedTwiceCountsOneFailure) {
+  auto f = pair_request("no-such-code");
+  f.recipients = {kAgent, "<agent@example.net>", "agent@example.net."};
+  const Decision d = run(f);
+  EXPECT_EQ(d.verdict, "pair-rejected");
+  EXPECT_EQ(store->pair_failures().size(), 1u);
+  EXPECT_EQ(store->outbox().size(), 1u);
+  EXPECT_EQ(store->audit().size(), 3u);
 }
 
 TEST_F(PairingTest, ReportModeSaysWhatPairingWouldDoAndDoesNothing) {

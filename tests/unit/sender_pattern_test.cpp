@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace aamp {
 namespace {
 
@@ -97,6 +99,34 @@ TEST(Addresses, NormalizeAndDomain) {
   EXPECT_EQ(normalize_address("<>"), "");
   EXPECT_EQ(domain_of("a@b.example"), "b.example");
   EXPECT_EQ(domain_of("nodomain"), "");
+}
+
+// Each spelling below was delivered to agent@example.test by Postfix 3.7 while the milter
+// saw it as written (tests/corpus 397-399): the lookup must see the mailbox it reaches.
+TEST(Addresses, RecipientAsTheMailboxItReaches) {
+  struct Row {
+    const char* label;
+    const char* input;
+    const char* want;
+  };
+  const std::vector<Row> rows = {
+      {"plain", "<Agent@Example.NET>", "agent@example.net"},
+      {"trailing dot", "<agent@example.net.>", "agent@example.net"},
+      {"quoted local part", "<\"agent\"@example.net>", "agent@example.net"},
+      {"quoted-pair in the local part", "<\"ag\\ent\"@example.net>", "agent@example.net"},
+      {"quoted local part with a space", "<\"a b\"@example.net>", "a b@example.net"},
+      {"source route", "<@relay.example:agent@example.net>", "agent@example.net"},
+      {"source route of two hops", "<@a.example,@b.example:agent@example.net>", "agent@example.net"},
+      {"all at once", "<@r.example:\"Agent\"@Example.NET.>", "agent@example.net"},
+      {"two trailing dots stay", "<agent@example.net..>", "agent@example.net.."},
+      {"a bare domain's dot stays", "<agent@.>", "agent@."},
+      {"unterminated quote stays", "<\"agent@example.net>", "\"agent@example.net"},
+      {"null sender", "<>", ""},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    EXPECT_EQ(normalize_recipient(row.input), row.want);
+  }
 }
 
 }  // namespace

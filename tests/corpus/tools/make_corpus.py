@@ -1100,7 +1100,7 @@ pair_rejected(348, "auto-submitted-no", "control: Auto-Submitted: no is a human'
 pair_rejected(349, "auto-submitted-no-then-auto-replied",
               "two Auto-Submitted fields, 'no' then 'auto-replied': any automatic mark must stop the answer (loops)",
               pair_request("Guess-0001", extra=[("Auto-Submitted", "no"), ("Auto-Submitted", "auto-replied")]),
-              outbox=[], known_bug="answerable() reads only the first Auto-Submitted field (policy/engine.cpp)")
+              outbox=[])
 pair_rejected(350, "auto-submitted-no-upper-case", "'No' is 'no': answered",
               pair_request("Guess-0001", extra=[("Auto-Submitted", "No")]))
 allow(351, "pair-respond-to-agent", "pairing",
@@ -1124,12 +1124,10 @@ pair_rejected(355, "pair-request-from-the-agent-itself", "the agent mailbox (fro
               client="10.0.0.9")
 paired(356, "same-mailbox-twice", "the agent listed twice (two spellings): one pairing, one completed reply",
        pair_request("LiveCode-A1b2C3"), rcpt=["agent@example.net", "<Agent@Example.NET>"],
-       audit=["pair-completed", "pair-completed"],
-       known_bug="each recipient of one mailbox redeems the code again: the second gets 'already used' and a rejected reply")
+       audit=["pair-completed", "pair-completed"])
 paired(357, "domain-mailbox-twice", "two addresses of one domain mailbox: one pairing, one reply",
        pair_request("DomainCode-D5f6", to="x@agents.example.net"), rcpt=["x@agents.example.net", "y@agents.example.net"],
-       audit=["pair-completed", "pair-completed"],
-       known_bug="each recipient of one mailbox redeems the code again: the second gets 'already used' and a rejected reply")
+       audit=["pair-completed", "pair-completed"])
 paired(358, "two-mailboxes-one-code", "one code, two mailboxes: it pairs with its own, is unknown to the other",
        pair_request("LiveCode-A1b2C3"), rcpt=["agent@example.net", "x@agents.example.net"],
        outbox=("completed", "rejected unknown pair code"), audit=["pair-completed", "pair-rejected"])
@@ -1190,11 +1188,22 @@ locked("372f", "requester-locked-on-other-mailbox",
        "the same requester trying another mailbox's live code: the requester is locked too",
        pair_request("DomainCode-D5f6", to="x@agents.example.net"), rcpt=["x@agents.example.net"],
        mailbox="x@agents.example.net")
-pair_rejected(373, "multi-recipient-brute-force", "one message to six addresses of one domain mailbox with a guess: one "
-              "attempt, not six (one message must not lock a mailbox, nor try a code six times)",
-              pair_request("Guess-0300", to="x1@agents.example.net"),
-              rcpt=[f"x{i}@agents.example.net" for i in range(1, 7)], audit=["pair-rejected"] * 6,
-              known_bug="each recipient of one mailbox counts a failure: one message locks the mailbox")
+case(373, "multi-recipient-brute-force", "pairing",
+     "one message to six addresses of one domain mailbox with a guess: each address is an attempt of its own (a code "
+     "may be bound to one address), so the fifth failure locks and the sixth is refused; the lockout still bounds it",
+     pair_request("Guess-0300", to="x1@agents.example.net"), rcpt=[f"x{i}@agents.example.net" for i in range(1, 7)],
+     action="reject", verdict="pair-locked",
+     reply=f"550 5.7.1 too many failed pairing attempts for x6@agents.example.net; try again after {LOCK_UNTIL}",
+     audit=["pair-rejected"] * 5 + ["pair-locked"], outbox=["rejected unknown pair code"] * 5, **NEWBIE)
+pair_rejected(377, "auto-submitted-empty", "an empty Auto-Submitted is not 'no': treated as automatic, not answered",
+              pair_request("Guess-0001", extra=[b"Auto-Submitted:\n"]), outbox=[])
+paired(378, "pair-request-to-trailing-dot-recipient", "the live code sent to <agent@example.net.>: the mailbox it "
+       "reaches is agent@example.net, paired, answered from agent@example.net", pair_request("LiveCode-A1b2C3"),
+       rcpt=["<agent@example.net.>"])
+pair_rejected(379, "wrong-code-same-address-three-spellings", "a guess to one address written three ways: one attempt, "
+              "one failure counted, one reply", pair_request("Guess-0001"),
+              rcpt=["agent@example.net", "<Agent@Example.NET>", "<agent@example.net.>"],
+              audit=["pair-rejected"] * 3)
 paired("374a", "replay-first-use", "the live code, first use", pair_request("LiveCode-A1b2C3"))
 pair_rejected("374b", "replay-same-requester", "the same request replayed: the code is spent", pair_request("LiveCode-A1b2C3"),
               "pair code already used")
@@ -1251,16 +1260,19 @@ case(396, "thousand-recipients-one-denied", "recipients", "1,000 unprotected rec
      verdict="deny", delete=["agent@example.net"], **CAROL)
 deny(397, "recipient-trailing-dot", "recipients",
      "RCPT TO:<agent@example.net.> : Postfix strips the trailing dot and delivers to the agent, so it is protected",
-     message(frm=CAROL_FROM), "carol@example.com " + NO_RULE, rcpt=["<agent@example.net.>"], **CAROL,
-     known_bug="the recipient is looked up as written: 'agent@example.net.' is no protected mailbox")
+     message(frm=CAROL_FROM), "carol@example.com " + NO_RULE, rcpt=["<agent@example.net.>"], **CAROL)
 deny(398, "recipient-quoted-local-part", "recipients",
      "RCPT TO:<\"agent\"@example.net> is agent@example.net (RFC 5321 §4.1.2): protected",
-     message(frm=CAROL_FROM), "carol@example.com " + NO_RULE, rcpt=['<"agent"@example.net>'], **CAROL,
-     known_bug="the recipient is looked up as written: '\"agent\"@example.net' is no protected mailbox")
+     message(frm=CAROL_FROM), "carol@example.com " + NO_RULE, rcpt=['<"agent"@example.net>'], **CAROL)
 deny(399, "recipient-source-route", "recipients",
      "RCPT TO:<@relay.example:agent@example.net>: the source route is ignored (RFC 5321 §3.6.1): protected",
-     message(frm=CAROL_FROM), "carol@example.com " + NO_RULE, rcpt=["<@relay.example:agent@example.net>"], **CAROL,
-     known_bug="the recipient is looked up as written, source route included")
+     message(frm=CAROL_FROM), "carol@example.com " + NO_RULE, rcpt=["<@relay.example:agent@example.net>"], **CAROL)
+deny(406, "recipient-route-quotes-dot-case", "recipients",
+     "<@r.example:\"Agent\"@Example.NET.> : every spelling trick at once, still the agent",
+     message(frm=CAROL_FROM), "carol@example.com " + NO_RULE, rcpt=['<@r.example:"Agent"@Example.NET.>'], **CAROL)
+deny(407, "recipient-quoted-pair-local-part", "recipients",
+     "<\"ag\\ent\"@example.net>: the quoted-pair is just 'e' (Postfix delivered it to agent@)",
+     message(frm=CAROL_FROM), "carol@example.com " + NO_RULE, rcpt=['<"ag\\ent"@example.net>'], **CAROL)
 case(400, "recipient-plus-extension", "recipients",
      "agent+x@example.net is another mailbox unless the MTA sets recipient_delimiter (Postfix default: unset): "
      "not protected here (see README: operators with a delimiter must protect the domain)",
