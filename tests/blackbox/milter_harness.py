@@ -12,11 +12,11 @@ quarantine, the SMTP reply).
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -86,33 +86,32 @@ def lua_str(s: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# The database, written directly (the schema is the milter's own: it creates the file).
+# The database, through aampctl (env AAMPCTL), as an operator would set it up; the audit
+# trail through `aampctl audit export` (JSON lines).
 
 class PolicyDb:
     def __init__(self, path: Path):
         self.path = path
+        self.aampctl = os.environ.get("AAMPCTL", "")
+        if not self.aampctl or not os.access(self.aampctl, os.X_OK):
+            raise AssertionError(f"no aampctl binary (AAMPCTL={self.aampctl!r})")
 
-    def _run(self, sql: str, args: tuple = ()) -> int:
-        with sqlite3.connect(self.path, timeout=10) as db:
-            cur = db.execute(sql, args)
-            return cur.lastrowid
+    def ctl(self, *args: str) -> str:
+        p = subprocess.run([self.aampctl, "--db", str(self.path), *args], capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError(f"aampctl {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+        return p.stdout
 
-    def add_mailbox(self, address: str, mode: str = "enforce",
-                    intents: str = "task.dispatch,task.cancel,card.query") -> int:
-        now = int(time.time())
-        return self._run("INSERT INTO mailboxes (address, mode, intents, created_at, created_by, updated_at)"
-                         " VALUES (?, ?, ?, ?, 'blackbox', ?)", (address.lower(), mode, intents, now, now))
+    def add_mailbox(self, address: str, mode: str = "enforce") -> str:
+        """Protects `address` ("agent@x" or "@domain"); returns it, for allow()."""
+        self.ctl("mailbox", "add", address, "--mode", mode)
+        return address
 
-    def allow(self, mailbox_id: int, pattern: str, kind: str = "exact") -> int:
-        now = int(time.time())
-        return self._run("INSERT INTO sender_rules (mailbox_id, pattern, pattern_kind, origin, created_at,"
-                         " created_by, updated_at) VALUES (?, ?, ?, 'configured', ?, 'blackbox', ?)",
-                         (mailbox_id, pattern.lower(), kind, now, now))
+    def allow(self, mailbox: str, pattern: str) -> None:
+        self.ctl("sender", "allow", "--mailbox", mailbox, pattern)
 
     def audit(self) -> list[dict]:
-        with sqlite3.connect(self.path, timeout=10) as db:
-            db.row_factory = sqlite3.Row
-            return [dict(r) for r in db.execute("SELECT * FROM audit ORDER BY id")]
+        return [json.loads(line) for line in self.ctl("audit", "export").splitlines() if line.strip()]
 
 
 # ---------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ class Decisions(unittest.TestCase):
         self.assertTrue(values[0].startswith("mx.example.test; aamp=pass"), values[0])
         self.assertIn("policy.rcpt=agent@example.test", values[0])
         self.assertFalse(r.deleted["Authentication-Results"])
-        audit = [a for a in self.milter.db.audit() if a["message_id"] == r.summary["id"]]
+        audit = [a for a in self.milter.db.audit() if a["messageId"] == r.summary["id"]]
         self.assertEqual([a["verdict"] for a in audit], ["allow"])
 
     def test_unknown_sender_is_refused_550(self):

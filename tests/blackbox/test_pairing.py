@@ -20,7 +20,7 @@ FAKE_SENDMAIL = """#!/bin/sh
 dir=$(dirname "$0")
 n=$(date +%s%N)
 printf '%s\\n' "$@" > "$dir/args.$n"
-cat > "$dir/mail.$n"
+cat > "$dir/part.$n" && mv "$dir/part.$n" "$dir/mail.$n"   # appears only when complete
 """
 
 
