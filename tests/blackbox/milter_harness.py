@@ -183,8 +183,15 @@ class Milter:
         return self.log()
 
     def close(self) -> None:
+        """Stops the milter and checks how it ended: exit status 0, no sanitizer report."""
         try:
-            self.stop()
+            status = self.stop()
+            log = self.log()
+            for needle in ("Sanitizer", "runtime error:"):
+                if needle in log:
+                    raise AssertionError(f"aamp-milter reported {needle!r}:\n{log}")
+            if status not in (0, None):
+                raise AssertionError(f"aamp-milter exited with status {status}:\n{log}")
         finally:
             self._tmp.cleanup()
 
