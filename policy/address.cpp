@@ -4,6 +4,7 @@
 
 #include <gmime/gmime.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,6 +42,7 @@ bool has_plain_domain_dots(std::string_view after_at) noexcept {
 // and some of its error paths leak memory; it only ever sees text of this shape.
 class MailboxShape {
  public:
+  std::size_t at() const noexcept { return at_; }  // the mailbox's '@', after a true scan()
   bool scan(std::string_view v) noexcept {
     for (std::size_t i = 0; i < v.size(); ++i) {
       const char c = v[i];
@@ -88,6 +90,37 @@ class MailboxShape {
 };
 
 bool has_single_mailbox_shape(std::string_view v) noexcept { return MailboxShape().scan(v); }
+
+// The domain as written after the mailbox's one '@' ("" when the shape is not one mailbox).
+std::string_view written_domain(std::string_view v) noexcept {
+  MailboxShape shape;
+  if (!shape.scan(v)) return {};
+  const std::string_view after = v.substr(shape.at() + 1);
+  return after.substr(0, after.find_first_of(" \t\r\n>("));
+}
+
+// Trap: GMime converts the domain with IDNA (UTS 46) mapping, which folds look-alikes onto
+// ASCII ("example\uFF0Ecom", "exam\u200Bple.com", "\uFF25xample.com" all become
+// example.com) and even re-encodes a malformed A-label ("xn--example" -> "xn--kxakid7f").
+// Judging that domain while DKIM/DMARC verifiers, the agent and its user see the one
+// written is a parser differential: a signer for example.com that lets its users write a
+// foreign From would lend them example.com's trust. The conversion is accepted only when
+// it keeps the labels written: each ASCII label unchanged (but for case), each non-ASCII
+// label turned into an A-label ("xn--").
+bool idna_keeps_labels(std::string_view written, std::string_view converted) noexcept {
+  while (true) {
+    const std::size_t wdot = written.find('.');
+    const std::size_t cdot = converted.find('.');
+    const std::string_view wlabel = written.substr(0, wdot);
+    const std::string_view clabel = converted.substr(0, cdot);
+    const bool ascii = std::all_of(wlabel.begin(), wlabel.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+    if (ascii ? !iequals(wlabel, clabel) : !istarts_with(clabel, "xn--")) return false;
+    if ((wdot == std::string_view::npos) != (cdot == std::string_view::npos)) return false;
+    if (wdot == std::string_view::npos) return true;
+    written.remove_prefix(wdot + 1);
+    converted.remove_prefix(cdot + 1);
+  }
+}
 
 constexpr bool is_ldh_or_underscore(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
@@ -226,6 +259,8 @@ Result<std::string> parse_from_mailbox_gmime(std::string_view value) {
   const std::string_view domain = addr.substr(at + 1);
   if (!is_local_part(local)) return refused("address has an invalid local part");
   if (!is_domain(domain)) return refused("address has an invalid domain");
+  if (!idna_keeps_labels(written_domain(value), domain))
+    return refused("domain changes under IDNA conversion (look-alike characters or a malformed A-label)");
   return std::string(local) + '@' + to_lower(domain);
 }
 

@@ -77,6 +77,16 @@ TEST(FromMailbox, Parse) {
       {"text after angle", "<d@example.com> x", std::nullopt},
       {"comment after angle", "<d@example.com> (Disp)", "d@example.com"},
       {"too long", std::string(20000, 'a') + "@example.com", std::nullopt},
+      // IDNA mapping must not turn the domain written into another one (tests/corpus 076-078).
+      {"fullwidth full stop", "d@example\xef\xbc\x8e" "com", std::nullopt},
+      {"ideographic full stop", "d@b\xc3\xbc" "cher\xe3\x80\x82" "example", std::nullopt},
+      {"zero-width space", "d@exam\xe2\x80\x8b" "ple.com", std::nullopt},
+      {"soft hyphen", "d@exam\xc2\xad" "ple.com", std::nullopt},
+      {"fullwidth letter", "d@\xef\xbc\xa5xample.com", std::nullopt},
+      {"malformed a-label re-encoded", "d@xn--example.com", std::nullopt},
+      {"homoglyph is its own a-label", "d@ex\xd0\xb0mple.com", "d@xn--exmple-4nf.com"},
+      {"upper-case u-label", "d@EX\xc3\x84MPLE.com", "d@xn--exmple-cua.com"},
+      {"display name and idn", "J\xc3\xb6rg <d@b\xc3\xbc" "cher.example>", "d@xn--bcher-kva.example"},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.label);

@@ -358,24 +358,33 @@ untrusted(75, "from-homoglyph-domain-dkim", "encoding",
           message(frm="alice@ex\u0430mple.com",
                   before=[("Authentication-Results", "border.example.net; dkim=pass header.d=example.com")]),
           reply="550 5.7.1 sender alice@xn--exmple-4nf.com is not authenticated")
+IDNA_CHANGED = "the From header domain changes under IDNA conversion (look-alike characters or a malformed A-label)"
 invalid(76, "from-fullwidth-dot-domain-dkim", "encoding",
         "alice@example\uff0ecom: IDNA maps U+FF0E to '.', so GMime returns alice@example.com while the header (and "
         "a DKIM/DMARC verifier, and the agent) see another domain; a signer for example.com that lets users write any "
         "foreign From would lend its trust. The From must be refused, not folded onto example.com",
         message(frm="alice@example\uff0ecom",
                 before=[("Authentication-Results", "border.example.net; dkim=pass header.d=example.com")]),
-        "the From header address has an invalid domain", auth=None,
-        known_bug="IDNA mapping folds example\uff0ecom onto example.com (policy/address.cpp)")
+        IDNA_CHANGED, auth=None)
 invalid(77, "from-zero-width-space-domain", "encoding",
         "alice@exam<U+200B>ple.com with dkim=pass for example.com: UTS 46 drops U+200B, so it became alice@example.com",
         message(frm="alice@exam\u200bple.com",
                 before=[("Authentication-Results", "border.example.net; dkim=pass header.d=example.com")]),
-        "the From header address has an invalid domain", auth=None,
-        known_bug="IDNA mapping drops U+200B from the From domain (policy/address.cpp)")
+        IDNA_CHANGED, auth=None)
 invalid(78, "from-soft-hyphen-domain-auth", "encoding",
         "alice@exam<U+00AD>ple.com: a soft hyphen is dropped by IDNA mapping; refuse rather than judge another string",
-        message(frm="alice@exam\u00adple.com"), "the From header address has an invalid domain",
-        known_bug="IDNA mapping drops U+00AD from the From domain (policy/address.cpp)")
+        message(frm="alice@exam\u00adple.com"), IDNA_CHANGED)
+invalid(84, "from-malformed-a-label", "encoding",
+        "alice@xn--example.com: GMime decodes the malformed A-label and re-encodes it as xn--kxakid7f, another domain",
+        message(frm="alice@xn--example.com"), IDNA_CHANGED)
+invalid(85, "from-fullwidth-letter-domain", "encoding",
+        "alice@\uff25xample.com (fullwidth E): IDNA maps it onto example.com, which is not what is written",
+        message(frm="alice@\uff25xample.com"), IDNA_CHANGED)
+untrusted(86, "from-real-idn-domain", "encoding",
+          "control: a real IDN (b\u00fccher.example) is its own A-label domain, judged as such",
+          message(frm="alice@b\u00fccher.example"),
+          reply="550 5.7.1 sender alice@xn--bcher-kva.example is not authenticated (authenticated as alice@example.com",
+          auth="alice@example.com")
 allow(79, "utf8-subject-and-display-name", "encoding",
       "control: well-formed UTF-8 in Subject and display name is fine (RFC 6532)",
       message(frm="\u00c5lice \u00d6berg <alice@example.com>", subject="[AAMP Task] \u00fcber \U0001F680"))
