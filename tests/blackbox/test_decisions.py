@@ -11,15 +11,13 @@ from milter_harness import (STALWART_STEPS, Milter, Transaction, aamp_headers)
 class Decisions(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.milter = Milter().start()
+        cls.milter = Milter()
+        cls.addClassCleanup(cls.milter.close)  # also when the rest of setUpClass fails
+        cls.milter.start()
         db = cls.milter.db
         agent = db.add_mailbox("agent@example.test")
         db.allow(agent, "alice@example.test")
         cls.helper = db.add_mailbox("helper@example.test")  # nobody may dispatch to it
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.milter.close()
 
     def run_tx(self, **kw):
         kw.setdefault("mail_macros", {"{auth_authen}": "alice@example.test", "{auth_type}": "PLAIN"})

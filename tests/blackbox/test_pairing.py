@@ -29,6 +29,7 @@ class Pairing(unittest.TestCase):
         if not AAMPCTL or not os.access(AAMPCTL, os.X_OK):
             self.fail(f"no aampctl binary (AAMPCTL={AAMPCTL!r})")
         self.milter = Milter()
+        self.addCleanup(self.milter.close)
         self.outdir = self.milter.root / "sent"
         self.outdir.mkdir()
         sendmail = self.outdir / "sendmail"
@@ -36,9 +37,6 @@ class Pairing(unittest.TestCase):
         sendmail.chmod(0o755)
         self.milter.write_config(self.milter.config_text + f"ReplyTransport sendmail:{sendmail}\nReplyPollInterval 1h\n")
         self.milter.start()
-
-    def tearDown(self):
-        self.milter.close()
 
     def ctl(self, *args):
         p = subprocess.run([AAMPCTL, "--db", self.milter.database, *args], capture_output=True, text=True, timeout=30)
