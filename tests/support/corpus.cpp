@@ -134,7 +134,8 @@ Result<CorpusCase> parse_corpus_case(const std::string& name, const std::string&
     return Error{"X-Test-Expect-Reply is required with reject and tempfail, and only with them"};
   if (outbox_none && !outbox.empty()) return Error{"X-Test-Expect-Outbox: none and a reply at once"};
   if (outbox_none || !outbox.empty()) c.outbox = outbox;
-  if (!c.blackbox.empty() && !c.blackbox.starts_with("skip ")) return Error{"X-Test-Blackbox must be 'skip REASON'"};
+  if (!c.blackbox.empty() && !c.blackbox.starts_with("skip ") && !c.blackbox.starts_with("dropped: "))
+    return Error{"X-Test-Blackbox must be 'skip REASON' or 'dropped: REASON'"};
   return c;
 }
 

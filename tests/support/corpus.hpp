@@ -53,7 +53,7 @@ struct CorpusCase {
   int removed_headers = 0;                           // forged verdicts removed
   std::optional<std::string> verdict_header;         // substring; "none" = no header added
   std::string known_bug;                             // non-empty: expected to fail today
-  std::string blackbox;                              // "" or "skip <reason>"
+  std::string blackbox;                              // "", "skip <reason>" or "dropped: <reason>"
 
   std::string message;  // the .eml bytes after the pseudo-headers
 };

@@ -104,7 +104,7 @@ def case(num, slug, category, why, msg, *, action, verdict, audit=None, reply=No
     if known_bug:
         lines.append(("Known-Bug", known_bug))
     if blackbox:
-        lines.append(("Blackbox", "skip " + blackbox))
+        lines.append(("Blackbox", blackbox if blackbox.startswith("dropped: ") else "skip " + blackbox))
     if any("\n" in str(v) or "\r" in str(v) for _, v in lines):
         sys.exit(f"{num}: a pseudo-header value holds a line break")
     head = "".join(f"X-Test-{k}: {v}\n" for k, v in lines)
@@ -475,7 +475,9 @@ invalid(107, "intent-printf-format", "injection",
 invalid(108, "intent-crlf-smtp-reply-smuggling", "injection",
         "intent 'task.dispatch<CRLF>250 OK': the second line is no header; the reply stays one line",
         message(omit=["X-AAMP-Intent"], extra=[b"X-AAMP-Intent: task.dispatch\r\n250 2.0.0 OK\n"]),
-        "(empty): a header field has an empty name")
+        "(empty): a header field has an empty name",
+        blackbox="Postfix ends the header section at a line that is no header field (the rest is body); only our "
+                 "splitter makes it a field with an empty name")
 case(109, "pair-request-errormsg-folded", "injection",
      "a pair.request carrying its own ErrorMsg with a fold: the reply's ErrorMsg is ours, never the request's",
      pair_request("Guess-0001", extra=[b"X-AAMP-ErrorMsg: x\r\n Bcc: victim@example.org\n"]),
@@ -500,8 +502,13 @@ invalid(121, "taskid-8192-bytes", "size", "a TaskId at the field bound but far o
         message(task="t" * 8192), "X-AAMP-TaskId must be 1 to 256 printable ASCII characters")
 invalid(122, "taskid-257-bytes", "size", "a TaskId one over the id bound",
         message(task="t" * 257), "X-AAMP-TaskId must be 1 to 256 printable ASCII characters")
-invalid(123, "dispatch-context-60k", "size", "a 60 KB dispatch context: bounded before it is parsed",
+invalid(123, "dispatch-context-70k", "size", "a 70 KB dispatch context: bounded before it is parsed",
         message(frm=PARTNER_FROM, extra=[("X-AAMP-Dispatch-Context", "project=p1; " + "; ".join(f"k{i}=v" for i in range(8000)))]),
+        "X-AAMP-Dispatch-Context " + TOO_LONG, **PARTNER,
+        blackbox=("dropped: one header packet over libmilter's 64 KiB data size: libmilter closes the connection, "
+                  "the MTA applies milter_default_action (tempfail), the milter lives on"))
+invalid(139, "dispatch-context-60k", "size", "a 60 KB dispatch context, just under libmilter's packet bound",
+        message(frm=PARTNER_FROM, extra=[("X-AAMP-Dispatch-Context", "project=p1; " + "; ".join(f"k{i}=v" for i in range(7000)))]),
         "X-AAMP-Dispatch-Context " + TOO_LONG, **PARTNER)
 invalid(124, "intent-9000-bytes", "size", "an intent of 9000 bytes", message("task.dispatch" + "x" * 9000),
         "X-AAMP-Intent " + TOO_LONG)
@@ -974,7 +981,8 @@ allow(291, "internal-ipv4-mapped", "auth", "::ffff:10.0.0.5 is the internal 10.0
       client="::ffff:10.0.0.5")
 allow(292, "internal-ipv6", "auth", "fd00::25 is inside fd00::/8", message(), auth=None, client="fd00::25")
 untrusted(293, "client-address-garbage", "auth", "a client address that is not an address: not internal",
-          message(), client="10.0.0.5.evil.example")
+          message(), client="10.0.0.5.evil.example",
+          blackbox="an MTA sends the client address as an address; libmilter cannot pass this one")
 untrusted(294, "no-auth-external-client", "auth", "an external client without login or signature", message())
 untrusted(295, "auth-empty-login-external", "auth",
           "an empty login is no login (Stalwart sends {auth_authen} empty when unauthenticated)",
