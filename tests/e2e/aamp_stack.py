@@ -232,10 +232,11 @@ class AampStack:
     def pending_replies(self) -> list[dict]:
         return [r for r in self.outbox() if r["sent_at"] is None and r["abandoned_at"] is None]
 
-    def replies(self, mailbox: str, task_id: Optional[str] = None) -> list[EmailMessage]:
+    def replies(self, mailbox: str, task_id: Optional[str] = None,
+                headers_only: bool = False) -> list[EmailMessage]:
         """pair.respond messages delivered to `mailbox` (for `task_id` when given)."""
         out = []
-        for m in self.postfix.messages(mailbox):
+        for m in self.postfix.messages(mailbox, headers_only):
             if (m.get("X-AAMP-Intent") or "").strip() != "pair.respond":
                 continue
             if task_id is not None and (m.get("X-AAMP-TaskId") or "").strip() != task_id:
