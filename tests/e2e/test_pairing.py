@@ -24,10 +24,10 @@ class PairingThroughPostfixTest(s.StackTestCase):
     AGENTS = [addr(n) for n in (
         "agent-deny", "agent-untrusted", "agent-pair", "agent-reuse", "agent-ctx-in",
         "agent-ctx-out", "agent-lock", "agent-race", "agent-loop-a", "agent-loop-b",
-        "agent-backscatter", "agent-plain")]
+        "agent-backscatter", "agent-plain", "agent-multi-yes", "agent-multi-no")]
     USERS = [addr(n) for n in (
         "stranger", "req-pair", "req-reuse", "req-ctx-in", "req-ctx-out", "req-lock",
-        "req-backscatter")] + RACERS
+        "req-backscatter", "multi-sender")] + RACERS
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -74,6 +74,18 @@ class PairingThroughPostfixTest(s.StackTestCase):
         self.stack.wait_settled()
         self.assertEqual(self.pf.count(agent), 0, "nothing delivered")
         self.assertEqual([r["verdict"] for r in self.audit_rows(agent)], ["untrusted"])
+
+    def test_dispatch_to_two_agents_is_delivered_only_to_the_one_that_allows_it(self):
+        yes, no, sender = addr("agent-multi-yes"), addr("agent-multi-no"), addr("multi-sender")
+        self.stack.ctl.allow_sender(yes, sender)
+        msg = s.dispatch(sender, f"{yes}, {no}", "project=alpha")
+        result = self.submit(sender, [yes, no], msg)
+        self.assertAccepted(result, "dispatch allowed by one of two protected recipients")
+        got = self.delivered(yes, msg["Message-ID"])
+        self.assertEqual(len(self.authres(got)), 1, got.get_all("Authentication-Results"))
+        self.stack.wait_settled()
+        self.assertEqual(self.pf.count(no), 0, "the refusing recipient was removed")
+        self.assertEqual([r["verdict"] for r in self.audit_rows(no)], ["deny"])
 
     # -- 2. a valid pair.request -----------------------------------------------------------
 
