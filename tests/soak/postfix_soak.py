@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,14 +50,16 @@ def split_fds(kinds: dict) -> tuple[int, int]:
 
 # (kind, weight, expected outcome): "deliver" (250, lands in the agent's Maildir),
 # "consume" (250, pair.request discarded at the MTA, answered by mail), "reject" (5xx).
+# Weights in per mille. Pair requests are rare in real traffic; --pair-share raises them
+# to load the reply worker (a sendmail(1) process per reply).
 MIX = [
-    ("plain", 40, "deliver"),             # ordinary mail to an agent, no AAMP headers
-    ("dispatch_allowed", 25, "deliver"),  # authenticated sender with a configured rule
-    ("dispatch_untrusted", 10, "reject"), # unauthenticated outsider: 550 5.7.1
-    ("malformed", 5, "reject"),           # AAMP without TaskId: 554 5.6.0
-    ("result", 8, "deliver"),             # task.result: not a guarded intent
-    ("pair_wrong", 10, "consume"),        # wrong code: pair.respond rejected
-    ("pair_valid", 2, "consume"),         # a code issued beforehand: pair.respond completed
+    ("plain", 450, "deliver"),             # ordinary mail to an agent, no AAMP headers
+    ("dispatch_allowed", 300, "deliver"),  # authenticated sender with a configured rule
+    ("dispatch_untrusted", 100, "reject"), # unauthenticated outsider: 550 5.7.1
+    ("malformed", 50, "reject"),           # AAMP without TaskId: 554 5.6.0
+    ("result", 70, "deliver"),             # task.result: not a guarded intent
+    ("pair_wrong", 20, "consume"),         # wrong code: pair.respond rejected
+    ("pair_valid", 10, "consume"),         # a code issued beforehand: pair.respond completed
 ]
 
 
@@ -79,6 +82,7 @@ class Sample:
     rss_kb: int
     fds: int
     threads: int
+    outbox_pending: int = 0
 
 
 @dataclass
@@ -104,6 +108,9 @@ class SoakResult:
     warm_rss_kb: int = 0       # at idle after the warm-up batch
     milter_alive: bool = True
     log_bytes: int = 0
+    seconds_setup: float = 0.0
+    seconds_drain: float = 0.0   # from the last message sent to queue and outbox empty
+    reply_rate: float = 0.0      # replies sent per second while the outbox had a backlog
 
     def problems(self) -> list[str]:
         out = []
@@ -134,6 +141,11 @@ class SoakResult:
             out.append(f"milter RSS grew by {growth} kB after the warm-up")
         return out
 
+    def rss_at(self, fraction: float):
+        """RSS at the first sample after `fraction` of the messages were sent."""
+        later = [x for x in self.samples if x.sent >= fraction * self.planned]
+        return later[0].rss_kb if later else None
+
     def rss_growth_kb(self):
         """RSS at idle after the soak minus RSS at idle after the warm-up (allocator
         arenas, SQLite page caches and thread stacks are warm by then)."""
@@ -153,13 +165,18 @@ class SoakResult:
             "delivered": self.delivered, "expected_delivered": self.expected_delivered,
             "replies": self.replies, "expected_replies": self.expected_replies,
             "replies_completed": self.replies_completed,
+            "seconds_setup": round(self.seconds_setup, 1),
             "seconds_sending": round(self.seconds_sending, 1),
+            "seconds_drain": round(self.seconds_drain, 1),
             "seconds_total": round(self.seconds_total, 1),
+            "outbox_pending_max": max((x.outbox_pending for x in self.samples), default=None),
+            "reply_worker_per_s": round(self.reply_rate, 1),
             "msgs_per_s": round(self.sent / self.seconds_sending, 1) if self.seconds_sending else None,
             "latency_ms": {"p50": pct(0.5), "p90": pct(0.9), "p99": pct(0.99), "max": pct(1.0),
                            "mean": round(statistics.fmean(lat), 1) if lat else None},
             "rss_kb": {"start": self.samples[0].rss_kb if self.samples else None,
                        "after_warmup": self.warm_rss_kb,
+                       "at_half": self.rss_at(0.5), "at_three_quarters": self.rss_at(0.75),
                        "max": max((x.rss_kb for x in self.samples), default=None),
                        "end": self.samples[-1].rss_kb if self.samples else None,
                        "growth_after_warmup": self.rss_growth_kb()},
@@ -290,10 +307,11 @@ def classify(code: int) -> str:
 
 
 def run_soak(messages: int, seconds: float, sessions: int = 4, seed: int = 7,
-             warmup: int | None = None, progress=None) -> SoakResult:
+             warmup: int | None = None, progress=None, pair_share: float | None = None) -> SoakResult:
     """Stands up the stack, sends a warm-up batch, measures the idle milter (baseline),
-    sends the rest within `seconds`, waits for the queue and the outbox to drain (bounded),
-    and measures again. Always tears everything down."""
+    sends the rest (all sending within `seconds`), waits for the queue and the outbox to
+    drain (bounded), and measures again. Always tears everything down.
+    pair_share: the fraction of pair.requests (default: MIX's 3%), two thirds wrong."""
     sessions = max(1, min(sessions, N_SENDERS))
     warmup = min(messages, warmup if warmup is not None else max(200, messages // 20))
     started = time.monotonic()
@@ -309,14 +327,22 @@ def run_soak(messages: int, seconds: float, sessions: int = 4, seed: int = 7,
         for a in agents:
             stack.ctl.allow_sender(a, f"@{s.DOMAIN}")
         weights = {k: w for k, w, _ in MIX}
-        n_valid = int(messages * weights["pair_valid"] / sum(weights.values()) * 1.2) + 2
-        codes = [(agents[i % N_AGENTS], stack.ctl.issue_code(agents[i % N_AGENTS], ttl="2h"))
-                 for i in range(n_valid)]
+        if pair_share is not None:
+            rest = sum(w for k, w in weights.items() if not k.startswith("pair_"))
+            pairs = rest * pair_share / (1 - pair_share)
+            weights["pair_wrong"], weights["pair_valid"] = pairs * 2 / 3, pairs / 3
+        kinds = list(weights)
+        wts = [weights[k] for k in kinds]
+        n_valid = int(messages * weights["pair_valid"] / sum(wts) * 1.2) + 2
+        # aampctl is one process per code: issue them in parallel (SQLite serialises the writes).
+        with ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(lambda i: (agents[i % N_AGENTS],
+                                             stack.ctl.issue_code(agents[i % N_AGENTS], ttl="3h")),
+                                  range(n_valid)))
         codes_lock = threading.Lock()
         rec_lock = threading.Lock()
-        kinds = [k for k, _, _ in MIX]
-        wts = [w for _, w, _ in MIX]
-        deadline = started + seconds
+        result.seconds_setup = time.monotonic() - started
+        deadline = time.monotonic() + seconds
         accepted_pair_tasks: list[str] = []
         stop = threading.Event()
 
@@ -373,12 +399,12 @@ def run_soak(messages: int, seconds: float, sessions: int = 4, seed: int = 7,
             except TimeoutError as e:
                 print(f"warning: {e}".splitlines()[0], file=sys.stderr)
 
-        def idle_fds(baseline: int | None) -> int:
+        def idle_fds(baseline: dict | None) -> int:
             # Postfix closes its milter connection when an SMTP session ends; give it time.
             if baseline is not None:
                 try:
-                    h.wait_until(lambda: milter.fd_count() <= baseline, 10,
-                                 "the milter's descriptors back to the idle count")
+                    h.wait_until(lambda: split_fds(milter.fd_kinds())[1] <= split_fds(baseline)[1],
+                                 10, "the milter's descriptors back to the idle count")
                 except TimeoutError:
                     pass  # reported through the counts
             return milter.fd_count()
@@ -387,7 +413,8 @@ def run_soak(messages: int, seconds: float, sessions: int = 4, seed: int = 7,
             while not stop.wait(1.0):
                 try:
                     result.samples.append(Sample(time.monotonic() - started, result.sent,
-                                                 milter.rss_kb(), milter.fd_count(), milter.threads()))
+                                                 milter.rss_kb(), milter.fd_count(), milter.threads(),
+                                                 len(stack.pending_replies())))
                 except (OSError, h.HarnessError):
                     result.milter_alive = False
                     return
@@ -405,19 +432,22 @@ def run_soak(messages: int, seconds: float, sessions: int = 4, seed: int = 7,
             result.warm_rss_kb = milter.rss_kb()
             send_batch(messages - warmup, "soak")
             result.seconds_sending = time.monotonic() - t_send
+            t_drain = time.monotonic()
             settle()
+            result.seconds_drain = time.monotonic() - t_drain
         finally:
             stop.set()
             samp.join(10)
         result.expected_replies = len(accepted_pair_tasks)
         result.milter_alive = result.milter_alive and milter.running()
-        result.idle_fds_after = idle_fds(result.idle_fds_before)
+        result.idle_fds_after = idle_fds(result.fd_kinds_before)
         result.fd_kinds_after = milter.fd_kinds()
         result.samples.append(Sample(time.monotonic() - started, result.sent, milter.rss_kb(),
                                      milter.fd_count(), milter.threads()))
         result.delivered = sum(stack.postfix.count(a) for a in agents)
+        result.reply_rate = reply_worker_rate(stack.outbox())
         for r in range(N_SENDERS):
-            replies = stack.replies(requester(r))
+            replies = stack.replies(requester(r), headers_only=True)
             result.replies += len(replies)
             result.replies_completed += sum(1 for m in replies if m["X-AAMP-Status"] == "completed")
         result.log_bytes = stack.postfix.log_size()
@@ -425,6 +455,15 @@ def run_soak(messages: int, seconds: float, sessions: int = 4, seed: int = 7,
         stack.close()
         result.seconds_total = time.monotonic() - started
     return result
+
+
+def reply_worker_rate(rows: list[dict]) -> float:
+    """Replies sent per second over the seconds in which the outbox had a backlog (a reply
+    sent later than it was due): the reply worker's own pace, not the arrival rate."""
+    late = sorted(r["sent_at"] for r in rows if r["sent_at"] and r["sent_at"] > r["created_at"] + 1)
+    if len(late) < 10 or late[-1] == late[0]:
+        return 0.0
+    return len(late) / (late[-1] - late[0] + 1)
 
 
 def main() -> int:
@@ -435,6 +474,7 @@ def main() -> int:
     ap.add_argument("--sessions", type=int, default=4)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--warmup", type=int, help="messages before the baseline (default 5%%, at least 200)")
+    ap.add_argument("--pair-share", type=float, help="fraction of pair.requests (default 0.03)")
     ap.add_argument("--json", help="write the summary here too")
     args = ap.parse_args()
     build_dir = Path(args.build_dir).resolve()
@@ -448,10 +488,12 @@ def main() -> int:
         if now - last[0] >= 10:
             last[0] = now
             x = r.samples[-1]
-            print(f"[{x.t:6.0f}s] sent {r.sent:>7} {dict(r.outcomes)} rss {x.rss_kb} kB fds {x.fds}",
+            print(f"[{x.t:6.0f}s] sent {r.sent:>7} {dict(r.outcomes)} rss {x.rss_kb} kB fds {x.fds} "
+                  f"outbox {x.outbox_pending}",
                   file=sys.stderr, flush=True)
 
-    r = run_soak(args.messages, args.seconds, args.sessions, args.seed, args.warmup, progress)
+    r = run_soak(args.messages, args.seconds, args.sessions, args.seed, args.warmup, progress,
+                 args.pair_share)
     summary = r.summary()
     text = json.dumps(summary, indent=2)
     print(text)
