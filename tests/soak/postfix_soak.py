@@ -44,8 +44,10 @@ DB_FDS_BOUND = 2 * 4 + 1
 
 
 def split_fds(kinds: dict) -> tuple[int, int]:
-    """(database descriptors, all others) from MilterProcess.fd_kinds()."""
-    db = sum(n for k, n in kinds.items() if Path(k).name.startswith("aamp.db"))
+    """(database descriptors, all others) from MilterProcess.fd_kinds(). The reply
+    worker's <Database>.outbox.lock (held from its first send on) counts as "other"."""
+    db = sum(n for k, n in kinds.items()
+             if Path(k).name.startswith("aamp.db") and not k.endswith(".lock"))
     return db, sum(kinds.values()) - db
 
 # (kind, weight, expected outcome): "deliver" (250, lands in the agent's Maildir),
