@@ -128,10 +128,13 @@ class AampStack:
     reply_gate: ReplyTransport goes through ROOT/reply-gate, which fails with EX_TEMPFAIL
         while ROOT/reply-hold exists and otherwise runs the instance's sendmail -C.
     milter_config: extra `Key value` lines for aamp-milter.conf.
+    unix_socket: the milter listens on ROOT/run/aamp-milter.sock instead of a TCP port
+        (add SocketMode/SocketOwner lines so that user postfix may connect).
     """
 
     def __init__(self, *, agents: Iterable[str], users: Iterable[str] = (),
-                 reply_gate: bool = False, milter_config: Sequence[str] = ()) -> None:
+                 reply_gate: bool = False, milter_config: Sequence[str] = (),
+                 unix_socket: bool = False) -> None:
         self.agents = [a.lower() for a in agents]
         self.users = [u.lower() for u in users]
         self.reply_gate = reply_gate
@@ -140,8 +143,11 @@ class AampStack:
         self.root = h.make_root()
         self.db = self.root / "aamp.db"
         self.milter_port = h.free_ports(1)[0]
+        self.socket_path = self.root / "run" / "aamp-milter.sock" if unix_socket else None
+        postfix_spec = (f"unix:{self.socket_path}" if self.socket_path
+                        else f"inet:127.0.0.1:{self.milter_port}")
         self.postfix = h.PostfixInstance(
-            self.root, milter=f"inet:127.0.0.1:{self.milter_port}",
+            self.root, milter=postfix_spec,
             mailboxes=self.agents + self.users,
             sasl_users={a: PASSWORD for a in self.agents + self.users})
         self.ctl = AampCtl(self.db)
@@ -155,7 +161,8 @@ class AampStack:
             transport = f"{self.gate_path} -C {self.postfix.config_dir}"
         lines = [
             "# written by tests/e2e/aamp_stack.py",
-            f"Socket inet:{self.milter_port}@127.0.0.1",
+            (f"Socket unix:{self.socket_path}" if self.socket_path
+             else f"Socket inet:{self.milter_port}@127.0.0.1"),
             f"Database {self.db}",
             f"AuthservID {AUTHSERV_ID}",
             "Mode enforce",
@@ -195,13 +202,26 @@ class AampStack:
                 self.ctl.add_mailbox(agent)
             if self.reply_gate:
                 self._write_gate()
+            if self.socket_path:
+                self.socket_path.parent.mkdir(mode=0o755, exist_ok=True)
             self.postfix.start()
-            self.milter = h.MilterProcess(self.root, self.milter_config(),
-                                          ready=("inet", "127.0.0.1", self.milter_port))
+            ready = (("unix", str(self.socket_path)) if self.socket_path
+                     else ("inet", "127.0.0.1", self.milter_port))
+            self.milter = h.MilterProcess(self.root, self.milter_config(), ready=ready)
             self.milter.start()
         except BaseException:
             self.close()
             raise
+
+    def restart_milter(self, milter_config: Optional[Sequence[str]] = None) -> None:
+        """Stops the milter (SIGTERM), rewrites its config with these extra lines (when
+        given) and starts it again: for settings that apply at startup only."""
+        assert self.milter is not None
+        self.milter.stop()
+        if milter_config is not None:
+            self.extra_config = list(milter_config)
+            self.milter.config_path.write_text(self.milter_config())
+        self.milter.start()
 
     def close(self) -> None:
         try:
@@ -267,6 +287,8 @@ class StackTestCase(unittest.TestCase):
     AGENTS: Sequence[str] = ()
     USERS: Sequence[str] = ()
     REPLY_GATE = False
+    UNIX_SOCKET = False
+    MILTER_CONFIG: Sequence[str] = ()
     stack: AampStack
 
     @classmethod
@@ -277,7 +299,8 @@ class StackTestCase(unittest.TestCase):
                 raise unittest.SkipTest(f"{name}: no such target in this build")
             if not os.access(path, os.X_OK):  # a target that exists but was not built: fail
                 raise h.HarnessError(f"{name}={path} is not an executable: build it first")
-        cls.stack = AampStack(agents=cls.AGENTS, users=cls.USERS, reply_gate=cls.REPLY_GATE)
+        cls.stack = AampStack(agents=cls.AGENTS, users=cls.USERS, reply_gate=cls.REPLY_GATE,
+                              milter_config=cls.MILTER_CONFIG, unix_socket=cls.UNIX_SOCKET)
         cls.addClassCleanup(cls.stack.close)
         cls.stack.start()
 
