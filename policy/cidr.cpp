@@ -11,6 +11,33 @@
 
 namespace aamp {
 
+namespace {
+
+constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+bool is_mapped(const IpAddress& a) { return a.v6 && std::memcmp(a.bytes.data(), kMappedPrefix, 12) == 0; }
+
+// ::ffff:a.b.c.d -> a.b.c.d (RFC 4291 §2.5.5.2): Postfix reports IPv4 clients of a dual-stack
+// listener this way.
+IpAddress unmap(const IpAddress& a) {
+  if (!is_mapped(a)) return a;
+  IpAddress v4;
+  std::memcpy(v4.bytes.data(), a.bytes.data() + 12, 4);
+  return v4;
+}
+
+// a.b.c.d -> ::ffff:a.b.c.d
+IpAddress map_v4(const IpAddress& a) {
+  if (a.v6) return a;
+  IpAddress v6;
+  v6.v6 = true;
+  std::memcpy(v6.bytes.data(), kMappedPrefix, 12);
+  std::memcpy(v6.bytes.data() + 12, a.bytes.data(), 4);
+  return v6;
+}
+
+}  // namespace
+
 Result<IpAddress> parse_ip(std::string_view text) {
   text = trim(text);
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
@@ -47,6 +74,12 @@ Result<Cidr> parse_cidr(std::string_view text) {
       return Error{"bad prefix length in " + net.text};
     net.prefix = prefix;
   }
+  // An IPv4-mapped network (::ffff:10.0.0.0/104) is the IPv4 network it maps: contains()
+  // compares mapped client addresses as IPv4, so kept as IPv6 it would match nothing.
+  if (net.network.v6 && net.prefix >= 96 && is_mapped(net.network)) {
+    net.network = unmap(net.network);
+    net.prefix -= 96;
+  }
   // Clear host bits so that contains() compares networks only.
   for (int i = 0; i < 16; ++i) {
     const int keep = std::max(0, std::min(8, net.prefix - 8 * i));
@@ -55,22 +88,10 @@ Result<Cidr> parse_cidr(std::string_view text) {
   return net;
 }
 
-namespace {
-
-// ::ffff:a.b.c.d -> a.b.c.d (RFC 4291 §2.5.5.2): Postfix reports IPv4 clients of a dual-stack
-// listener this way.
-IpAddress unmap(const IpAddress& a) {
-  static constexpr std::uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (!a.v6 || std::memcmp(a.bytes.data(), kPrefix, 12) != 0) return a;
-  IpAddress v4;
-  std::memcpy(v4.bytes.data(), a.bytes.data() + 12, 4);
-  return v4;
-}
-
-}  // namespace
-
 bool contains(const Cidr& net, const IpAddress& addr) noexcept {
-  const IpAddress a = unmap(addr);
+  // The same client may come as 10.1.1.1 or ::ffff:10.1.1.1: an IPv4 network sees the IPv4
+  // form, an IPv6 network (::/0, ::ffff:0:0/95) the mapped one.
+  const IpAddress a = net.network.v6 ? map_v4(addr) : unmap(addr);
   if (a.v6 != net.network.v6) return false;
   int bits = net.prefix;
   for (std::size_t i = 0; bits > 0; ++i, bits -= 8) {

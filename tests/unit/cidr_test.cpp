@@ -31,6 +31,14 @@ TEST(Cidr, Membership) {
       {"fe80::/10", "fe80::1%eth0", true},
       {"10.0.0.0/8", "", false},
       {"10.0.0.0/8", "unknown", false},
+      // A network written in IPv4-mapped form means its IPv4 network (found by fuzzing:
+      // it used to match no client at all).
+      {"::ffff:10.0.0.0/104", "::ffff:10.1.1.1", true},
+      {"::ffff:10.0.0.0/104", "10.1.1.1", true},
+      {"::ffff:10.0.0.0/104", "11.1.1.1", false},
+      {"::ffff:0:0/95", "10.1.1.1", true},  // an IPv6 net sees the mapped form of an IPv4 client
+      {"::/0", "::ffff:192.0.2.1", true},
+      {"::/0", "192.0.2.1", true},
   };
   for (const auto& r : rows) {
     SCOPED_TRACE(std::string(r.net) + " ∋ " + r.addr);
