@@ -3,9 +3,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-
-#include "policy/text.hpp"
 
 namespace aamp::ctl {
 
@@ -65,25 +62,25 @@ void Cli::finish() const {
   if (!args_.empty()) throw UsageError("unexpected argument '" + args_.front() + "'");
 }
 
+std::optional<milter::Config> milter_config(const Globals& g) {
+  std::string path;
+  if (g.config_file) path = *g.config_file;
+  else if (std::filesystem::exists(kDefaultConfig)) path = kDefaultConfig;
+  if (path.empty()) return std::nullopt;
+  if (std::error_code ec; !std::filesystem::is_regular_file(path, ec))
+    throw UsageError("cannot read config file " + path + (ec ? ": " + ec.message() : ": no such file"));
+  // The daemon's own parser: the same keys, comments, relative paths and errors.
+  auto c = milter::load_config(path, std::filesystem::current_path().string());
+  if (!c) throw UsageError(c.error());
+  return std::move(c).value();
+}
+
 std::string database_path(const Globals& g) {
   if (g.db) return *g.db;
-  static const std::string kDefaultConfig = "/etc/aamp-milter/aamp-milter.conf";
-  const std::string file = g.config_file.value_or(kDefaultConfig);
-  std::ifstream in(file);
-  if (!in) {
-    if (g.config_file) throw UsageError("cannot read config file " + file);
-    throw UsageError("no --db given and no " + kDefaultConfig + " to read Database from");
-  }
-  // The same key-value syntax as the milter's config (milter/config.cpp): we only need one key.
-  std::string line;
-  while (std::getline(in, line)) {
-    const std::string_view l = trim(line);
-    if (l.empty() || l.front() == '#') continue;
-    const auto sp = l.find_first_of(" \t");
-    if (sp == std::string_view::npos) continue;
-    if (iequals(l.substr(0, sp), "Database")) return std::string(trim(l.substr(sp)));
-  }
-  throw UsageError("config file " + file + " has no Database; give --db");
+  const auto config = milter_config(g);
+  if (!config) throw UsageError(std::string("no --db given and no ") + kDefaultConfig + " to read Database from");
+  if (config->database.empty()) throw UsageError("config file " + config->source + " has no Database; give --db");
+  return config->database;
 }
 
 }  // namespace aamp::ctl

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "milter/config.hpp"
+
 namespace aamp::ctl {
 
 // A usage or input error: printed as "aampctl: <what>", exit status 2.
@@ -45,8 +47,13 @@ struct Globals {
   bool json = false;                       // --json
 };
 
-// The database path: --db, else `Database` from the config file (-c, default
-// /etc/aamp-milter/aamp-milter.conf when it exists), else UsageError.
+inline constexpr const char* kDefaultConfig = "/etc/aamp-milter/aamp-milter.conf";
+
+// The milter's configuration, read with the daemon's own parser: -c FILE, else
+// kDefaultConfig when it exists, else nullopt. A file that does not parse is a UsageError.
+std::optional<milter::Config> milter_config(const Globals& g);
+
+// The database path: --db, else `Database` from milter_config(), else UsageError.
 std::string database_path(const Globals& g);
 
 }  // namespace aamp::ctl

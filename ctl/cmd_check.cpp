@@ -28,8 +28,6 @@ namespace aamp::ctl {
 
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/aamp-milter/aamp-milter.conf";
-
 // Reads through to the real store; writes nothing. A pair.request is peeked at, not redeemed.
 class DryRunStore final : public Store {
  public:
@@ -54,17 +52,10 @@ class DryRunStore final : public Store {
 };
 
 milter::Config load(const Globals& g) {
-  std::string path;
-  if (g.config_file) path = *g.config_file;
-  else if (std::filesystem::exists(kDefaultConfig)) path = kDefaultConfig;
-  if (path.empty()) {
-    milter::Config defaults;
-    defaults.policy.authserv_id = milter::local_host_name();
-    return defaults;
-  }
-  auto c = milter::load_config(path, std::filesystem::current_path().string());
-  if (!c) throw UsageError(c.error());
-  return std::move(c).value();
+  if (auto c = milter_config(g)) return std::move(*c);
+  milter::Config defaults;  // no configuration file: the daemon's built-in defaults
+  defaults.policy.authserv_id = milter::local_host_name();
+  return defaults;
 }
 
 std::string reply_text(const Decision& d) { return d.reply ? d.reply->str() : std::string(); }

@@ -111,6 +111,21 @@ class CheckTest(unittest.TestCase):
         self.assertTrue(p.stdout.startswith("reject: 550 5.7.1 carol@example.com may not send"), p.stdout)
         self.assertIn("agent@example.net: deny", p.stdout)
 
+    def test_data_commands_read_the_database_from_the_milters_config(self):
+        out = json.loads(self.run_ctl("-c", self.conf, "--json", "mailbox", "list", want=0).stdout)
+        self.assertEqual([m["address"] for m in out], ["agent@example.net"])
+        rel = os.path.join(self.tmp.name, "relative.conf")
+        with open(rel, "w") as f:
+            f.write("# a comment line\nDatabase policy.db\n")
+        p = subprocess.run([AAMPCTL, "-c", rel, "--json", "mailbox", "list"], capture_output=True, text=True,
+                           timeout=60, cwd=self.tmp.name)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        bad = os.path.join(self.tmp.name, "bad.conf")
+        with open(bad, "w") as f:
+            f.write(f"Database {self.db}\nNoSuchKey yes\n")
+        p = self.run_ctl("-c", bad, "mailbox", "list", want=2)
+        self.assertIn("bad.conf:2", p.stderr)
+
     def test_bad_input(self):
         rows = [
             ("no --rcpt", ["-c", self.conf, "check", self.eml(mail())], "at least one --rcpt"),
