@@ -219,9 +219,13 @@ std::int64_t insert_reply(Connection& conn, const OutboxReply& r, UnixTime now) 
   return conn.last_insert_rowid();
 }
 
-void SqliteStore::record_audit(const AuditRecord& record) {
+void SqliteStore::record_audit(const AuditRecord& record) { audit_.write(record); }
+
+void SqliteStore::commit_audit(const std::vector<const AuditRecord*>& rows) {
   auto conn = pool_.acquire();
-  insert_audit(*conn, record);
+  Transaction tx(*conn, Transaction::Kind::write);
+  for (const AuditRecord* r : rows) insert_audit(*conn, *r);
+  tx.commit();
 }
 
 namespace {

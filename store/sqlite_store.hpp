@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "policy/store.hpp"
+#include "store/audit_writer.hpp"
 #include "store/sqlite.hpp"
 
 namespace aamp::store {
@@ -76,6 +77,8 @@ class SqliteStore final : public Store, public Outbox {
   // Indexed: exact and domain rules by (mailbox_id, pattern); wildcard rules of the one
   // mailbox scanned and glob-matched here.
   std::vector<SenderRule> matching_rules(std::int64_t mailbox_id, std::string_view sender) override;
+  // Committed before it returns, in a group commit with the rows of other threads that
+  // arrive meanwhile (store/audit_writer.hpp).
   void record_audit(const AuditRecord& record) override;
   // One BEGIN IMMEDIATE transaction; `effects` runs inside it, holding the write lock:
   // it must be quick and must not call this store.
@@ -91,7 +94,10 @@ class SqliteStore final : public Store, public Outbox {
   const std::string& path() const noexcept { return pool_.path(); }
 
  private:
+  void commit_audit(const std::vector<const AuditRecord*>& rows);  // one write transaction
+
   ConnectionPool pool_;
+  AuditWriter audit_{[this](const std::vector<const AuditRecord*>& rows) { commit_audit(rows); }};
 };
 
 // Writes an audit row (with the rule's pattern and origin copied in) on `conn`.
