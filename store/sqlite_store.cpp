@@ -222,6 +222,7 @@ std::int64_t insert_reply(Connection& conn, const OutboxReply& r, UnixTime now) 
 void SqliteStore::record_audit(const AuditRecord& record) { audit_.write(record); }
 
 void SqliteStore::commit_audit(const std::vector<const AuditRecord*>& rows) {
+  const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   Transaction tx(*conn, Transaction::Kind::write);
   for (const AuditRecord* r : rows) insert_audit(*conn, *r);
@@ -276,6 +277,7 @@ PairRedemption SqliteStore::redeem_pair_code(const PairAttempt& attempt,
                                              const std::function<PairEffects(const PairCheck&)>& effects) {
   const std::string requester = normalize_address(attempt.requester);
   const UnixTime now = attempt.now;
+  const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   Transaction tx(*conn, Transaction::Kind::write);
   std::int64_t code_id = 0;
@@ -354,16 +356,19 @@ std::vector<OutboxReply> SqliteStore::due_replies(UnixTime now, int limit) {
 }
 
 void SqliteStore::mark_sent(std::int64_t id, UnixTime now) {
+  const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   conn->prepare(kMarkSent).bind(1, id).bind(2, now).run();
 }
 
 void SqliteStore::mark_failed(std::int64_t id, UnixTime /*now*/, UnixTime next_attempt_at, const std::string& error) {
+  const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   conn->prepare(kMarkFailed).bind(1, id).bind(2, next_attempt_at).bind(3, error).run();
 }
 
 void SqliteStore::mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) {
+  const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   conn->prepare(kMarkAbandoned).bind(1, id).bind(2, now).bind(3, error).run();
 }
