@@ -36,12 +36,19 @@ void set_owner(const std::string& path, const Account& owner) {
     throw std::runtime_error("cannot chown " + path + " to " + owner.str() + ": " + std::strerror(errno));
 }
 
+constexpr std::size_t kMaxPacket = 1024 * 1024;
+
 }  // namespace
 
 void open_listener(const Config& config) {
   std::string spec = config.socket.libmilter_spec();
   if (smfi_setconn(spec.data()) != MI_SUCCESS) throw std::runtime_error("libmilter refused the socket " + spec);
   if (smfi_settimeout(config.milter_timeout_s) != MI_SUCCESS) throw std::runtime_error("smfi_settimeout failed");
+  // libmilter drops a connection whose packet exceeds 64 KiB by default; Postfix sends one
+  // header per packet and allows headers up to header_size_limit (100 KiB by default). With
+  // 1 MiB an oversized X-AAMP field gets the engine's clear 554 instead of a dropped
+  // connection and the MTA's milter_default_action.
+  smfi_setmaxdatasize(kMaxPacket);
 
   const bool unix_socket = config.socket.kind == SocketSpec::Kind::unix;
   const mode_t old_mask = unix_socket ? umask(static_cast<mode_t>(~config.socket_mode & 0777)) : 0;
