@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <climits>
@@ -345,6 +346,18 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       {"on-policydeny", action_key(&FailureActions::policy_deny)},
       {"on-storeerror", action_key(&FailureActions::store_error)},
       {"on-internalerror", action_key(&FailureActions::internal_error)},
+      {"recipientdelimiter",
+       [](Parser& p, std::string_view v) -> Problem {
+         // Postfix recipient_delimiter: one or more characters, none of them a letter, digit,
+         // '@', quote or white space.
+         for (const char c : v) {
+           const auto u = static_cast<unsigned char>(c);
+           if (u <= 0x20 || u >= 0x7f || std::isalnum(u) != 0 || c == '@' || c == '"' || c == '\\')
+             return "expected the characters of Postfix's recipient_delimiter, e.g. + or +-";
+         }
+         p.cfg.policy.recipient_delimiters = std::string(v);
+         return std::nullopt;
+       }},
       {"staledispatch",
        [](Parser& p, std::string_view v) -> Problem {
          auto b = parse_bool(v);

@@ -111,7 +111,7 @@ class Judge {
     Outcome o;
     o.recipient = recipient;
     o.address = normalize_recipient(recipient);  // Postfix delivers <"agent"@x.> to agent@x
-    const auto mb = ctx_.store.find_mailbox(o.address);
+    const auto mb = protecting_mailbox(o.address);
     if (!mb || mb->mode == MailboxMode::off) return o;
     o.is_protected = true;
     o.report = ctx_.policy.mode == EnforcementMode::report || mb->mode == MailboxMode::report;
@@ -134,6 +134,20 @@ class Judge {
   bool reply_enqueued() const { return reply_enqueued_; }
 
  private:
+  // The mailbox row that protects `address`. With RecipientDelimiter, Postfix delivers
+  // agent+tag@x to agent@x: a row for exactly agent+tag@x still wins, else agent@x's
+  // protection applies (and `address` becomes agent@x: audit rows, pairing and replies
+  // speak of the mailbox that gets the mail).
+  std::optional<ProtectedMailbox> protecting_mailbox(std::string& address) {
+    auto mb = ctx_.store.find_mailbox(address);
+    const std::string base = strip_address_extension(address, ctx_.policy.recipient_delimiters);
+    if (base == address || (mb && mb->address == address)) return mb;
+    auto base_mb = ctx_.store.find_mailbox(base);
+    if (!base_mb) return mb;
+    address = base;
+    return base_mb;
+  }
+
   Outcome refuse(Outcome o, Refusal r, std::string verdict, std::string ar_result, SmtpReply rep, std::string reason) {
     o.refusal = r;
     o.verdict = std::move(verdict);

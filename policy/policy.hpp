@@ -47,6 +47,9 @@ struct Policy {
   std::vector<std::string> trusted_authserv_ids;  // lower case
   std::vector<LoginGrant> login_grants;
   bool reject_stale_dispatch = true;
+  // Postfix's recipient_delimiter (e.g. "+" or "+-"): Postfix delivers agent+tag@x to
+  // agent@x, so the protection of agent@x covers it. Empty: no address extensions.
+  std::string recipient_delimiters;
   FailureActions on;
   PairRequestHandling pair_requests = PairRequestHandling::consume;
   PairLimits pair_limits;

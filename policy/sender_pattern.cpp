@@ -49,6 +49,14 @@ std::string normalize_recipient(std::string_view recipient) {
   return a;
 }
 
+std::string strip_address_extension(std::string_view address, std::string_view delimiters) {
+  const auto at = address.rfind('@');
+  if (delimiters.empty() || at == std::string_view::npos) return std::string(address);
+  const auto cut = address.substr(0, at).find_first_of(delimiters, 1);
+  if (cut == std::string_view::npos) return std::string(address);
+  return std::string(address.substr(0, cut)) + std::string(address.substr(at));
+}
+
 std::string_view domain_of(std::string_view address) noexcept {
   const auto at = address.rfind('@');
   return at == std::string_view::npos ? std::string_view{} : address.substr(at + 1);

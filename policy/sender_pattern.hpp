@@ -47,6 +47,10 @@ std::string normalize_address(std::string_view address);
 // agent@x, §4.1.2), and one trailing dot of the domain removed (the root). Postfix does all
 // three before delivery but hands the milter the recipient as the client wrote it.
 std::string normalize_recipient(std::string_view recipient);
+// "agent+tag@x" -> "agent@x" when '+' is one of `delimiters` (Postfix recipient_delimiter:
+// the local part ends at the first delimiter character that is not its first character).
+// Unchanged when there is none.
+std::string strip_address_extension(std::string_view address, std::string_view delimiters);
 std::string_view domain_of(std::string_view address) noexcept;  // after the last '@'
 
 }  // namespace aamp

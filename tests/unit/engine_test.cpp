@@ -348,6 +348,45 @@ TEST_F(EngineTest, DomainMailboxProtectsEveryAddressOfTheDomain) {
   EXPECT_EQ(d.verdict, "deny");
 }
 
+TEST_F(EngineTest, RecipientDelimiterExtendsProtectionToAddressExtensions) {
+  struct Row {
+    const char* label;
+    const char* delimiters;
+    const char* rcpt;
+    const char* from;
+    Action want;
+    const char* want_audit_rcpt;  // "" = not protected, no audit row
+  };
+  const std::vector<Row> rows = {
+      {"no delimiter configured: an extension is another address", "", "agent+x@example.net", "carol@example.com",
+       Action::accept, ""},
+      {"extension of a protected mailbox: unknown sender refused", "+", "agent+x@example.net", "carol@example.com",
+       Action::reject, "agent@example.net"},
+      {"extension of a protected mailbox: allowed sender", "+", "agent+x@example.net", "alice@example.com",
+       Action::accept, "agent@example.net"},
+      {"second delimiter character", "+-", "agent-x@example.net", "carol@example.com", Action::reject,
+       "agent@example.net"},
+      {"a row for the exact extended address wins", "+", "agent+open@example.net", "carol@example.com",
+       Action::accept, "agent+open@example.net"},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    SetUp();
+    ProtectedMailbox open = mailbox("agent+open@example.net");
+    open.trust = 0;
+    store->add_rule(rule(store->add_mailbox(open), "*"));
+    policy.recipient_delimiters = row.delimiters;
+    const Decision d = run(dispatch({row.rcpt}, row.from));
+    EXPECT_EQ(d.action, row.want);
+    if (*row.want_audit_rcpt) {
+      ASSERT_EQ(store->audit().size(), 1u);
+      EXPECT_EQ(store->audit()[0].recipient, row.want_audit_rcpt);
+    } else {
+      EXPECT_TRUE(store->audit().empty());
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Several recipients.
 

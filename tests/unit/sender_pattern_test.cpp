@@ -94,6 +94,28 @@ TEST(ContextRules, NarrowingNeverWidens) {
   EXPECT_EQ(narrow_rules(issued, {{"project", {"p9"}}}), (ContextRules{{"project", {}}}));
 }
 
+TEST(Addresses, StripAddressExtension) {
+  struct Row {
+    const char* address;
+    const char* delimiters;
+    const char* want;
+  };
+  const Row rows[] = {
+      {"agent+tag@x.example", "+", "agent@x.example"},
+      {"agent+a+b@x.example", "+", "agent@x.example"},
+      {"agent-tag@x.example", "+-", "agent@x.example"},
+      {"agent-tag@x.example", "+", "agent-tag@x.example"},
+      {"+agent@x.example", "+", "+agent@x.example"},  // a leading delimiter is not an extension
+      {"agent+tag@x.example", "", "agent+tag@x.example"},
+      {"agent@x+y.example", "+", "agent@x+y.example"},  // only the local part
+      {"no-at-sign", "+", "no-at-sign"},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.address);
+    EXPECT_EQ(strip_address_extension(r.address, r.delimiters), r.want);
+  }
+}
+
 TEST(Addresses, NormalizeAndDomain) {
   EXPECT_EQ(normalize_address(" <Alice@Example.COM> "), "alice@example.com");
   EXPECT_EQ(normalize_address("<>"), "");
