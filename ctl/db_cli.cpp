@@ -1,6 +1,9 @@
 // db_cli.cpp — see db_cli.hpp.
 #include "ctl/db_cli.hpp"
 
+#include "policy/duration.hpp"
+#include "policy/trust.hpp"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -28,34 +31,12 @@ UnixTime now() { return SystemClock().now(); }
 
 UnixTime parse_duration(std::string_view text, std::string_view what, UnixTime max) {
   const auto bad = [&](std::string_view why) {
-    return UsageError(fmt::format("{} '{}' {} (use e.g. 30s, 5m, 2h, 7d or 1h30m)", what, text, why));
+    return UsageError(fmt::format("{} '{}': {}", what, text, why));
   };
-  if (text.empty()) throw bad("is empty");
-  UnixTime total = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    if (text[i] < '0' || text[i] > '9') throw bad("is not a duration");
-    UnixTime n = 0;
-    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
-      n = n * 10 + (text[i] - '0');
-      if (n > 1'000'000'000) throw bad("is too long");
-    }
-    UnixTime unit = 1;
-    if (i < text.size()) {
-      switch (text[i]) {
-        case 's': unit = 1; break;
-        case 'm': unit = 60; break;
-        case 'h': unit = 3600; break;
-        case 'd': unit = 86400; break;
-        default: throw bad("has an unknown unit");
-      }
-      ++i;
-    } else if (total != 0) {
-      throw bad("ends without a unit");  // "1h30" is ambiguous
-    }
-    total += n * unit;
-    if (total > 100LL * 365 * 86400) throw bad("is too long");
-  }
+  const auto ms = parse_duration_ms(text);  // the config file's grammar too
+  if (!ms) throw bad(ms.error());
+  if (*ms % 1000 != 0) throw bad("is counted in whole seconds");
+  const UnixTime total = *ms / 1000;
   if (total <= 0) throw bad("must be more than zero");
   if (total > max) throw bad(fmt::format("is longer than the maximum of {}s", max));
   return total;
@@ -96,18 +77,9 @@ bool is_key_char(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= '0' &
 }  // namespace
 
 TrustSet parse_trust(std::string_view text) {
-  if (text == "any") return kAnyTrust;
-  if (text == "none") return 0;
-  TrustSet out = 0;
-  for (const auto word : split(text, ',')) {
-    const auto it = std::find_if(std::begin(kTrustNames), std::end(kTrustNames),
-                                 [&](const auto& n) { return n.first == word; });
-    if (it == std::end(kTrustNames))
-      throw UsageError(fmt::format("--trust '{}': '{}' is not one of auth, internal, authres (or give any / none)",
-                                   text, word));
-    out |= it->second;
-  }
-  return out;
+  const auto t = aamp::parse_trust(text);  // the config file's grammar too
+  if (!t) throw UsageError(fmt::format("--trust '{}': {}", text, t.error()));
+  return *t;
 }
 
 std::vector<std::string> trust_names(TrustSet trust) {

@@ -15,7 +15,9 @@
 #include <fstream>
 #include <functional>
 
+#include "policy/duration.hpp"
 #include "policy/text.hpp"
+#include "policy/trust.hpp"
 
 namespace aamp::milter {
 
@@ -163,40 +165,10 @@ Problem load_sender_logins(const std::string& path, const FileReader& read_file,
   });
 }
 
-Result<std::int64_t> parse_duration_ms(std::string_view text) {
-  text = trim(text);
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  std::uint64_t n = 0;
-  if (digits == 0 || !parse_uint(text.substr(0, digits), n))
-    return Error{"a duration is a number with an optional unit: 500ms, 30s, 15m, 2h, 1d"};
-  const std::string unit = to_lower(text.substr(digits));
-  std::uint64_t scale = 0;
-  if (unit == "ms") scale = 1;
-  else if (unit.empty() || unit == "s") scale = 1000;
-  else if (unit == "m") scale = 60'000;
-  else if (unit == "h") scale = 3'600'000;
-  else if (unit == "d") scale = 86'400'000;
-  else return Error{"unknown duration unit '" + unit + "' (use ms, s, m, h or d)"};
-  constexpr std::uint64_t kMaxMs = 10ull * 366 * 86'400'000;  // ten years
-  if (n > kMaxMs / scale) return Error{"a duration cannot exceed ten years"};
-  return static_cast<std::int64_t>(n * scale);
-}
-
 Problem parse_trust(std::string_view value, TrustSet& out) {
-  out = 0;
-  const auto items = split_list(value);
-  if (items.empty()) return "expected auth, internal, authres, any or none";
-  for (const auto& raw : items) {
-    const std::string item = to_lower(raw);
-    if (item == "auth") out |= trust_auth;
-    else if (item == "internal") out |= trust_internal;
-    else if (item == "authres") out |= trust_authres;
-    else if (item == "any") out |= kAnyTrust;
-    else if (item == "none") {
-      if (items.size() != 1) return "'none' cannot be combined with other trust bases";
-    } else return "unknown trust basis '" + raw + "' (auth, internal, authres, any, none)";
-  }
+  auto t = aamp::parse_trust(value);
+  if (!t) return t.error();
+  out = *t;
   return std::nullopt;
 }
 

@@ -102,26 +102,24 @@ std::string trust_to_string(TrustSet t) {
 }
 
 Result<TrustSet> parse_trust(std::string_view text) {
-  const std::string t = to_lower(trim(text));
-  if (t == "none") return TrustSet{0};
-  if (t == "any") return TrustSet{kAnyTrust};
   TrustSet out = 0;
-  std::size_t start = 0;
-  while (start <= t.size()) {
-    const auto comma = t.find(',', start);
-    const std::string_view item = trim(std::string_view(t).substr(start, comma - start));
-    if (item == "auth") {
-      out |= trust_auth;
-    } else if (item == "internal") {
-      out |= trust_internal;
-    } else if (item == "authres" || item == "dkim") {
-      out |= trust_authres;
-    } else {
-      return Error{"unknown trust basis '" + std::string(item) + "' (auth, internal, authres, any, none)"};
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
+  std::size_t items = 0;
+  bool none = false;
+  for (std::size_t i = 0; i <= text.size();) {
+    const auto end = text.find_first_of(", \t", i);
+    const std::string item = to_lower(text.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i));
+    i = end == std::string_view::npos ? text.size() + 1 : end + 1;
+    if (item.empty()) continue;
+    ++items;
+    if (item == "auth") out |= trust_auth;
+    else if (item == "internal") out |= trust_internal;
+    else if (item == "authres") out |= trust_authres;
+    else if (item == "any") out |= kAnyTrust;
+    else if (item == "none") none = true;
+    else return Error{"unknown trust basis '" + item + "': not one of auth, internal, authres (or any / none)"};
   }
+  if (items == 0) return Error{"expected auth, internal, authres, any or none"};
+  if (none && items != 1) return Error{"'none' cannot be combined with other trust bases"};
   return out;
 }
 

@@ -23,7 +23,9 @@ TrustFindings evaluate_trust(const MessageFacts& facts, const std::string& from,
 // True when `required` is empty or the findings show one of its bases.
 bool satisfies(const TrustFindings& f, TrustSet required) noexcept;
 
-// "auth,internal,authres" / "any" / "none" <-> TrustSet.
+// The trust grammar of the config file and aampctl: bases separated by ',' or white space
+// (auth, internal, authres; "any" = all three), or "none" alone (no trust required).
+// Case-insensitive. trust_to_string lists the bases, or "none".
 std::string trust_to_string(TrustSet t);
 Result<TrustSet> parse_trust(std::string_view text);
 

@@ -348,7 +348,7 @@ class StoreCliTest(unittest.TestCase):
             (["pair", "issue", "--mailbox", "@example.org"], "one agent's address"),
             # bad TTL and sizes
             (["pair", "issue", "--mailbox", "agent@example.com", "--ttl", "0"], "more than zero"),
-            (["pair", "issue", "--mailbox", "agent@example.com", "--ttl", "5x"], "unknown unit"),
+            (["pair", "issue", "--mailbox", "agent@example.com", "--ttl", "5x"], "unknown duration unit 'x'"),
             (["pair", "issue", "--mailbox", "agent@example.com", "--ttl", "-5m"], "not a duration"),
             (["pair", "issue", "--mailbox", "agent@example.com", "--ttl", "1h30"], "without a unit"),
             (["pair", "issue", "--mailbox", "agent@example.com", "--ttl", "8d"], "longer than the maximum"),

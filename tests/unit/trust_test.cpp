@@ -27,7 +27,8 @@ TEST(Trust, ParsesAndPrintsTrustSets) {
       {"none", 0, "none"},
       {"auth", trust_auth, "auth"},
       {" internal , AUTH ", trust_auth | trust_internal, "auth,internal"},
-      {"dkim", trust_authres, "authres"},
+      {"auth any", kAnyTrust, "auth,internal,authres"},
+      {"auth\tauthres", trust_auth | trust_authres, "auth,authres"},
   };
   for (const auto& r : rows) {
     SCOPED_TRACE(r.in);
@@ -36,8 +37,11 @@ TEST(Trust, ParsesAndPrintsTrustSets) {
     EXPECT_EQ(*t, r.want);
     EXPECT_EQ(trust_to_string(*t), r.printed);
   }
-  EXPECT_FALSE(parse_trust("spf").ok());
-  EXPECT_FALSE(parse_trust("auth,,internal").ok());
+  for (const char* bad : {"spf", "dkim", "", " , ", "none,auth", "auth none"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_FALSE(parse_trust(bad).ok());
+  }
+  EXPECT_EQ(parse_trust("auth none").error(), "'none' cannot be combined with other trust bases");
 }
 
 TEST(Trust, SatisfiesAnyRequiredBasis) {
