@@ -73,7 +73,7 @@ class Lexer {
     while (pos_ < s_.size()) {
       const char c = s_[pos_++];
       if (c == '\\') {
-        ++pos_;
+        if (pos_ < s_.size()) ++pos_;  // a quoted-pair; a backslash at the very end quotes nothing
       } else if (c == '(') {
         if (++depth > kMaxCommentDepth) break;
       } else if (c == ')') {

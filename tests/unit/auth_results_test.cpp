@@ -37,9 +37,12 @@ TEST(AuthResults, RefusesWhatDoesNotParse) {
   for (const char* bad : {"", "   ", "mx.example; dkim", "mx.example; dkim=", "mx.example dkim=pass",
                           "mx.example; dkim=pass header.d", "mx.example; (unclosed dkim=pass",
                           "mx.example; dkim=pass header.d=\"unterminated", "mx.example; =pass",
-                          "mx.example; none; dkim=pass"}) {
+                          "mx.example; none; dkim=pass",
+                          // A backslash ending a comment used to step past the end (fuzzing).
+                          "(\\", "mx.example; dkim=pass (c\\"}) {
     SCOPED_TRACE(bad);
     EXPECT_FALSE(parse_authentication_results(bad).has_value());
+    EXPECT_NO_THROW(authserv_id_of(bad));
   }
 }
 
