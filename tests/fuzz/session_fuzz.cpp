@@ -19,6 +19,7 @@
 // a session on the default config, as when an MTA skips the connect step.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -44,9 +45,14 @@ using aamp::milter::Session;
 constexpr std::size_t kMaxEvents = 4000;
 constexpr aamp::UnixTime kStart = 1'790'000'000;
 
-void require(bool condition) {
-  if (!condition) std::abort();
-}
+// An invariant: on failure, say which one before aborting (the crash input is kept).
+#define REQUIRE(condition)                                                          \
+  do {                                                                              \
+    if (!(condition)) {                                                             \
+      std::fprintf(stderr, "session_fuzz.cpp:%d: %s does not hold\n", __LINE__, #condition); \
+      std::abort();                                                                 \
+    }                                                                               \
+  } while (false)
 
 std::string unescape(std::string_view in) {
   auto hex = [](char c) -> int {
@@ -186,14 +192,14 @@ bool digit(char c) { return c >= '0' && c <= '9'; }
 
 // RFC 5321 §4.2 reply code and RFC 3463 enhanced code of the same class; one line of text.
 void check_reply(const aamp::SmtpReply& r, char want_class) {
-  require(r.code.size() == 3 && r.code[0] == want_class && digit(r.code[1]) && digit(r.code[2]));
+  REQUIRE(r.code.size() == 3 && r.code[0] == want_class && digit(r.code[1]) && digit(r.code[2]));
   const auto dot1 = r.xcode.find('.');
   const auto dot2 = r.xcode.find('.', dot1 == std::string::npos ? 0 : dot1 + 1);
-  require(r.xcode.size() >= 5 && r.xcode[0] == want_class && dot1 == 1 && dot2 != std::string::npos);
-  require(dot2 > 2 && dot2 <= 5 && r.xcode.size() - dot2 - 1 >= 1 && r.xcode.size() - dot2 - 1 <= 3);
-  for (std::size_t i = 2; i < r.xcode.size(); ++i) require(i == dot2 || digit(r.xcode[i]));
-  require(!r.text.empty());
-  for (const char c : r.text) require(c >= 0x20 && c < 0x7f);
+  REQUIRE(r.xcode.size() >= 5 && r.xcode[0] == want_class && dot1 == 1 && dot2 != std::string::npos);
+  REQUIRE(dot2 > 2 && dot2 <= 5 && r.xcode.size() - dot2 - 1 >= 1 && r.xcode.size() - dot2 - 1 <= 3);
+  for (std::size_t i = 2; i < r.xcode.size(); ++i) REQUIRE(i == dot2 || digit(r.xcode[i]));
+  REQUIRE(!r.text.empty());
+  for (const char c : r.text) REQUIRE(c >= 0x20 && c < 0x7f);
 }
 
 bool printable_line(std::string_view s) {
@@ -210,7 +216,7 @@ bool has_rule(const aamp::test::MemoryStore& store, std::int64_t mailbox_id, std
     aamp::SenderPattern pattern{aamp::PatternKind::exact, rule.pattern};
     if (rule.origin == aamp::RuleOrigin::configured) {
       auto parsed = aamp::parse_sender_pattern(rule.pattern);
-      require(parsed.ok());
+      REQUIRE(parsed.ok());
       pattern = *parsed;
     }
     if (aamp::matches(pattern, address)) return true;
@@ -231,46 +237,52 @@ std::optional<aamp::ProtectedMailbox> mailbox_of(const aamp::test::MemoryStore& 
 
 void check_end(const aamp::milter::MessageEnd& end, const aamp::MessageFacts& facts, const Session& session,
                const aamp::test::MemoryStore& store) {
-  require(printable_line(end.summary));
+  REQUIRE(printable_line(end.summary));
   if (!end.decision) {
-    require(end.summary.empty());
+    REQUIRE(end.summary.empty());
     return;
   }
   const aamp::Decision& d = *end.decision;
-  require(end.summary.rfind(session.log_id() + ": ", 0) == 0 || end.summary.rfind(facts.queue_id + ": ", 0) == 0);
+  REQUIRE(end.summary.rfind(session.log_id() + ": ", 0) == 0 || end.summary.rfind(facts.queue_id + ": ", 0) == 0);
   switch (d.action) {
-    case aamp::Action::reject: require(d.reply.has_value()); check_reply(*d.reply, '5'); break;
-    case aamp::Action::tempfail: require(d.reply.has_value()); check_reply(*d.reply, '4'); break;
-    case aamp::Action::quarantine: require(!d.quarantine_reason.empty() && printable_line(d.quarantine_reason)); break;
+    case aamp::Action::reject: REQUIRE(d.reply.has_value()); check_reply(*d.reply, '5'); break;
+    case aamp::Action::tempfail: REQUIRE(d.reply.has_value()); check_reply(*d.reply, '4'); break;
+    case aamp::Action::quarantine: REQUIRE(!d.quarantine_reason.empty() && printable_line(d.quarantine_reason)); break;
     default: break;
   }
   // Removals name fields that are there (smfi_chgheader counts per name, from 1).
   for (const auto& removal : d.delete_headers) {
     int present = 0;
     for (const auto& h : facts.headers) present += aamp::iequals(h.name, removal.name) ? 1 : 0;
-    require(removal.index >= 1 && removal.index <= present);
+    REQUIRE(removal.index >= 1 && removal.index <= present);
   }
   // Additions: a field name, and a value that cannot start another field.
   for (const auto& add : d.add_headers) {
-    require(!add.name.empty());
-    for (const char c : add.name) require(c > 0x20 && c < 0x7f && c != ':');
+    REQUIRE(!add.name.empty());
+    for (const char c : add.name) REQUIRE(c > 0x20 && c < 0x7f && c != ':');
     for (std::size_t i = 0; i < add.value.size(); ++i) {
       const char c = add.value[i];
-      require(c != '\0' && c != '\r');
-      if (c == '\n') require(i + 1 < add.value.size() && (add.value[i + 1] == ' ' || add.value[i + 1] == '\t'));
+      REQUIRE(c != '\0' && c != '\r');
+      if (c == '\n') REQUIRE(i + 1 < add.value.size() && (add.value[i + 1] == ' ' || add.value[i + 1] == '\t'));
     }
   }
   // Recipients removed are recipients the MTA gave, and never all of them on accept.
   for (const auto& r : d.delete_recipients) {
     bool known = false;
     for (const auto& given : facts.recipients) known = known || given == r;
-    require(known);
+    REQUIRE(known);
   }
-  if (d.action == aamp::Action::accept && !facts.recipients.empty())
-    require(d.delete_recipients.size() < facts.recipients.size());
+  // Removing every recipient stands for DISCARD only where DISCARD means accept (Stalwart).
+  if (d.action == aamp::Action::accept && !facts.recipients.empty() && !facts.discard_is_accept)
+    REQUIRE(d.delete_recipients.size() < facts.recipients.size());
 
-  // The promise: a guarded intent reaches an enforced mailbox only from a sender it allows.
-  if (d.action != aamp::Action::accept || session.config().policy.mode != aamp::EnforcementMode::enforce) return;
+  // The promise: a guarded intent reaches an enforced mailbox only from a sender it allows
+  // (unless the operator chose to fail open: an On-* action of accept, or report mode).
+  const aamp::Policy& policy = session.config().policy;
+  const bool fails_open = policy.on.bad_message == aamp::Action::accept || policy.on.policy_deny == aamp::Action::accept ||
+                          policy.on.store_error == aamp::Action::accept ||
+                          policy.on.internal_error == aamp::Action::accept;
+  if (d.action != aamp::Action::accept || policy.mode != aamp::EnforcementMode::enforce || fails_open) return;
   const auto intent = aamp::parse_intent(d.intent);
   if (!intent) return;
   for (const auto& given : facts.recipients) {
@@ -281,7 +293,7 @@ void check_end(const aamp::milter::MessageEnd& end, const aamp::MessageFacts& fa
     if (!mailbox || mailbox->mode != aamp::MailboxMode::enforce) continue;
     bool guarded = false;
     for (const auto g : mailbox->guarded_intents) guarded = guarded || g == *intent;
-    if (guarded) require(has_rule(store, mailbox->id, d.header_from));
+    if (guarded) REQUIRE(has_rule(store, mailbox->id, d.header_from));
   }
 }
 
@@ -290,7 +302,7 @@ struct Player {
     seed(*store);
     config_lines = base_config();
     config = build_config(config_lines);
-    require(config != nullptr);
+    REQUIRE(config != nullptr);
   }
 
   Session& session() {
@@ -333,9 +345,9 @@ struct Player {
       else session().header(std::string_view(arg).substr(0, colon), std::string_view(arg).substr(colon + 1));
     } else if (op == "eoh") {
       const auto after = session().end_of_headers();
-      if (after == aamp::milter::AfterHeaders::accept_now) require(session().mta_can_skip());
+      if (after == aamp::milter::AfterHeaders::accept_now) REQUIRE(session().mta_can_skip());
     } else if (op == "body") {
-      require(session().body_ignored());
+      REQUIRE(session().body_ignored());
     } else if (op == "eom") {
       Session& s = session();
       const auto end = s.end_of_message(macros);
