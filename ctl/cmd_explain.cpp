@@ -22,7 +22,7 @@ namespace {
 
 std::string address_option(const std::optional<std::string>& value, std::string_view option) {
   if (!value) throw UsageError(fmt::format("explain: {} ADDRESS is required", option));
-  const std::string a = normalize_address(*value);
+  std::string a = normalize_address(*value);
   const auto at = a.find('@');
   if (a.empty() || at == std::string::npos || at == 0 || at + 1 == a.size() || a.find_first_of(" \t") != std::string::npos)
     throw UsageError(fmt::format("explain: {} '{}' is not a mail address", option, *value));

@@ -86,6 +86,7 @@ int list(Cli& cli, const Globals& g) {
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
+  rows.reserve(all.size());
   for (const auto& e : all)
     rows.push_back({std::to_string(e.mailbox.id), e.mailbox.address, std::string(store::mode_name(e.mailbox.mode)),
                     trust_text(e.mailbox.trust), intents_display(e.mailbox.guarded_intents),

@@ -115,7 +115,7 @@ int issue(Cli& cli, const Globals& g) {
     if (qr || isatty(STDOUT_FILENO) == 1) fmt::print("{}", render_qr(url));
     fmt::print("pair code {} for {} expires at {}\n", id, address, time_text(t + ttl));
   }
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
   if (mb->mailbox.address != address)
     fmt::print(stderr,
                "aampctl: note: {} is protected by the domain mailbox {}: the code works only for {}, but the pairing "
@@ -142,6 +142,7 @@ int list(Cli& cli, const Globals& g) {
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
+  rows.reserve(all.size());
   for (const auto& e : all)
     rows.push_back({std::to_string(e.id), e.mailbox, std::string(store::to_string(e.state(t))),
                     time_text(e.created_at), time_text(e.expires_at), e.consumed_by.empty() ? "-" : e.consumed_by,

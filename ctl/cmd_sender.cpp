@@ -60,6 +60,7 @@ int list(Cli& cli, const Globals& g) {
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
+  rows.reserve(all.size());
   for (const auto& e : all)
     rows.push_back({std::to_string(e.rule.id), e.mailbox, e.rule.pattern, std::string(store::origin_name(e.rule.origin)),
                     rules_display(e.rule.context), time_text(e.rule.created_at), e.rule.created_by,

@@ -97,7 +97,7 @@ int cmd_validate(Cli& cli, const Globals& g) {
     any_invalid = any_invalid || v.verdict == Verdict::invalid;
     if (json) fmt::print("{}\n", json_line(path, v).dump(-1, ' ', false, Json::error_handler_t::replace));
     else fmt::print("{}\n", text_line(shown_name(path), v));
-    std::fflush(stdout);
+    (void)std::fflush(stdout);
   }
   return any_error ? 2 : any_invalid ? 1 : 0;
 }

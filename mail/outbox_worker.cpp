@@ -10,10 +10,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <exception>
 #include <fmt/format.h>
 #include <stdexcept>
+#include <system_error>
 
 #include "mail/reply.hpp"
 #include "policy/reply_fields.hpp"
@@ -41,7 +41,7 @@ OutboxWorker::OutboxWorker(Outbox& outbox, ReplyTransport& transport, const Cloc
     : outbox_(outbox),
       transport_(transport),
       clock_(clock),
-      options_(options),
+      options_(std::move(options)),
       log_(std::move(log)),
       audit_(audit) {}
 
@@ -49,7 +49,7 @@ OutboxWorker::~OutboxWorker() { stop(); }
 
 void OutboxWorker::start() {
   if (thread_.joinable()) throw std::logic_error("the reply worker is running already");
-  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
 }
 
 void OutboxWorker::stop() {
@@ -75,7 +75,7 @@ bool OutboxWorker::hold_lock() {
   const int fd = ::open(options_.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     log(LogLevel::error, fmt::format("outbox: cannot open the lock file {}: {}; not sending replies until it opens",
-                                     options_.lock_file, std::strerror(errno)));
+                                     options_.lock_file, std::generic_category().message(errno)));
     return false;
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -97,7 +97,7 @@ void OutboxWorker::release_lock() noexcept {
   lock_fd_ = -1;
 }
 
-void OutboxWorker::run(std::stop_token stop) {
+void OutboxWorker::run(const std::stop_token& stop) {
   while (!stop.stop_requested()) {
     try {
       if (hold_lock()) drain_once(stop);
@@ -111,7 +111,7 @@ void OutboxWorker::run(std::stop_token stop) {
   }
 }
 
-DrainStats OutboxWorker::drain_once(std::stop_token stop) {
+DrainStats OutboxWorker::drain_once(const std::stop_token& stop) {
   DrainStats stats;
   std::set<std::int64_t> seen;  // a row still due after we handled it (a failed mark) waits for the next pass
   const int batch = std::max(1, options_.batch);
@@ -134,7 +134,7 @@ DrainStats OutboxWorker::drain_once(std::stop_token stop) {
   }
 }
 
-bool OutboxWorker::deliver(const OutboxReply& reply, DrainStats& stats, std::stop_token stop) {
+bool OutboxWorker::deliver(const OutboxReply& reply, DrainStats& stats, const std::stop_token& stop) {
   const std::string id = printable(reply.message_id);
   if (sent_unmarked_.contains(reply.id)) {  // taken by the MTA already: only the mark is missing
     mark_sent_surely(reply);

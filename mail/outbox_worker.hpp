@@ -93,15 +93,15 @@ class OutboxWorker {
 
   // One pass over everything due now, synchronously (what the thread does each time it
   // wakes). StoreError from due_replies propagates; failures to mark are logged.
-  DrainStats drain_once(std::stop_token stop = {});
+  DrainStats drain_once(const std::stop_token& stop = {});
 
  private:
-  void run(std::stop_token stop);
+  void run(const std::stop_token& stop);
   // True when this worker may drain: no lock_file, or the flock is (now) ours.
   bool hold_lock();
   void release_lock() noexcept;
   // Returns false when stop interrupted the send (the reply is left as it was).
-  bool deliver(const OutboxReply& reply, DrainStats& stats, std::stop_token stop);
+  bool deliver(const OutboxReply& reply, DrainStats& stats, const std::stop_token& stop);
   // Gives up on a reply that was never handed to the MTA (too old, cannot be built).
   void abandon_unsent(const OutboxReply& reply, const std::string& why, DrainStats& stats);
   // After a failed attempt: mark_failed with the next backoff, or give up.

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <stop_token>
+#include <system_error>
 #include <utility>
 
 #include "policy/reply_fields.hpp"
@@ -57,7 +58,7 @@ class Fd {
   int fd_ = -1;
 };
 
-std::string errno_text(const char* what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
+std::string errno_text(const char* what) { return fmt::format("{}: {}", what, std::generic_category().message(errno)); }
 
 // Moves a descriptor to 3 or above (close-on-exec), so that the child's dup2 onto 0, 1
 // and 2 can never clobber one of its own sources, even if the daemon runs with a standard
@@ -111,7 +112,7 @@ void report_exec_failure(int error) {
   // survive execve. Give sendmail a clean slate.
   sigset_t none;
   ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);  // NOLINT(concurrency-mt-unsafe): the child has one thread
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   ::sigaction(SIGPIPE, &dfl, nullptr);

@@ -73,7 +73,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps, 
     if (connection_of(ctx) == nullptr) {
       auto conn = std::make_unique<Connection>(*g_runtime);
       if (smfi_setpriv(ctx, conn.get()) != MI_SUCCESS) throw std::runtime_error("smfi_setpriv failed");
-      conn.release();
+      (void)conn.release();  // libmilter's private pointer owns it now (freed in on_close)
     }
   } catch (const std::exception& e) {
     logf(Severity::error, "-: negotiate failed: {}", e.what());

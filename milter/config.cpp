@@ -15,6 +15,8 @@
 #include <fstream>
 #include <functional>
 
+#include <fmt/format.h>
+
 #include "policy/duration.hpp"
 #include "policy/text.hpp"
 #include "policy/trust.hpp"
@@ -123,7 +125,7 @@ Problem add_cidrs(std::string_view value, const std::string& base_dir, const Fil
       auto p = for_each_line(*text, [&](std::size_t n, std::string_view line) -> Problem {
         for (const auto& entry : split_list(line)) {
           auto net = parse_cidr(entry);
-          if (!net) return path + ":" + std::to_string(n) + ": " + entry + ": " + net.error();
+          if (!net) return fmt::format("{}:{}: {}: {}", path, n, entry, net.error());
           out.push_back(*net);
         }
         return std::nullopt;

@@ -19,10 +19,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -121,6 +121,8 @@ struct Replier {
 };
 
 // What -n checks beyond the syntax: the accounts exist, the reply transport parses.
+// getpwnam/getgrnam are not thread-safe: this runs before any thread starts.
+// NOLINTBEGIN(concurrency-mt-unsafe)
 std::optional<std::string> check_environment(const Config& c) {
   if (auto spec = reply_transport_spec(c); !spec) return spec.error();
   if (c.user && getpwnam(c.user->user.c_str()) == nullptr) return "UserID: no user " + c.user->user;
@@ -132,6 +134,7 @@ std::optional<std::string> check_environment(const Config& c) {
     return "SocketOwner: no group " + c.socket_owner->group;
   return std::nullopt;
 }
+// NOLINTEND(concurrency-mt-unsafe)
 
 LogSettings log_settings(const Config& c, bool foreground) {
   LogSettings s;
@@ -146,9 +149,9 @@ class StartupReport {
  public:
   void detach() {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw StartupError(kExitFailure, std::string("pipe: ") + std::strerror(errno));
+    if (pipe2(fds, O_CLOEXEC) != 0) throw StartupError(kExitFailure, std::string("pipe: ") + std::generic_category().message(errno));
     const pid_t pid = fork();
-    if (pid < 0) throw StartupError(kExitFailure, std::string("fork: ") + std::strerror(errno));
+    if (pid < 0) throw StartupError(kExitFailure, std::string("fork: ") + std::generic_category().message(errno));
     if (pid > 0) {  // the parent waits for the child's verdict and exits with it
       close(fds[1]);
       std::string message;
@@ -160,17 +163,17 @@ class StartupReport {
       }
       if (message.rfind("ok", 0) == 0) _exit(kExitOk);
       if (message.empty()) message = "1the daemon exited during startup (see syslog)";
-      std::fprintf(stderr, "aamp-milter: %s\n", message.c_str() + 1);
+      (void)std::fprintf(stderr, "aamp-milter: %s\n", message.c_str() + 1);
       _exit(message[0] == 'c' ? kExitConfig : kExitFailure);
     }
     close(fds[0]);
     fd_ = fds[1];
-    if (setsid() < 0) throw StartupError(kExitFailure, std::string("setsid: ") + std::strerror(errno));
+    if (setsid() < 0) throw StartupError(kExitFailure, std::string("setsid: ") + std::generic_category().message(errno));
   }
 
   void failed(const StartupError& e) {
     if (fd_ < 0) {
-      std::fprintf(stderr, "aamp-milter: %s\n", e.what());
+      (void)std::fprintf(stderr, "aamp-milter: %s\n", e.what());
       return;
     }
     const std::string line = std::string(e.status == kExitConfig ? "c" : "1") + e.what();
@@ -212,6 +215,8 @@ struct Identity {
   gid_t gid;
 };
 
+// At startup, before any thread starts (getpwnam/getgrnam are not thread-safe).
+// NOLINTBEGIN(concurrency-mt-unsafe)
 Identity resolve_account(const Account& a) {
   const passwd* pw = getpwnam(a.user.c_str());
   if (pw == nullptr) throw StartupError(kExitConfig, "UserID: no user " + a.user);
@@ -223,6 +228,7 @@ Identity resolve_account(const Account& a) {
   }
   return id;
 }
+// NOLINTEND(concurrency-mt-unsafe)
 
 // initgroups, setgid, setuid — in that order (a process without root cannot change groups).
 void drop_privileges(const Account& account, const Identity& id) {
@@ -231,16 +237,16 @@ void drop_privileges(const Account& account, const Identity& id) {
     throw StartupError(kExitFailure, "UserID " + account.str() + ": only root can change user");
   }
   if (initgroups(account.user.c_str(), id.gid) != 0)
-    throw StartupError(kExitFailure, std::string("initgroups: ") + std::strerror(errno));
-  if (setgid(id.gid) != 0) throw StartupError(kExitFailure, std::string("setgid: ") + std::strerror(errno));
-  if (setuid(id.uid) != 0) throw StartupError(kExitFailure, std::string("setuid: ") + std::strerror(errno));
+    throw StartupError(kExitFailure, std::string("initgroups: ") + std::generic_category().message(errno));
+  if (setgid(id.gid) != 0) throw StartupError(kExitFailure, std::string("setgid: ") + std::generic_category().message(errno));
+  if (setuid(id.uid) != 0) throw StartupError(kExitFailure, std::string("setuid: ") + std::generic_category().message(errno));
   if (id.uid != 0 && (setuid(0) == 0 || geteuid() == 0))
     throw StartupError(kExitFailure, "still able to become root after dropping privileges");
 }
 
 void write_pid_file(const std::string& path) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) throw StartupError(kExitFailure, "PidFile " + path + ": " + std::strerror(errno));
+  if (fd < 0) throw StartupError(kExitFailure, "PidFile " + path + ": " + std::generic_category().message(errno));
   const std::string text = std::to_string(getpid()) + "\n";
   const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   close(fd);
@@ -332,7 +338,7 @@ void Daemon::start(StartupReport& report) {
       for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
         const std::string f = cfg->database + suffix;
         if (std::filesystem::exists(f) && chown(f.c_str(), id.uid, id.gid) != 0)
-          throw StartupError(kExitFailure, "cannot chown " + f + ": " + std::strerror(errno));
+          throw StartupError(kExitFailure, "cannot chown " + f + ": " + std::generic_category().message(errno));
       }
     }
     drop_privileges(*cfg->user, id);
@@ -457,11 +463,11 @@ int run_daemon(const Options& options) {
 
   auto config = load(opts, base_dir);
   if (!config) {
-    std::fprintf(stderr, "aamp-milter: %s\n", config.error().c_str());
+    (void)std::fprintf(stderr, "aamp-milter: %s\n", config.error().c_str());
     return kExitConfig;
   }
   if (auto problem = check_environment(*config)) {
-    std::fprintf(stderr, "aamp-milter: %s: %s\n", opts.config_path.c_str(), problem->c_str());
+    (void)std::fprintf(stderr, "aamp-milter: %s: %s\n", opts.config_path.c_str(), problem->c_str());
     return kExitConfig;
   }
   if (opts.check_only) {
@@ -475,7 +481,7 @@ int run_daemon(const Options& options) {
   sigemptyset(&set);
   for (int s : {SIGUSR1, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);  // an MTA that hangs up mid-reply must not kill us
+  (void)signal(SIGPIPE, SIG_IGN);  // an MTA that hangs up mid-reply must not kill us
 
   configure_log(log_settings(*config, opts.foreground));
   StartupReport report;

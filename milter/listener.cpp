@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 #include "milter/daemon.hpp"
 #include "milter/log.hpp"
@@ -23,6 +23,8 @@ namespace aamp::milter {
 
 namespace {
 
+// At startup, before any thread starts (getpwnam/getgrnam are not thread-safe).
+// NOLINTBEGIN(concurrency-mt-unsafe)
 void set_owner(const std::string& path, const Account& owner) {
   const passwd* pw = getpwnam(owner.user.c_str());
   if (pw == nullptr) throw std::runtime_error("SocketOwner: no user " + owner.user);
@@ -33,8 +35,9 @@ void set_owner(const std::string& path, const Account& owner) {
     gid = gr->gr_gid;
   }
   if (chown(path.c_str(), pw->pw_uid, gid) != 0)
-    throw std::runtime_error("cannot chown " + path + " to " + owner.str() + ": " + std::strerror(errno));
+    throw std::runtime_error("cannot chown " + path + " to " + owner.str() + ": " + std::generic_category().message(errno));
 }
+// NOLINTEND(concurrency-mt-unsafe)
 
 constexpr std::size_t kMaxPacket = 1024 * 1024;
 
@@ -58,12 +61,12 @@ void open_listener(const Config& config) {
   if (unix_socket) umask(old_mask);
   if (rc != MI_SUCCESS)
     throw std::runtime_error("cannot listen on " + config.socket.str() +
-                             (err ? std::string(": ") + std::strerror(err) : std::string()) +
+                             (err ? std::string(": ") + std::generic_category().message(err) : std::string()) +
                              " (in use, not permitted, or a bad address)");
 
   if (unix_socket) {
     if (chmod(config.socket.path.c_str(), config.socket_mode) != 0)
-      throw std::runtime_error("cannot chmod " + config.socket.path + ": " + std::strerror(errno));
+      throw std::runtime_error("cannot chmod " + config.socket.path + ": " + std::generic_category().message(errno));
     if (config.socket_owner) set_owner(config.socket.path, *config.socket_owner);
     logf(Severity::info, "listening on {} (mode {:04o}{})", config.socket.str(), config.socket_mode,
          config.socket_owner ? ", owner " + config.socket_owner->str() : std::string());

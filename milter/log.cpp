@@ -60,9 +60,10 @@ void log_line(Severity severity, std::string_view line) noexcept {
            static_cast<int>(line.size()), line.data());
   }
   if (g_settings.to_stderr) {
-    std::fprintf(stderr, "%s[%ld]: %.*s%.*s\n", g_settings.ident.c_str(), static_cast<long>(getpid()),
+    // Nothing sensible to do when standard error fails: syslog has the line too.
+    (void)std::fprintf(stderr, "%s[%ld]: %.*s%.*s\n", g_settings.ident.c_str(), static_cast<long>(getpid()),
                  static_cast<int>(prefix.size()), prefix.data(), static_cast<int>(line.size()), line.data());
-    std::fflush(stderr);
+    (void)std::fflush(stderr);
   }
 }
 

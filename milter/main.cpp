@@ -10,7 +10,7 @@
 namespace {
 
 void usage(std::FILE* out) {
-  std::fputs(
+  (void)std::fputs(
       "usage: aamp-milter [-c FILE] [-f] [-n] [-p SOCKET] [-V]\n"
       "  -c FILE    configuration file (default /etc/aamp-milter/aamp-milter.conf)\n"
       "  -f         stay in the foreground and log to standard error too\n"
@@ -25,7 +25,7 @@ void usage(std::FILE* out) {
 int main(int argc, char** argv) {
   aamp::milter::Options options;
   int opt = 0;
-  while ((opt = getopt(argc, argv, "c:fnp:Vh")) != -1) {
+  while ((opt = getopt(argc, argv, "c:fnp:Vh")) != -1) {  // NOLINT(concurrency-mt-unsafe): no threads yet
     switch (opt) {
       case 'c': options.config_path = optarg; break;
       case 'f': options.foreground = true; break;
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     }
   }
   if (optind != argc) {
-    std::fprintf(stderr, "aamp-milter: unexpected argument '%s'\n", argv[optind]);
+    (void)std::fprintf(stderr, "aamp-milter: unexpected argument '%s'\n", argv[optind]);
     usage(stderr);
     return aamp::milter::kExitUsage;
   }

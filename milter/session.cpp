@@ -48,7 +48,7 @@ std::string first_header(const HeaderList& headers, std::string_view name) {
 // A log field value: bare when it is one plain word, else a quoted string.
 std::string field(std::string_view value, std::size_t max = 256) {
   if (value.empty()) return "-";
-  const std::string safe = log_safe(value, max);
+  std::string safe = log_safe(value, max);
   const bool bare = std::none_of(safe.begin(), safe.end(), [](char c) { return c == ' ' || c == '"' || c == '\\' || c == ','; });
   if (bare) return safe;
   std::string out = "\"";
@@ -92,6 +92,7 @@ Decision store_failure_decision(Action action, std::string_view why) {
                           SmtpReply{"554", "5.3.0", "local problem: policy store unavailable"}, "store-error", why);
 }
 
+// cppcheck-suppress passedByValue ; Services is three references: a copy costs what a reference does
 Session::Session(std::shared_ptr<const Config> config, Services services)
     : config_(std::move(config)), services_(services), connection_id_("conn-" + random_token(services.rng, 6)) {}
 

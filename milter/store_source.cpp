@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 
 #include "milter/log.hpp"
 
@@ -37,7 +37,7 @@ std::shared_ptr<Store> ReopeningStoreSource::open_locked(bool create) {
   if (!create && stat(path_.c_str(), &st) != 0) {
     const int err = errno;
     retry_after_ = clock_.now() + 1;
-    last_error_ = "cannot open the database " + path_ + ": " + std::strerror(err);
+    last_error_ = "cannot open the database " + path_ + ": " + std::generic_category().message(err);
     throw StoreError(StoreErrorKind::unavailable, last_error_);
   }
   try {

@@ -43,7 +43,8 @@ int set_nodelay_on_listeners() {
   if (!dir) throw std::system_error(errno, std::generic_category(), "opendir /proc/self/fd");
   const int own_fd = dirfd(dir.get());
   int count = 0;
-  while (const dirent* entry = readdir(dir.get())) {
+  // readdir is safe on a stream no other thread uses (glibc); this one is ours alone.
+  while (const dirent* entry = readdir(dir.get())) {  // NOLINT(concurrency-mt-unsafe)
     const std::string_view name(entry->d_name);
     int fd = -1;
     const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), fd);

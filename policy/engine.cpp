@@ -148,7 +148,7 @@ class Judge {
     return base_mb;
   }
 
-  Outcome refuse(Outcome o, Refusal r, std::string verdict, std::string ar_result, SmtpReply rep, std::string reason) {
+  Outcome refuse(Outcome o, Refusal r, std::string verdict, std::string ar_result, SmtpReply rep, const std::string& reason) {
     o.refusal = r;
     o.verdict = std::move(verdict);
     o.ar_result = std::move(ar_result);
@@ -407,7 +407,7 @@ void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ct
                              verdict_header(delivered_protected, policy, d.header_from, d.intent, trust)});
 }
 
-Decision failure(Decision d, Action action, SmtpReply temp, SmtpReply perm, std::string verdict, std::string reason) {
+Decision failure(Decision d, Action action, SmtpReply temp, SmtpReply perm, std::string verdict, const std::string& reason) {
   d.action = action;
   d.delete_recipients.clear();
   d.add_headers.clear();

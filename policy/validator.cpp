@@ -219,7 +219,7 @@ class Checker {
   void finish();
 
  private:
-  void add(ViolationCode code, std::string_view field, std::string message);
+  void add(ViolationCode code, std::string_view field, std::string_view message);
   void invalid(Field f, std::string_view why) {
     add(ViolationCode::invalid_value, name_of(f), fmt::format("{} {}", name_of(f), why));
   }
@@ -239,7 +239,7 @@ class Checker {
   std::array<std::uint32_t, kFieldCount> count_{};
 };
 
-void Checker::add(ViolationCode code, std::string_view field, std::string message) {
+void Checker::add(ViolationCode code, std::string_view field, std::string_view message) {
   if (out_.violations.size() >= kMaxViolations) return;
   out_.violations.push_back(Violation{code, std::string(field), sentence(message)});
 }
