@@ -201,7 +201,10 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
   child_output.reset();
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   Fd child_fd(open_pidfd(pid));
-  if (!child_fd) {  // cannot watch it: do not leave it behind
+  // Without pidfd_open (Linux before 5.3, seccomp filters that predate it, valgrind 3.19)
+  // the exit is noticed by waitpid(WNOHANG) between short polls instead.
+  const bool poll_for_exit = !child_fd && errno == ENOSYS;
+  if (!child_fd && !poll_for_exit) {  // cannot watch it: do not leave it behind
     const std::string error = errno_text("pidfd_open");
     ::kill(pid, SIGKILL);
     int ignored = 0;
@@ -217,6 +220,7 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
   };
   std::string abort_reason;  // set when we kill the child
   bool exited = false;
+  int status = 0;
   while (!exited) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
@@ -225,7 +229,8 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
     }
     pollfd fds[3] = {{child_fd.get(), POLLIN, 0}, {wake.get(), POLLIN, 0},
                      {from_child.get(), POLLIN, 0}};  // a negative fd is skipped by poll
-    const int ready = ::poll(fds, 3, static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
+    const std::int64_t slice = poll_for_exit ? 20 : 60'000;
+    const int ready = ::poll(fds, 3, static_cast<int>(std::min<std::int64_t>(left.count(), slice)));
     if (ready < 0) {
       if (errno == EINTR) continue;
       abort_reason = errno_text("poll");
@@ -242,10 +247,12 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
       else if (n == 0 || (errno != EAGAIN && errno != EINTR)) from_child.reset();
     }
     if (fds[0].revents != 0) exited = true;
+    if (poll_for_exit && ::waitpid(pid, &status, WNOHANG) == pid) exited = true;  // reaped here
   }
   if (!abort_reason.empty()) ::kill(pid, SIGKILL);  // only sendmail: postdrop sees EOF and discards
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  if (!(poll_for_exit && exited)) {
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   if (from_child) {  // what it said last; a grandchild may hold the pipe, so do not wait for EOF
     char buf[4096];
