@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <string>
 #include <mutex>
 
 namespace aamp::milter {
@@ -52,18 +53,30 @@ void configure_log(const LogSettings& settings) {
 }
 
 void log_line(Severity severity, std::string_view line) noexcept {
-  std::lock_guard lock(g_mutex);
-  if (severity == Severity::debug && !g_settings.debug) return;
+  // The lock only copies the settings: no thread ever sleeps on it behind a write(2).
+  bool to_syslog = false, to_stderr = false, debug = false;
+  std::string ident;  // fits the small-string buffer: no allocation
+  {
+    std::lock_guard lock(g_mutex);
+    to_syslog = g_settings.syslog;
+    to_stderr = g_settings.to_stderr;
+    debug = g_settings.debug;
+    if (to_stderr) ident = g_settings.ident;
+  }
+  if (severity == Severity::debug && !debug) return;
   const std::string_view prefix = prefix_of(severity);
-  if (g_settings.syslog) {
+  if (to_syslog) {  // syslog(3) is thread-safe on its own
     syslog(priority_of(severity), "%.*s%.*s", static_cast<int>(prefix.size()), prefix.data(),
            static_cast<int>(line.size()), line.data());
   }
-  if (g_settings.to_stderr) {
-    // Nothing sensible to do when standard error fails: syslog has the line too.
-    (void)std::fprintf(stderr, "%s[%ld]: %.*s%.*s\n", g_settings.ident.c_str(), static_cast<long>(getpid()),
-                 static_cast<int>(prefix.size()), prefix.data(), static_cast<int>(line.size()), line.data());
-    (void)std::fflush(stderr);
+  if (to_stderr) {
+    // One write(2) per line: lines from many threads never interleave. Nothing sensible
+    // to do when standard error fails: syslog has the line too.
+    try {
+      const std::string out = fmt::format("{}[{}]: {}{}\n", ident, getpid(), prefix, line);
+      (void)!::write(STDERR_FILENO, out.data(), out.size());
+    } catch (...) {
+    }
   }
 }
 
