@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 namespace aamp::ctl {
 
 bool Cli::flag(const std::string& name) {
@@ -81,6 +83,21 @@ std::string database_path(const Globals& g) {
   if (!config) throw UsageError(std::string("no --db given and no ") + kDefaultConfig + " to read Database from");
   if (config->database.empty()) throw UsageError("config file " + config->source + " has no Database; give --db");
   return config->database;
+}
+
+int run_subcommand(Cli& cli, const Globals& g, const char* group, std::initializer_list<Subcommand> subs) {
+  const auto sub = cli.maybe_positional();
+  std::string names;  // "add, set, list" (unknown) and "add, set or list" (missing)
+  std::string spoken;
+  std::size_t i = 0;
+  for (const Subcommand& s : subs) {
+    if (sub == s.name) return s.run(cli, g);
+    names += (i == 0 ? "" : ", ") + std::string(s.name);
+    spoken += (i == 0 ? "" : i + 1 == subs.size() ? " or " : ", ") + std::string(s.name);
+    ++i;
+  }
+  throw UsageError(sub ? fmt::format("unknown {} command '{}' ({})", group, *sub, names)
+                       : fmt::format("{}: give {}", group, spoken));
 }
 
 }  // namespace aamp::ctl

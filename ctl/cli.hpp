@@ -3,6 +3,7 @@
 // Commands pull what they understand, then call finish() so leftovers are refused.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -55,5 +56,13 @@ std::optional<milter::Config> milter_config(const Globals& g);
 
 // The database path: --db, else `Database` from milter_config(), else UsageError.
 std::string database_path(const Globals& g);
+
+// A command group's subcommands (`aampctl pair issue|list|revoke`): runs the one named by
+// the next positional argument; UsageError listing the names when it is missing or unknown.
+struct Subcommand {
+  const char* name;
+  int (*run)(Cli&, const Globals&);
+};
+int run_subcommand(Cli& cli, const Globals& g, const char* group, std::initializer_list<Subcommand> subs);
 
 }  // namespace aamp::ctl

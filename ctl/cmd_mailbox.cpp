@@ -109,13 +109,7 @@ int remove(Cli& cli, const Globals& g) {
 }  // namespace
 
 int cmd_mailbox(Cli& cli, const Globals& g) {
-  const auto sub = cli.maybe_positional();
-  if (sub == "add") return add(cli, g);
-  if (sub == "set") return set(cli, g);
-  if (sub == "list") return list(cli, g);
-  if (sub == "remove") return remove(cli, g);
-  throw UsageError(sub ? "unknown mailbox command '" + *sub + "' (add, set, list, remove)"
-                       : "mailbox: give add, set, list or remove");
+  return run_subcommand(cli, g, "mailbox", {{"add", add}, {"set", set}, {"list", list}, {"remove", remove}});
 }
 
 }  // namespace aamp::ctl

@@ -165,12 +165,7 @@ int revoke(Cli& cli, const Globals& g) {
 }  // namespace
 
 int cmd_pair(Cli& cli, const Globals& g) {
-  const auto sub = cli.maybe_positional();
-  if (sub == "issue") return issue(cli, g);
-  if (sub == "list") return list(cli, g);
-  if (sub == "revoke") return revoke(cli, g);
-  throw UsageError(sub ? "unknown pair command '" + *sub + "' (issue, list, revoke)"
-                       : "pair: give issue, list or revoke");
+  return run_subcommand(cli, g, "pair", {{"issue", issue}, {"list", list}, {"revoke", revoke}});
 }
 
 }  // namespace aamp::ctl

@@ -83,12 +83,7 @@ int remove(Cli& cli, const Globals& g) {
 }  // namespace
 
 int cmd_sender(Cli& cli, const Globals& g) {
-  const auto sub = cli.maybe_positional();
-  if (sub == "allow") return allow(cli, g);
-  if (sub == "list") return list(cli, g);
-  if (sub == "remove") return remove(cli, g);
-  throw UsageError(sub ? "unknown sender command '" + *sub + "' (allow, list, remove)"
-                       : "sender: give allow, list or remove");
+  return run_subcommand(cli, g, "sender", {{"allow", allow}, {"list", list}, {"remove", remove}});
 }
 
 }  // namespace aamp::ctl
