@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 namespace aamp::test {
@@ -32,6 +34,29 @@ bool accepts(int port) {
   const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
   ::close(fd);
   return ok;
+}
+
+// What smtp-sink has open that says it is still busy: client sockets (beyond its one
+// listening socket) and dump files under `mail_dir`. Read from /proc/PID/fd.
+struct OpenFiles {
+  int sockets = 0;
+  int dumps = 0;
+};
+
+OpenFiles open_files(pid_t pid, const std::string& mail_dir) {
+  namespace fs = std::filesystem;
+  OpenFiles open;
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code link_ec;
+    const std::string target = fs::read_symlink(it->path(), link_ec).string();
+    if (link_ec) continue;  // closed since the listing
+    if (target.rfind("socket:", 0) == 0) ++open.sockets;
+    if (target.rfind(mail_dir + "/", 0) == 0) ++open.dumps;
+  }
+  if (ec) throw std::runtime_error("cannot list the descriptors of smtp-sink: " + ec.message());
+  return open;
 }
 
 }  // namespace
@@ -96,9 +121,36 @@ SmtpSink::~SmtpSink() {
   }
 }
 
+void SmtpSink::wait_idle() const {
+  // smtp-sink is one event-driven process: it notices a client's hang-up when its event loop
+  // gets to it, closes the dump file and, for an unfinished transaction, removes it. Only
+  // when nothing is open any more is the directory what the sessions left.
+  const std::string mail_dir = dir_.file("mail");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    const OpenFiles open = open_files(pid_, mail_dir);
+    if (open.sockets <= 1 && open.dumps == 0) return;  // the listening socket only
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("smtp-sink still has " + std::to_string(open.sockets - 1) + " client(s) and " +
+                               std::to_string(open.dumps) + " dump file(s) open after 10 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 std::vector<std::string> SmtpSink::dumps() const {
+  wait_idle();
   std::vector<std::string> texts;
-  for (const auto& name : list_files(dir_.file("mail"))) texts.push_back(read_file(dir_.file("mail/" + name)));
+  for (const auto& name : list_files(dir_.file("mail"))) {
+    const std::string path = dir_.file("mail/" + name);
+    // Idle means every descriptor is closed; smtp-sink may still be between closing an
+    // unfinished transaction's dump and removing it. A dump gone by now was never complete.
+    if (!file_exists(path)) continue;
+    try {
+      texts.push_back(read_file(path));
+    } catch (const std::runtime_error&) {
+      if (file_exists(path)) throw;
+    }
+  }
   return texts;
 }
 

@@ -28,7 +28,13 @@ class SmtpSink {
   int port() const noexcept { return port_; }
   // The captured transactions, oldest name first: smtp-sink's X-Client-Addr, X-Helo-Args,
   // X-Mail-Args, X-Rcpt-Args and Received lines, then the message as received.
+  // Waits first until smtp-sink has finished with every session (wait_idle): a client that
+  // has its last reply has not necessarily been seen to hang up, and smtp-sink removes the
+  // dump of an unfinished transaction only then.
   std::vector<std::string> dumps() const;
+  // Returns once smtp-sink holds no client connection and no dump file open (at most 10 s,
+  // then throws): every transaction it was sent is then complete on disk or removed.
+  void wait_idle() const;
 
  private:
   TempDir dir_;
