@@ -179,11 +179,15 @@ TEST(SendmailTransport, ExitWithoutReadingTheMessageIsNotSent) {
 // by our death: the input is a complete file, not a pipe we were still feeding.
 TEST(SendmailTransport, OurDeathNeverCutsTheInputShort) {
   TempDir dir;
+  // Like Postfix's sendmail handing the message to postdrop: a process of its own reads
+  // the input after sendmail is gone. The pid file is written only once that reader runs:
+  // written first, it let the test kill us while the script had not forked yet, and the
+  // script died with us (PR_SET_PDEATHSIG) before any reader existed.
   const std::string path = script(dir, "escape",
-                                  "echo $$ > " + dir.file("pid") + "\n"
                                   "exec 3<&0\n"
                                   "( sleep 1; cat <&3 > " + dir.file("got.tmp") + "; mv " + dir.file("got.tmp") + " " +
                                       dir.file("got") + " ) &\n"
+                                  "echo $$ > " + dir.file("pid") + "\n"
                                   "exec sleep 30\n");
   std::string message;
   for (int i = 0; i < 200000; ++i) message += "line " + std::to_string(i) + " of a long reply body\r\n";
