@@ -66,6 +66,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# How long a wait for something that must happen (a start, a stop, a log line) may take
+# before it counts as never: a bound for liveness on a loaded machine (and under valgrind),
+# never a performance claim. A wait ends as soon as its condition holds.
+PATIENCE = 30.0
+
+
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.02):
     deadline = time.monotonic() + timeout
     while True:
@@ -75,6 +81,16 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def process_running(pid: int) -> bool:
+    """Whether `pid` is a live process. A zombie has exited: a detached daemon's parent is
+    init, which may reap it long after it ended (this machine's init takes a second or more)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
 
 
 def lua_str(s: str) -> str:
@@ -147,7 +163,7 @@ class Milter:
         self.config_text = text
         self.config_path.write_text(text)
 
-    def start(self, timeout: float = 15.0) -> "Milter":
+    def start(self, timeout: float = PATIENCE) -> "Milter":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.binary, "-f", "-c", str(self.config_path)], stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
@@ -164,7 +180,7 @@ class Milter:
         wait_until(ready, timeout, f"aamp-milter to listen on port {self.port}")
         return self
 
-    def stop(self, timeout: float = 10.0) -> Optional[int]:
+    def stop(self, timeout: float = PATIENCE) -> Optional[int]:
         if self.proc is None or self.proc.poll() is not None:
             return None if self.proc is None else self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
@@ -185,7 +201,7 @@ class Milter:
         except FileNotFoundError:
             return ""
 
-    def wait_log(self, needle: str, timeout: float = 10.0, count: int = 1) -> str:
+    def wait_log(self, needle: str, timeout: float = PATIENCE, count: int = 1) -> str:
         wait_until(lambda: self.log().count(needle) >= count, timeout, f"{needle!r} in the milter log")
         return self.log()
 
@@ -219,7 +235,7 @@ class Milter:
                 out.append(parse_summary(line))
         return out
 
-    def summary(self, needle: str, timeout: float = 10.0) -> dict[str, str]:
+    def summary(self, needle: str, timeout: float = PATIENCE) -> dict[str, str]:
         """The one summary line containing `needle`, once it is written."""
         wait_until(lambda: self.summaries(needle), timeout, f"a summary line with {needle!r}")
         lines = self.summaries(needle)

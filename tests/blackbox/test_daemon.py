@@ -13,7 +13,7 @@ import time
 import unittest
 from pathlib import Path
 
-from milter_harness import Milter, Transaction, aamp_headers, free_port, wait_until
+from milter_harness import PATIENCE, Milter, Transaction, aamp_headers, free_port, process_running, wait_until
 
 BINARY = os.environ.get("AAMP_MILTER", "")
 ALICE = {"{auth_authen}": "alice@example.test"}
@@ -309,7 +309,7 @@ mt.disconnect(conn)
             r = m.run(tx)
             self.assertEqual(r.eom, "continue", r.stdout)  # the database is writable after the drop
             os.kill(pid, signal.SIGTERM)
-            wait_until(lambda: not Path(f"/proc/{pid}").exists(), 15, "the detached milter to stop")
+            wait_until(lambda: not process_running(pid), PATIENCE, "the detached milter to stop")
         finally:
             try:
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
