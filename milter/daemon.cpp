@@ -89,12 +89,6 @@ mail::OutboxWorkerOptions worker_options(const ReplySettings& r, const std::stri
   return o;
 }
 
-bool same_reply_settings(const ReplySettings& a, const ReplySettings& b) {
-  return a.transport == b.transport && a.envelope_sender == b.envelope_sender && a.timeout_s == b.timeout_s &&
-         a.retry_initial_s == b.retry_initial_s && a.retry_max_s == b.retry_max_s && a.max_attempts == b.max_attempts &&
-         a.max_age_s == b.max_age_s && a.poll_interval_s == b.poll_interval_s;
-}
-
 void log_reply_worker(mail::LogLevel level, const std::string& line) {
   log_line(level == mail::LogLevel::info      ? Severity::info
            : level == mail::LogLevel::warning ? Severity::warning
@@ -372,7 +366,7 @@ void Daemon::reload() {
   if (next.pid_file != old->pid_file) logf(Severity::warning, "reload: a PidFile change needs a restart");
   configure_log(log_settings(next, options_.foreground));
   stores_.configure(next.database, next.busy_timeout_ms);
-  if (!same_reply_settings(next.reply, old->reply)) reload_replier(next);
+  if (next.reply != old->reply) reload_replier(next);
   auto snapshot = std::make_shared<const Config>(std::move(next));
   {
     std::lock_guard lock(config_mutex_);
