@@ -188,13 +188,13 @@ void OutboxWorker::defer_or_abandon(const OutboxReply& reply, const std::string&
       const std::string why = permanent                             ? error
                               : failures >= options_.max_attempts ? fmt::format("gave up after {} attempts: {}", failures, error)
                                                                     : fmt::format("gave up, older than ReplyMaxAge: {}", error);
-      outbox_.mark_failed(reply.id, now, now, error);  // count the attempt, then give up
+      outbox_.mark_failed(reply.id, now, error);  // count the attempt, then give up
       outbox_.mark_abandoned(reply.id, now, why);
       log(LogLevel::error, fmt::format("{}: pair.respond to {} abandoned: {}", id, printable(reply.to), why));
       audit(reply, "reply-abandoned", why);
       ++stats.abandoned;
     } else {
-      outbox_.mark_failed(reply.id, now, now + delay.count(), error);
+      outbox_.mark_failed(reply.id, now + delay.count(), error);
       log(LogLevel::warning, fmt::format("{}: pair.respond to {} not sent (attempt {} of {}), next try in {} s: {}",
                                          id, printable(reply.to), failures, options_.max_attempts, delay.count(),
                                          error));

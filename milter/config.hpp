@@ -59,6 +59,9 @@ struct ReplySettings {
   int max_attempts = 12;               // ReplyMaxAttempts
   std::int64_t max_age_s = 86400;      // ReplyMaxAge
   std::int64_t poll_interval_s = 15;   // ReplyPollInterval
+
+  // Every field: a reload restarts the reply worker when any of them changed.
+  bool operator==(const ReplySettings&) const = default;
 };
 
 struct Config {

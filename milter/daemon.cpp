@@ -6,13 +6,9 @@
 // a configuration that does not parse is refused and the old one stays.
 // Threading: signals are blocked in every thread (a mask set before any thread starts);
 // libmilter's own thread takes TERM/INT/HUP, ours takes USR1. Runtime calls are thread-safe.
-#include <fcntl.h>
-#include <grp.h>
 #include <libmilter/mfapi.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,9 +22,12 @@
 #include <thread>
 #include <utility>
 
-#include "mail/outbox_worker.hpp"
-#include "mail/transport.hpp"
 #include "milter/daemon.hpp"
+#include "milter/daemon_pid_file.hpp"
+#include "milter/daemon_privileges.hpp"
+#include "milter/daemon_reload.hpp"
+#include "milter/daemon_replier.hpp"
+#include "milter/daemon_startup.hpp"
 #include "milter/log.hpp"
 #include "milter/store_source.hpp"
 #include "platform/system.hpp"
@@ -41,12 +40,6 @@
 namespace aamp::milter {
 
 namespace {
-
-// A fatal startup problem: reported to the parent (or stderr with -f), exit status kept.
-struct StartupError : std::runtime_error {
-  StartupError(int status_, const std::string& what) : std::runtime_error(what), status(status_) {}
-  int status;
-};
 
 constexpr auto kDrainTimeout = std::chrono::seconds(30);
 
@@ -69,72 +62,14 @@ Result<Config> load(const Options& options, const std::string& base_dir) {
   return config;
 }
 
-Result<mail::ReplyTransportSpec> reply_transport_spec(const Config& c) {
-  auto spec = mail::parse_reply_transport(c.reply.transport);
-  if (!spec) return Error{"ReplyTransport: " + spec.error()};
-  spec.value().timeout = std::chrono::seconds(c.reply.timeout_s);
-  return spec;
-}
-
-mail::OutboxWorkerOptions worker_options(const ReplySettings& r, const std::string& database) {
-  mail::OutboxWorkerOptions o;
-  o.lock_file = database + ".outbox.lock";  // one sending process per database
-  o.envelope_sender = r.envelope_sender == ReplySettings::EnvelopeSender::mailbox ? mail::EnvelopeSender::mailbox
-                                                                                  : mail::EnvelopeSender::null;
-  o.retry_initial = std::chrono::seconds(r.retry_initial_s);
-  o.retry_max = std::chrono::seconds(r.retry_max_s);
-  o.max_attempts = r.max_attempts;
-  o.max_age = std::chrono::seconds(r.max_age_s);
-  o.poll_interval = std::chrono::seconds(r.poll_interval_s);
-  return o;
-}
-
-bool same_reply_settings(const ReplySettings& a, const ReplySettings& b) {
-  return a.transport == b.transport && a.envelope_sender == b.envelope_sender && a.timeout_s == b.timeout_s &&
-         a.retry_initial_s == b.retry_initial_s && a.retry_max_s == b.retry_max_s && a.max_attempts == b.max_attempts &&
-         a.max_age_s == b.max_age_s && a.poll_interval_s == b.poll_interval_s;
-}
-
-void log_reply_worker(mail::LogLevel level, const std::string& line) {
-  log_line(level == mail::LogLevel::info      ? Severity::info
-           : level == mail::LogLevel::warning ? Severity::warning
-                                              : Severity::error,
-           line);
-}
-
-// The reply worker and the transport it sends through (the worker goes first).
-struct Replier {
-  Replier(Store& store, Outbox& outbox, const Clock& clock, const Config& c) : settings(c.reply) {
-    auto spec = reply_transport_spec(c);
-    if (!spec) throw StartupError(kExitConfig, spec.error());
-    transport = mail::make_reply_transport(*spec);  // reads a password file: before the privilege drop
-    worker = std::make_unique<mail::OutboxWorker>(outbox, *transport, clock, worker_options(c.reply, c.database),
-                                                  log_reply_worker, &store);
-  }
-  ~Replier() { worker.reset(); }  // stops and joins before the transport goes
-  Replier(const Replier&) = delete;
-  Replier& operator=(const Replier&) = delete;
-
-  ReplySettings settings;
-  std::unique_ptr<mail::ReplyTransport> transport;
-  std::unique_ptr<mail::OutboxWorker> worker;
-};
-
 // What -n checks beyond the syntax: the accounts exist, the reply transport parses.
-// getpwnam/getgrnam are not thread-safe: this runs before any thread starts.
-// NOLINTBEGIN(concurrency-mt-unsafe)
+// Before any thread starts (unknown_account is not thread-safe).
 std::optional<std::string> check_environment(const Config& c) {
   if (auto spec = reply_transport_spec(c); !spec) return spec.error();
-  if (c.user && getpwnam(c.user->user.c_str()) == nullptr) return "UserID: no user " + c.user->user;
-  if (c.user && !c.user->group.empty() && getgrnam(c.user->group.c_str()) == nullptr)
-    return "UserID: no group " + c.user->group;
-  if (c.socket_owner && getpwnam(c.socket_owner->user.c_str()) == nullptr)
-    return "SocketOwner: no user " + c.socket_owner->user;
-  if (c.socket_owner && !c.socket_owner->group.empty() && getgrnam(c.socket_owner->group.c_str()) == nullptr)
-    return "SocketOwner: no group " + c.socket_owner->group;
+  if (auto problem = c.user ? unknown_account(*c.user, "UserID") : std::nullopt) return problem;
+  if (auto problem = c.socket_owner ? unknown_account(*c.socket_owner, "SocketOwner") : std::nullopt) return problem;
   return std::nullopt;
 }
-// NOLINTEND(concurrency-mt-unsafe)
 
 LogSettings log_settings(const Config& c, bool foreground) {
   LogSettings s;
@@ -142,115 +77,6 @@ LogSettings log_settings(const Config& c, bool foreground) {
   s.facility = syslog_facility_code(c.syslog_facility).value_or(0);
   s.to_stderr = foreground;
   return s;
-}
-
-// The file descriptor on which a detached child tells its parent how startup went.
-class StartupReport {
- public:
-  void detach() {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw StartupError(kExitFailure, std::string("pipe: ") + std::generic_category().message(errno));
-    const pid_t pid = fork();
-    if (pid < 0) throw StartupError(kExitFailure, std::string("fork: ") + std::generic_category().message(errno));
-    if (pid > 0) {  // the parent waits for the child's verdict and exits with it
-      close(fds[1]);
-      std::string message;
-      char buf[512];
-      for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) break;
-        message.append(buf, static_cast<std::size_t>(n));
-      }
-      if (message.rfind("ok", 0) == 0) _exit(kExitOk);
-      if (message.empty()) message = "1the daemon exited during startup (see syslog)";
-      (void)std::fprintf(stderr, "aamp-milter: %s\n", message.c_str() + 1);
-      _exit(message[0] == 'c' ? kExitConfig : kExitFailure);
-    }
-    close(fds[0]);
-    fd_ = fds[1];
-    if (setsid() < 0) throw StartupError(kExitFailure, std::string("setsid: ") + std::generic_category().message(errno));
-  }
-
-  void failed(const StartupError& e) {
-    if (fd_ < 0) {
-      (void)std::fprintf(stderr, "aamp-milter: %s\n", e.what());
-      return;
-    }
-    const std::string line = std::string(e.status == kExitConfig ? "c" : "1") + e.what();
-    write_all(line);
-    close(fd_);
-    fd_ = -1;
-  }
-
-  // Startup went well: release the parent, and let go of the terminal.
-  void succeeded() {
-    if (fd_ < 0) return;
-    write_all("ok");
-    close(fd_);
-    fd_ = -1;
-    const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null >= 0) {
-      dup2(null, STDIN_FILENO);
-      dup2(null, STDOUT_FILENO);
-      dup2(null, STDERR_FILENO);
-      if (null > STDERR_FILENO) close(null);
-    }
-  }
-
- private:
-  void write_all(const std::string& s) {
-    std::size_t done = 0;
-    while (done < s.size()) {
-      const ssize_t n = write(fd_, s.data() + done, s.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      done += static_cast<std::size_t>(n);
-    }
-  }
-  int fd_ = -1;
-};
-
-struct Identity {
-  uid_t uid;
-  gid_t gid;
-};
-
-// At startup, before any thread starts (getpwnam/getgrnam are not thread-safe).
-// NOLINTBEGIN(concurrency-mt-unsafe)
-Identity resolve_account(const Account& a) {
-  const passwd* pw = getpwnam(a.user.c_str());
-  if (pw == nullptr) throw StartupError(kExitConfig, "UserID: no user " + a.user);
-  Identity id{pw->pw_uid, pw->pw_gid};
-  if (!a.group.empty()) {
-    const group* gr = getgrnam(a.group.c_str());
-    if (gr == nullptr) throw StartupError(kExitConfig, "UserID: no group " + a.group);
-    id.gid = gr->gr_gid;
-  }
-  return id;
-}
-// NOLINTEND(concurrency-mt-unsafe)
-
-// initgroups, setgid, setuid — in that order (a process without root cannot change groups).
-void drop_privileges(const Account& account, const Identity& id) {
-  if (geteuid() != 0) {
-    if (geteuid() == id.uid) return;  // started as that user already
-    throw StartupError(kExitFailure, "UserID " + account.str() + ": only root can change user");
-  }
-  if (initgroups(account.user.c_str(), id.gid) != 0)
-    throw StartupError(kExitFailure, std::string("initgroups: ") + std::generic_category().message(errno));
-  if (setgid(id.gid) != 0) throw StartupError(kExitFailure, std::string("setgid: ") + std::generic_category().message(errno));
-  if (setuid(id.uid) != 0) throw StartupError(kExitFailure, std::string("setuid: ") + std::generic_category().message(errno));
-  if (id.uid != 0 && (setuid(0) == 0 || geteuid() == 0))
-    throw StartupError(kExitFailure, "still able to become root after dropping privileges");
-}
-
-void write_pid_file(const std::string& path) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) throw StartupError(kExitFailure, "PidFile " + path + ": " + std::generic_category().message(errno));
-  const std::string text = std::to_string(getpid()) + "\n";
-  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  close(fd);
-  if (!ok) throw StartupError(kExitFailure, "PidFile " + path + ": write failed");
 }
 
 class Daemon final : public Runtime {
@@ -365,14 +191,10 @@ void Daemon::reload() {
   const auto old = config();
   Config next = std::move(fresh).value();
   // What was opened or dropped at startup cannot change without a restart.
-  if (next.socket.str() != old->socket.str() || next.socket_mode != old->socket_mode)
-    logf(Severity::warning, "reload: Socket/SocketMode changes need a restart; still listening on {}", old->socket.str());
-  if ((next.user ? next.user->str() : "") != (old->user ? old->user->str() : ""))
-    logf(Severity::warning, "reload: a UserID change needs a restart");
-  if (next.pid_file != old->pid_file) logf(Severity::warning, "reload: a PidFile change needs a restart");
+  for (const auto& line : changes_needing_restart(*old, next)) log_line(Severity::warning, line);
   configure_log(log_settings(next, options_.foreground));
   stores_.configure(next.database, next.busy_timeout_ms);
-  if (!same_reply_settings(next.reply, old->reply)) reload_replier(next);
+  if (next.reply != old->reply) reload_replier(next);
   auto snapshot = std::make_shared<const Config>(std::move(next));
   {
     std::lock_guard lock(config_mutex_);

@@ -96,7 +96,7 @@ Decision store_failure_decision(Action action, std::string_view why) {
 Session::Session(std::shared_ptr<const Config> config, Services services)
     : config_(std::move(config)), services_(services), connection_id_("conn-" + random_token(services.rng, 6)) {}
 
-const std::string& Session::log_id() const noexcept { return in_message_ ? message_id_ : connection_id_; }
+const std::string& Session::log_id() const noexcept { return phase_ == Phase::idle ? connection_id_ : message_id_; }
 
 void Session::connect(std::string_view host_name, std::string_view address, const Macros& macros) {
   client_name_ = log_safe(host_name, 255);
@@ -114,29 +114,22 @@ void Session::helo(std::string_view name) { helo_ = log_safe(name, 255); }
 void Session::reset_message() {
   facts_ = MessageFacts{};
   message_id_.clear();
-  own_id_ = false;
   header_bytes_ = 0;
   dropped_relevant_ = false;
-  dropped_any_ = false;
-  after_headers_ = AfterHeaders::decide;
-  in_message_ = false;
+  phase_ = Phase::idle;
 }
 
 void Session::adopt_queue_id(const Macros& macros) {
   // Postfix defines `i` only after the first accepted RCPT (the queue file is created
   // then); Stalwart never sends it. Keep our own id until the MTA's appears.
   const auto i = macros.get("i");
-  if (i && !trim(*i).empty()) {
-    message_id_ = log_safe(trim(*i), 64);
-    own_id_ = false;
-  }
+  if (i && !trim(*i).empty()) message_id_ = log_safe(trim(*i), 64);
 }
 
 void Session::mail_from(std::string_view sender, const Macros& macros) {
   reset_message();
-  in_message_ = true;
+  phase_ = Phase::envelope;
   message_id_ = make_message_id(services_.rng);
-  own_id_ = true;
   adopt_queue_id(macros);
   facts_.envelope_from = strip_brackets(sender);
   // Postfix and Stalwart send {auth_authen} with MAIL; Stalwart sends it empty when the
@@ -145,22 +138,20 @@ void Session::mail_from(std::string_view sender, const Macros& macros) {
 }
 
 void Session::rcpt_to(std::string_view recipient, const Macros& macros) {
-  if (!in_message_) mail_from("", macros);
+  if (phase_ == Phase::idle) mail_from("", macros);
   adopt_queue_id(macros);
   if (facts_.recipients.size() >= kMaxRecipients) {
     // A recipient we do not hold cannot be refused one by one: refuse the message instead.
     dropped_relevant_ = true;
-    dropped_any_ = true;
     return;
   }
   facts_.recipients.emplace_back(trim(recipient));
 }
 
 void Session::header(std::string_view name, std::string_view value) {
-  if (!in_message_) return;
+  if (phase_ == Phase::idle) return;
   const std::size_t size = name.size() + value.size();
   if (facts_.headers.size() >= kMaxHeaders || header_bytes_ + size > kMaxHeaderBytes) {
-    dropped_any_ = true;
     if (relevant_header(name)) dropped_relevant_ = true;
     return;
   }
@@ -171,21 +162,26 @@ void Session::header(std::string_view name, std::string_view value) {
 }
 
 AfterHeaders Session::end_of_headers() {
-  if (!in_message_) return after_headers_ = mta_can_skip_ ? AfterHeaders::accept_now : AfterHeaders::pass;
-  if (dropped_relevant_ || needs_decision(facts_.headers, config_->policy)) return after_headers_ = AfterHeaders::decide;
   // libmilter trap: after SMFIS_ACCEPT it forgets the message, and silently ignores the
   // BODY and EOM commands that follow. Postfix stops sending after ACCEPT; Stalwart does
   // not (it treats ACCEPT like CONTINUE), then waits for an EOM answer that never comes
   // and tempfails. Accept early only when the MTA offered SMFIP_SKIP (a full milter-6 MTA).
-  return after_headers_ = mta_can_skip_ ? AfterHeaders::accept_now : AfterHeaders::pass;
+  const AfterHeaders nothing_for_us = mta_can_skip_ ? AfterHeaders::accept_now : AfterHeaders::pass;
+  if (phase_ == Phase::idle) return nothing_for_us;
+  if (dropped_relevant_ || needs_decision(facts_.headers, config_->policy)) {
+    phase_ = Phase::deciding;
+    return AfterHeaders::decide;
+  }
+  phase_ = Phase::passing;
+  return nothing_for_us;
 }
 
 void Session::abort() noexcept { reset_message(); }
 
 MessageEnd Session::end_of_message(const Macros& macros) {
-  if (!in_message_) return MessageEnd{};
+  if (phase_ == Phase::idle) return MessageEnd{};
   adopt_queue_id(macros);
-  if (after_headers_ != AfterHeaders::decide) {
+  if (phase_ == Phase::passing) {
     reset_message();
     return MessageEnd{};
   }

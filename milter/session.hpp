@@ -83,9 +83,8 @@ class Session {
   void rcpt_to(std::string_view recipient, const Macros& macros);
   void header(std::string_view name, std::string_view value);
   AfterHeaders end_of_headers();
-  // True while the body matters to nobody (always: we decide on headers only). Stalwart
-  // repeats the header block inside the body chunks; ignoring them is correct.
-  bool body_ignored() const noexcept { return true; }
+  // There is no body step: we decide on headers only, so the body matters to nobody.
+  // Stalwart repeats the header block inside the body chunks; ignoring them is correct.
   MessageEnd end_of_message(const Macros& macros);
   // The MTA aborted the message (RSET, client gone): forget it, keep the connection.
   void abort() noexcept;
@@ -95,6 +94,16 @@ class Session {
   bool is_stalwart() const noexcept { return stalwart_; }
 
  private:
+  // Where the current message stands (Postfix milter8.c keeps one MILTER8_STAT_* likewise).
+  enum class Phase {
+    idle,      // no message: before the first MAIL FROM, after an abort or a passed message;
+               // log lines use the connection's id
+    envelope,  // MAIL FROM seen: collecting recipients and headers; an end of message that
+               // comes without end of headers is decided
+    deciding,  // end of headers found AAMP (or a forged verdict of ours): decide at end of message
+    passing,   // end of headers found nothing for us: accept unchanged at end of message
+  };
+
   void reset_message();
   void adopt_queue_id(const Macros& macros);
   std::string summary_line(const Decision& d) const;
@@ -111,14 +120,11 @@ class Session {
   bool mta_can_skip_ = false;
 
   // Message context (reset by mail_from and abort).
-  bool in_message_ = false;
+  Phase phase_ = Phase::idle;
   MessageFacts facts_;
   std::string message_id_;   // the MTA's `i`, or ours
-  bool own_id_ = false;      // message_id_ is ours (no `i` yet)
   std::size_t header_bytes_ = 0;
   bool dropped_relevant_ = false;  // a header that matters was dropped over the bounds
-  bool dropped_any_ = false;
-  AfterHeaders after_headers_ = AfterHeaders::decide;
 };
 
 // The textual address of a socket address from the MTA ("" for anything but IPv4/IPv6).

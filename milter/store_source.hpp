@@ -74,8 +74,8 @@ class CurrentStore final : public Store, public Outbox {
 
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override { return outbox()->due_replies(now, limit); }
   void mark_sent(std::int64_t id, UnixTime now) override { outbox()->mark_sent(id, now); }
-  void mark_failed(std::int64_t id, UnixTime now, UnixTime next_attempt_at, const std::string& error) override {
-    outbox()->mark_failed(id, now, next_attempt_at, error);
+  void mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) override {
+    outbox()->mark_failed(id, next_attempt_at, error);
   }
   void mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) override {
     outbox()->mark_abandoned(id, now, error);

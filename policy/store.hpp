@@ -188,7 +188,7 @@ class Outbox {
   // Replies due at `now`, oldest first, at most `limit`.
   virtual std::vector<OutboxReply> due_replies(UnixTime now, int limit) = 0;
   virtual void mark_sent(std::int64_t id, UnixTime now) = 0;
-  virtual void mark_failed(std::int64_t id, UnixTime now, UnixTime next_attempt_at, const std::string& error) = 0;
+  virtual void mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) = 0;
   // Gives up on a reply (too many attempts); it stays for the audit with the error.
   virtual void mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) = 0;
 };

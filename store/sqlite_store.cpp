@@ -361,7 +361,7 @@ void SqliteStore::mark_sent(std::int64_t id, UnixTime now) {
   conn->prepare(kMarkSent).bind(1, id).bind(2, now).run();
 }
 
-void SqliteStore::mark_failed(std::int64_t id, UnixTime /*now*/, UnixTime next_attempt_at, const std::string& error) {
+void SqliteStore::mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) {
   const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   conn->prepare(kMarkFailed).bind(1, id).bind(2, next_attempt_at).bind(3, error).run();

@@ -88,7 +88,7 @@ class SqliteStore final : public Store, public Outbox {
 
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
   void mark_sent(std::int64_t id, UnixTime now) override;
-  void mark_failed(std::int64_t id, UnixTime now, UnixTime next_attempt_at, const std::string& error) override;
+  void mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) override;
   void mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) override;
 
   const std::string& path() const noexcept { return pool_.path(); }

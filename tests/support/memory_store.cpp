@@ -213,7 +213,7 @@ void MemoryStore::mark_sent(std::int64_t id, UnixTime now) {
   }
 }
 
-void MemoryStore::mark_failed(std::int64_t id, UnixTime /*now*/, UnixTime next_attempt_at, const std::string& error) {
+void MemoryStore::mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) {
   std::lock_guard lock(mu_);
   enter("mark_failed");
   for (auto& o : outbox_) {

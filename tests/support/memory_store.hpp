@@ -59,7 +59,7 @@ class MemoryStore final : public Store, public Outbox {
   // --- Outbox ------------------------------------------------------------------------
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
   void mark_sent(std::int64_t id, UnixTime now) override;
-  void mark_failed(std::int64_t id, UnixTime now, UnixTime next_attempt_at, const std::string& error) override;
+  void mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) override;
   void mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) override;
 
   // --- Admin (what aampctl does on the SQLite store) ----------------------------------

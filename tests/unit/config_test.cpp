@@ -331,6 +331,31 @@ TEST(Config, Durations) {
   }
 }
 
+// A reload restarts the reply worker when the settings differ: every field must count.
+TEST(Config, ReplySettingsCompareEveryField) {
+  struct Row {
+    const char* label;
+    std::function<void(ReplySettings&)> change;
+  };
+  const std::vector<Row> rows = {
+      {"transport", [](ReplySettings& r) { r.transport = "smtp://relay.example.test"; }},
+      {"envelope sender", [](ReplySettings& r) { r.envelope_sender = ReplySettings::EnvelopeSender::mailbox; }},
+      {"timeout", [](ReplySettings& r) { r.timeout_s += 1; }},
+      {"retry initial", [](ReplySettings& r) { r.retry_initial_s += 1; }},
+      {"retry max", [](ReplySettings& r) { r.retry_max_s += 1; }},
+      {"max attempts", [](ReplySettings& r) { r.max_attempts += 1; }},
+      {"max age", [](ReplySettings& r) { r.max_age_s += 1; }},
+      {"poll interval", [](ReplySettings& r) { r.poll_interval_s += 1; }},
+  };
+  EXPECT_EQ(ReplySettings{}, ReplySettings{});
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    ReplySettings changed;
+    row.change(changed);
+    EXPECT_NE(changed, ReplySettings{});
+  }
+}
+
 TEST(Config, FacilityNames) {
   EXPECT_TRUE(syslog_facility_code("mail"));
   EXPECT_TRUE(syslog_facility_code("LOCAL7"));

@@ -200,7 +200,6 @@ TEST(Session, WhatEndOfHeadersSays) {
     s.connect("c", "192.0.2.1", MapMacros{});
     send_message(s, row.headers, {"<agent@example.test>"});
     EXPECT_EQ(s.end_of_headers(), row.want);
-    EXPECT_TRUE(s.body_ignored());
     const auto end = s.end_of_message(MapMacros{});
     EXPECT_EQ(end.decision.has_value(), row.want == AfterHeaders::decide);
     EXPECT_EQ(end.summary.empty(), row.want != AfterHeaders::decide);
@@ -326,6 +325,49 @@ TEST(Session, AbortForgetsTheMessage) {
   EXPECT_FALSE(end.decision);
   EXPECT_EQ(rig.source.calls, 0);
   EXPECT_EQ(s.log_id().rfind("conn-", 0), 0u);  // between messages: the connection's id
+}
+
+// The message's phase as the MTA's events move it, seen from outside: whether end of
+// message decides, and whose id the log uses afterwards.
+TEST(Session, PhaseFollowsTheEvents) {
+  struct Row {
+    const char* label;
+    std::function<void(Session&)> events;  // after a Postfix connect, before end of message
+    bool want_decision;
+    bool want_connection_id;  // the log id after end of message
+  };
+  const auto mail = [](Session& s) { send_message(s, dispatch_headers(), {"<agent@example.test>"}); };
+  const auto plain = [](Session& s) { send_message(s, {{"From", "bob@example.test"}}, {"<agent@example.test>"}); };
+  const std::vector<Row> rows = {
+      {"no message at all", [](Session&) {}, false, true},
+      {"AAMP after end of headers", [&](Session& s) { mail(s); s.end_of_headers(); }, true, false},
+      {"AAMP without end of headers is still decided", mail, true, false},
+      {"plain mail passed at end of headers", [&](Session& s) { plain(s); s.end_of_headers(); }, false, true},
+      {"aborted after end of headers", [&](Session& s) { mail(s); s.end_of_headers(); s.abort(); }, false, true},
+      {"RCPT without MAIL starts a message",
+       [](Session& s) {
+         s.rcpt_to("<agent@example.test>", MapMacros{});
+         for (const auto& h : dispatch_headers()) s.header(h.name, h.value);
+         s.end_of_headers();
+       },
+       true, false},
+      {"headers before MAIL are dropped",
+       [](Session& s) {
+         for (const auto& h : dispatch_headers()) s.header(h.name, h.value);
+         s.end_of_headers();
+       },
+       false, true},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    Rig rig;
+    Session s = rig.session();
+    postfix_connect(s);
+    row.events(s);
+    const auto end = s.end_of_message(MapMacros{});
+    EXPECT_EQ(end.decision.has_value(), row.want_decision);
+    EXPECT_EQ(s.log_id().rfind("conn-", 0) == 0, row.want_connection_id);
+  }
 }
 
 TEST(Session, StoreThatWillNotOpen) {

@@ -688,7 +688,7 @@ TYPED_TEST(StoreContract, OutboxDueSentFailedAbandoned) {
   EXPECT_EQ(due[0].error_msg, "invalid or expired pair code");
   EXPECT_EQ(due[0].created_at, kNow - 10);
 
-  this->outbox().mark_failed(d, kNow, kNow + 30, "sendmail exited 75");
+  this->outbox().mark_failed(d, kNow + 30, "sendmail exited 75");
   EXPECT_EQ(ids(kNow, 10), (std::vector<std::int64_t>{a}));
   const auto retried = this->outbox().due_replies(kNow + 30, 10);
   ASSERT_FALSE(retried.empty());
@@ -701,8 +701,8 @@ TYPED_TEST(StoreContract, OutboxDueSentFailedAbandoned) {
   this->outbox().mark_abandoned(d, kNow + 30, "too many attempts");
   EXPECT_EQ(ids(kNow + 60, 10), (std::vector<std::int64_t>{b, c}));
   // A sent or abandoned reply never comes back, whatever the worker says later.
-  this->outbox().mark_failed(a, kNow, kNow, "late");
-  this->outbox().mark_failed(d, kNow, kNow, "late");
+  this->outbox().mark_failed(a, kNow, "late");
+  this->outbox().mark_failed(d, kNow, "late");
   this->outbox().mark_sent(999999, kNow);  // unknown ids are ignored
   EXPECT_EQ(ids(kNow + 60, 10), (std::vector<std::int64_t>{b, c}));
 }

@@ -1,0 +1,16 @@
+// daemon_reload.cpp — see daemon_reload.hpp.
+#include "milter/daemon_reload.hpp"
+
+namespace aamp::milter {
+
+std::vector<std::string> changes_needing_restart(const Config& running, const Config& next) {
+  std::vector<std::string> lines;
+  if (next.socket.str() != running.socket.str() || next.socket_mode != running.socket_mode)
+    lines.push_back("reload: Socket/SocketMode changes need a restart; still listening on " + running.socket.str());
+  if ((next.user ? next.user->str() : "") != (running.user ? running.user->str() : ""))
+    lines.emplace_back("reload: a UserID change needs a restart");
+  if (next.pid_file != running.pid_file) lines.emplace_back("reload: a PidFile change needs a restart");
+  return lines;
+}
+
+}  // namespace aamp::milter

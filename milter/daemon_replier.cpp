@@ -1,0 +1,52 @@
+// daemon_replier.cpp — see daemon_replier.hpp. The worker logs through the daemon's log.
+#include "milter/daemon_replier.hpp"
+
+#include <chrono>
+#include <string>
+
+#include "milter/daemon.hpp"
+#include "milter/daemon_startup.hpp"
+#include "milter/log.hpp"
+
+namespace aamp::milter {
+
+namespace {
+
+mail::OutboxWorkerOptions worker_options(const ReplySettings& r, const std::string& database) {
+  mail::OutboxWorkerOptions o;
+  o.lock_file = database + ".outbox.lock";  // one sending process per database
+  o.envelope_sender = r.envelope_sender == ReplySettings::EnvelopeSender::mailbox ? mail::EnvelopeSender::mailbox
+                                                                                  : mail::EnvelopeSender::null;
+  o.retry_initial = std::chrono::seconds(r.retry_initial_s);
+  o.retry_max = std::chrono::seconds(r.retry_max_s);
+  o.max_attempts = r.max_attempts;
+  o.max_age = std::chrono::seconds(r.max_age_s);
+  o.poll_interval = std::chrono::seconds(r.poll_interval_s);
+  return o;
+}
+
+void log_reply_worker(mail::LogLevel level, const std::string& line) {
+  log_line(level == mail::LogLevel::info      ? Severity::info
+           : level == mail::LogLevel::warning ? Severity::warning
+                                              : Severity::error,
+           line);
+}
+
+}  // namespace
+
+Result<mail::ReplyTransportSpec> reply_transport_spec(const Config& c) {
+  auto spec = mail::parse_reply_transport(c.reply.transport);
+  if (!spec) return Error{"ReplyTransport: " + spec.error()};
+  spec.value().timeout = std::chrono::seconds(c.reply.timeout_s);
+  return spec;
+}
+
+Replier::Replier(Store& store, Outbox& outbox, const Clock& clock, const Config& c) : settings(c.reply) {
+  auto spec = reply_transport_spec(c);
+  if (!spec) throw StartupError(kExitConfig, spec.error());
+  transport = mail::make_reply_transport(*spec);  // reads a password file: before the privilege drop
+  worker = std::make_unique<mail::OutboxWorker>(outbox, *transport, clock, worker_options(c.reply, c.database),
+                                                log_reply_worker, &store);
+}
+
+}  // namespace aamp::milter
