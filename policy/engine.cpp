@@ -10,6 +10,7 @@
 #include "policy/auth_results.hpp"
 #include "policy/encodings.hpp"
 #include "policy/pair_code.hpp"
+#include "policy/recipient.hpp"
 #include "policy/reply_fields.hpp"
 #include "policy/sender_pattern.hpp"
 #include "policy/text.hpp"
@@ -110,11 +111,12 @@ class Judge {
   Outcome judge(const std::string& recipient) {
     Outcome o;
     o.recipient = recipient;
-    o.address = normalize_recipient(recipient);  // Postfix delivers <"agent"@x.> to agent@x
-    const auto mb = protecting_mailbox(o.address);
-    if (!mb || mb->mode == MailboxMode::off) return o;
+    const RecipientJudgement j = judge_recipient(ctx_.store, ctx_.policy, recipient, msg_.intent);
+    o.address = j.address;
+    if (j.protection == Protection::none || j.protection == Protection::off) return o;
     o.is_protected = true;
-    o.report = ctx_.policy.mode == EnforcementMode::report || mb->mode == MailboxMode::report;
+    o.report = j.protection == Protection::report;
+    const ProtectedMailbox& mb = *j.mailbox;
 
     if (v_.verdict == Verdict::invalid) {
       const std::string first = v_.violations.empty() ? "the AAMP header fields are malformed" : v_.violations.front().message;
@@ -122,32 +124,18 @@ class Judge {
                     reply("554", "5.6.0", "malformed AAMP message: " + first), first);
     }
     const Intent intent = *msg_.intent;
-    if (intent == Intent::pair_request) return pairing(std::move(o), *mb);
-    if (std::find(mb->guarded_intents.begin(), mb->guarded_intents.end(), intent) == mb->guarded_intents.end()) {
+    if (j.check == IntentCheck::pairing) return pairing(std::move(o), mb);
+    if (j.check == IntentCheck::none) {
       o.verdict = "allow";
       o.reason = std::string(to_string(intent)) + " needs no sender policy";
       return o;
     }
-    return sender_policy(std::move(o), *mb, intent);
+    return sender_policy(std::move(o), mb, intent);
   }
 
   bool reply_enqueued() const { return reply_enqueued_; }
 
  private:
-  // The mailbox row that protects `address`. With RecipientDelimiter, Postfix delivers
-  // agent+tag@x to agent@x: a row for exactly agent+tag@x still wins, else agent@x's
-  // protection applies (and `address` becomes agent@x: audit rows, pairing and replies
-  // speak of the mailbox that gets the mail).
-  std::optional<ProtectedMailbox> protecting_mailbox(std::string& address) {
-    auto mb = ctx_.store.find_mailbox(address);
-    const std::string base = strip_address_extension(address, ctx_.policy.recipient_delimiters);
-    if (base == address || (mb && mb->address == address)) return mb;
-    auto base_mb = ctx_.store.find_mailbox(base);
-    if (!base_mb) return mb;
-    address = base;
-    return base_mb;
-  }
-
   Outcome refuse(Outcome o, Refusal r, std::string verdict, std::string ar_result, SmtpReply rep, const std::string& reason) {
     o.refusal = r;
     o.verdict = std::move(verdict);
