@@ -395,21 +395,45 @@ void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ct
                              verdict_header(delivered_protected, policy, d.header_from, d.intent, trust)});
 }
 
-Decision failure(Decision d, Action action, SmtpReply temp, SmtpReply perm, std::string verdict, const std::string& reason) {
+// The words of each failure kind (failure_decision).
+struct FailureWords {
+  const char* verdict;
+  const char* temp_text;   // after 451 4.3.0
+  const char* perm_xcode;  // after 554
+  const char* perm_text;
+};
+
+FailureWords failure_words(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::store_error:
+      return {"store-error", "temporary local problem: policy store unavailable, try again later", "5.3.0",
+              "local problem: policy store unavailable"};
+    case FailureKind::internal_error: break;  // below, with any value out of range
+    case FailureKind::too_large:
+      return {"too-large", "temporary local problem, try again later", "5.6.0",
+              "message header block or recipient list too large to check"};
+  }
+  return {"internal-error", "temporary local problem, try again later", "5.3.0", "local problem in the AAMP policy filter"};
+}
+
+}  // namespace
+
+Decision failure_decision(Action action, FailureKind kind, std::string_view why, Decision so_far) {
+  const FailureWords w = failure_words(kind);
+  Decision d = std::move(so_far);
   d.action = action;
   d.delete_recipients.clear();
   d.add_headers.clear();
   d.delete_headers.clear();
   d.reply.reset();
-  if (action == Action::tempfail) d.reply = std::move(temp);
-  if (action == Action::reject) d.reply = std::move(perm);
-  if (action == Action::quarantine) d.quarantine_reason = "aamp-milter: " + reason;
-  d.verdict = std::move(verdict);
-  d.reason = printable(reason);
+  d.quarantine_reason.clear();
+  if (action == Action::tempfail) d.reply = reply("451", "4.3.0", w.temp_text);
+  if (action == Action::reject) d.reply = reply("554", w.perm_xcode, w.perm_text);
+  d.verdict = w.verdict;
+  d.reason = printable(why);
+  if (action == Action::quarantine) d.quarantine_reason = "aamp-milter: " + d.reason;
   return d;
 }
-
-}  // namespace
 
 SenderVerdict explain_sender(Store& store, const ProtectedMailbox& mailbox, const std::string& recipient,
                              const std::string& from, Intent intent, const DispatchContext& context) {
@@ -451,13 +475,9 @@ Decision decide(const MessageFacts& facts, const EngineContext& ctx) {
     decide_into(d, facts, ctx);
     return d;
   } catch (const StoreError& e) {
-    return failure(std::move(d), ctx.policy.on.store_error,
-                   reply("451", "4.3.0", "temporary local problem: policy store unavailable, try again later"),
-                   reply("554", "5.3.0", "local problem: policy store unavailable"), "store-error", e.what());
+    return failure_decision(ctx.policy.on.store_error, FailureKind::store_error, e.what(), std::move(d));
   } catch (const std::exception& e) {
-    return failure(std::move(d), ctx.policy.on.internal_error,
-                   reply("451", "4.3.0", "temporary local problem, try again later"),
-                   reply("554", "5.3.0", "local problem in the AAMP policy filter"), "internal-error", e.what());
+    return failure_decision(ctx.policy.on.internal_error, FailureKind::internal_error, e.what(), std::move(d));
   }
 }
 
