@@ -1,11 +1,10 @@
 // cmd_explain.cpp — `aampctl explain --from SENDER --to MAILBOX [--intent I] [--context k=v]...`:
 // would the sender policy let this sender send this intent to this mailbox, and which rule
-// decides? The answer comes from the engine's own explain_sender() over the live database;
+// decides? The answer comes from the engine's own judge_recipient() (with the milter's
+// Mode and RecipientDelimiter from -c CONFIG) and explain_sender() over the live database;
 // trust (AUTH, internal hosts, DKIM) is a property of a message and is not part of it
 // (`aampctl check` judges a whole message). Exit 0 allowed, 1 refused, 2 usage error.
 #include <fmt/format.h>
-
-#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +12,7 @@
 #include "ctl/db_cli.hpp"
 #include "policy/encodings.hpp"
 #include "policy/engine.hpp"
+#include "policy/recipient.hpp"
 #include "policy/sender_pattern.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -54,22 +54,27 @@ int cmd_explain(Cli& cli, const Globals& g) {
   const auto intent = parse_intent(intent_text);
   if (!intent) throw UsageError(fmt::format("explain: '{}' is not an AAMP intent", intent_text));
 
+  // The milter's own judge of the recipient, with its Mode and RecipientDelimiter.
+  const auto config = milter_config(g);
+  const Policy policy = config ? config->policy : Policy{};
   store::SqliteStore db(database_path(g));
+  const RecipientJudgement judged = judge_recipient(db, policy, to, *intent);
   SenderVerdict v;
-  const auto mailbox = db.find_mailbox(to);
-  if (!mailbox || mailbox->mode == MailboxMode::off) {
+  if (judged.protection == Protection::none || judged.protection == Protection::off) {
     v.allowed = true;
-    v.reason = to + (mailbox ? " is protected in mode off: no enforcement" : " is not a protected mailbox: no enforcement");
-  } else if (*intent == Intent::pair_request) {
+    v.reason = to + (judged.mailbox ? " is protected in mode off: no enforcement"
+                                    : " is not a protected mailbox: no enforcement");
+  } else if (judged.check == IntentCheck::pairing) {
     v.allowed = true;
     v.reason = "pair.request bypasses sender policy; only its pair code is checked";
-  } else if (std::find(mailbox->guarded_intents.begin(), mailbox->guarded_intents.end(), *intent) ==
-             mailbox->guarded_intents.end()) {
+  } else if (judged.check == IntentCheck::none) {
     v.allowed = true;
-    v.reason = intent_text + " needs no sender policy at " + mailbox->address;
+    v.reason = intent_text + " needs no sender policy at " + judged.mailbox->address;
   } else {
-    v = explain_sender(db, *mailbox, to, from, *intent, context);
-    if (!v.allowed && mailbox->mode == MailboxMode::report) v.reason += " (mailbox in report mode: delivered anyway)";
+    v = explain_sender(db, *judged.mailbox, judged.address, from, *intent, context);
+    if (!v.allowed && judged.protection == Protection::report)
+      v.reason += judged.mailbox->mode == MailboxMode::report ? " (mailbox in report mode: delivered anyway)"
+                                                              : " (Mode report: delivered anyway)";
   }
 
   if (g.json) {

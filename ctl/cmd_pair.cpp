@@ -1,6 +1,8 @@
 // cmd_pair.cpp — `aampctl pair issue|list|revoke`: one-time pair codes (brief §4). A code
 // is drawn from OpenSSL's CSPRNG (CryptoRng), shown once in the aamp://connect URL (and a
-// terminal QR code), and only its hash is stored. `pair list` never shows codes.
+// terminal QR code), and only its hash is stored. `pair list` never shows codes. The
+// mailbox a code belongs to is the one the engine's judge_recipient() finds for a
+// pair.request to that address (with the milter's RecipientDelimiter, from -c CONFIG).
 #include <qrencode.h>
 #include <unistd.h>
 
@@ -13,7 +15,9 @@
 #include "ctl/db_cli.hpp"
 #include "platform/system.hpp"
 #include "policy/encodings.hpp"
+#include "policy/recipient.hpp"
 #include "store/codec.hpp"
+#include "store/sqlite_store.hpp"
 
 namespace aamp::ctl {
 
@@ -96,15 +100,22 @@ int issue(Cli& cli, const Globals& g) {
   const ContextRules rules = parse_context_rules(rule_pairs, rules_json, "--rules");
 
   auto admin = open_admin(g);
-  const auto mb = admin.protecting_mailbox(address);
-  if (!mb)
+  // The milter's own judge, with its RecipientDelimiter: the row that will handle a
+  // pair.request sent to `address`, and the address at which it redeems the code.
+  const auto config = milter_config(g);
+  store::SqliteStore db(admin.path());
+  const RecipientJudgement judged =
+      judge_recipient(db, config ? config->policy : Policy{}, address, Intent::pair_request);
+  if (!judged.mailbox)
     throw UsageError(fmt::format("{} is not a protected mailbox (add it with `aampctl mailbox add {}`)", address,
                                  address));
+  const ProtectedMailbox& mb = *judged.mailbox;
+  const std::string& bound = judged.address;
   CryptoRng rng;
   const std::string code = random_token(rng, bytes);
   const UnixTime t = now();
   const auto id =
-      admin.add_pair_code(mb->mailbox.id, code, t, t + ttl, rules, operator_name(), note.value_or(""), address);
+      admin.add_pair_code(mb.id, code, t, t + ttl, rules, operator_name(), note.value_or(""), bound);
 
   std::string url = fmt::format("aamp://connect?mailbox={}&pair_code={}", percent_encode(address), percent_encode(code));
   if (!rules.empty()) url += "&dispatch_context_rules=" + percent_encode(encode_context_rules(rules));
@@ -116,14 +127,16 @@ int issue(Cli& cli, const Globals& g) {
     fmt::print("pair code {} for {} expires at {}\n", id, address, time_text(t + ttl));
   }
   (void)std::fflush(stdout);
-  if (mb->mailbox.address != address)
+  if (bound != address)
+    fmt::print(stderr, "aampctl: note: the milter delivers {} to {} (RecipientDelimiter): the code is bound to {}\n",
+               address, bound, bound);
+  if (mb.address != bound)
     fmt::print(stderr,
                "aampctl: note: {} is protected by the domain mailbox {}: the code works only for {}, but the pairing "
                "lets the requester dispatch to every address of {} (add {} as its own mailbox to pair with it alone)\n",
-               address, mb->mailbox.address, address, mb->mailbox.address, address);
-  if (mb->mailbox.mode == MailboxMode::off)
-    fmt::print(stderr, "aampctl: note: {} is in mode off: the milter will not handle its pair.request\n",
-               mb->mailbox.address);
+               bound, mb.address, bound, mb.address, bound);
+  if (judged.protection == Protection::off)
+    fmt::print(stderr, "aampctl: note: {} is in mode off: the milter will not handle its pair.request\n", mb.address);
   return 0;
 }
 

@@ -59,17 +59,6 @@ std::string field(std::string_view value, std::size_t max = 256) {
   return out + "\"";
 }
 
-Decision failure_decision(Action action, SmtpReply temp, SmtpReply perm, std::string verdict, std::string_view reason) {
-  Decision d;
-  d.action = action;
-  if (action == Action::tempfail) d.reply = std::move(temp);
-  if (action == Action::reject) d.reply = std::move(perm);
-  if (action == Action::quarantine) d.quarantine_reason = "aamp-milter: " + log_safe(reason);
-  d.verdict = std::move(verdict);
-  d.reason = log_safe(reason);
-  return d;
-}
-
 }  // namespace
 
 std::string address_text(const struct sockaddr* address) {
@@ -86,11 +75,6 @@ std::string address_text(const struct sockaddr* address) {
 }
 
 std::string make_message_id(Rng& rng) { return "aamp-" + random_token(rng, 6); }
-
-Decision store_failure_decision(Action action, std::string_view why) {
-  return failure_decision(action, SmtpReply{"451", "4.3.0", "temporary local problem: policy store unavailable, try again later"},
-                          SmtpReply{"554", "5.3.0", "local problem: policy store unavailable"}, "store-error", why);
-}
 
 // cppcheck-suppress passedByValue ; Services is three references: a copy costs what a reference does
 Session::Session(std::shared_ptr<const Config> config, Services services)
@@ -197,9 +181,7 @@ MessageEnd Session::end_of_message(const Macros& macros) {
   if (dropped_relevant_) {
     // Headers or recipients we could not hold: never judge a message on part of it.
     const Action action = policy.mode == EnforcementMode::report ? Action::accept : policy.on.bad_message;
-    d = failure_decision(action, SmtpReply{"451", "4.3.0", "temporary local problem, try again later"},
-                         SmtpReply{"554", "5.6.0", "message header block or recipient list too large to check"},
-                         "too-large", "header block or recipient list over the milter's bounds");
+    d = failure_decision(action, FailureKind::too_large, "header block or recipient list over the milter's bounds");
     d.aamp = true;
   } else {
     try {
@@ -207,7 +189,7 @@ MessageEnd Session::end_of_message(const Macros& macros) {
       d = decide(facts_, EngineContext{policy, *store, services_.clock, services_.rng});
     } catch (const StoreError& e) {
       // The engine maps the store's failures itself; this is the store that would not open.
-      d = store_failure_decision(policy.on.store_error, e.what());
+      d = failure_decision(policy.on.store_error, FailureKind::store_error, e.what());
       d.aamp = true;
     }
   }

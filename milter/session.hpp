@@ -133,8 +133,4 @@ std::string address_text(const struct sockaddr* address);
 // A short random id for a message when the MTA sends no `i` ("aamp-" and 8 characters).
 std::string make_message_id(Rng& rng);
 
-// The Decision for a failure the engine never saw (the store could not even be opened),
-// worded as the engine words its own: tempfail 451 4.3.0, reject 554 5.3.0.
-Decision store_failure_decision(Action action, std::string_view why);
-
 }  // namespace aamp::milter

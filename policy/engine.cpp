@@ -10,6 +10,7 @@
 #include "policy/auth_results.hpp"
 #include "policy/encodings.hpp"
 #include "policy/pair_code.hpp"
+#include "policy/recipient.hpp"
 #include "policy/reply_fields.hpp"
 #include "policy/sender_pattern.hpp"
 #include "policy/text.hpp"
@@ -110,11 +111,12 @@ class Judge {
   Outcome judge(const std::string& recipient) {
     Outcome o;
     o.recipient = recipient;
-    o.address = normalize_recipient(recipient);  // Postfix delivers <"agent"@x.> to agent@x
-    const auto mb = protecting_mailbox(o.address);
-    if (!mb || mb->mode == MailboxMode::off) return o;
+    const RecipientJudgement j = judge_recipient(ctx_.store, ctx_.policy, recipient, msg_.intent);
+    o.address = j.address;
+    if (j.protection == Protection::none || j.protection == Protection::off) return o;
     o.is_protected = true;
-    o.report = ctx_.policy.mode == EnforcementMode::report || mb->mode == MailboxMode::report;
+    o.report = j.protection == Protection::report;
+    const ProtectedMailbox& mb = *j.mailbox;
 
     if (v_.verdict == Verdict::invalid) {
       const std::string first = v_.violations.empty() ? "the AAMP header fields are malformed" : v_.violations.front().message;
@@ -122,32 +124,18 @@ class Judge {
                     reply("554", "5.6.0", "malformed AAMP message: " + first), first);
     }
     const Intent intent = *msg_.intent;
-    if (intent == Intent::pair_request) return pairing(std::move(o), *mb);
-    if (std::find(mb->guarded_intents.begin(), mb->guarded_intents.end(), intent) == mb->guarded_intents.end()) {
+    if (j.check == IntentCheck::pairing) return pairing(std::move(o), mb);
+    if (j.check == IntentCheck::none) {
       o.verdict = "allow";
       o.reason = std::string(to_string(intent)) + " needs no sender policy";
       return o;
     }
-    return sender_policy(std::move(o), *mb, intent);
+    return sender_policy(std::move(o), mb, intent);
   }
 
   bool reply_enqueued() const { return reply_enqueued_; }
 
  private:
-  // The mailbox row that protects `address`. With RecipientDelimiter, Postfix delivers
-  // agent+tag@x to agent@x: a row for exactly agent+tag@x still wins, else agent@x's
-  // protection applies (and `address` becomes agent@x: audit rows, pairing and replies
-  // speak of the mailbox that gets the mail).
-  std::optional<ProtectedMailbox> protecting_mailbox(std::string& address) {
-    auto mb = ctx_.store.find_mailbox(address);
-    const std::string base = strip_address_extension(address, ctx_.policy.recipient_delimiters);
-    if (base == address || (mb && mb->address == address)) return mb;
-    auto base_mb = ctx_.store.find_mailbox(base);
-    if (!base_mb) return mb;
-    address = base;
-    return base_mb;
-  }
-
   Outcome refuse(Outcome o, Refusal r, std::string verdict, std::string ar_result, SmtpReply rep, const std::string& reason) {
     o.refusal = r;
     o.verdict = std::move(verdict);
@@ -407,21 +395,45 @@ void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ct
                              verdict_header(delivered_protected, policy, d.header_from, d.intent, trust)});
 }
 
-Decision failure(Decision d, Action action, SmtpReply temp, SmtpReply perm, std::string verdict, const std::string& reason) {
+// The words of each failure kind (failure_decision).
+struct FailureWords {
+  const char* verdict;
+  const char* temp_text;   // after 451 4.3.0
+  const char* perm_xcode;  // after 554
+  const char* perm_text;
+};
+
+FailureWords failure_words(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::store_error:
+      return {"store-error", "temporary local problem: policy store unavailable, try again later", "5.3.0",
+              "local problem: policy store unavailable"};
+    case FailureKind::internal_error: break;  // below, with any value out of range
+    case FailureKind::too_large:
+      return {"too-large", "temporary local problem, try again later", "5.6.0",
+              "message header block or recipient list too large to check"};
+  }
+  return {"internal-error", "temporary local problem, try again later", "5.3.0", "local problem in the AAMP policy filter"};
+}
+
+}  // namespace
+
+Decision failure_decision(Action action, FailureKind kind, std::string_view why, Decision so_far) {
+  const FailureWords w = failure_words(kind);
+  Decision d = std::move(so_far);
   d.action = action;
   d.delete_recipients.clear();
   d.add_headers.clear();
   d.delete_headers.clear();
   d.reply.reset();
-  if (action == Action::tempfail) d.reply = std::move(temp);
-  if (action == Action::reject) d.reply = std::move(perm);
-  if (action == Action::quarantine) d.quarantine_reason = "aamp-milter: " + reason;
-  d.verdict = std::move(verdict);
-  d.reason = printable(reason);
+  d.quarantine_reason.clear();
+  if (action == Action::tempfail) d.reply = reply("451", "4.3.0", w.temp_text);
+  if (action == Action::reject) d.reply = reply("554", w.perm_xcode, w.perm_text);
+  d.verdict = w.verdict;
+  d.reason = printable(why);
+  if (action == Action::quarantine) d.quarantine_reason = "aamp-milter: " + d.reason;
   return d;
 }
-
-}  // namespace
 
 SenderVerdict explain_sender(Store& store, const ProtectedMailbox& mailbox, const std::string& recipient,
                              const std::string& from, Intent intent, const DispatchContext& context) {
@@ -463,13 +475,9 @@ Decision decide(const MessageFacts& facts, const EngineContext& ctx) {
     decide_into(d, facts, ctx);
     return d;
   } catch (const StoreError& e) {
-    return failure(std::move(d), ctx.policy.on.store_error,
-                   reply("451", "4.3.0", "temporary local problem: policy store unavailable, try again later"),
-                   reply("554", "5.3.0", "local problem: policy store unavailable"), "store-error", e.what());
+    return failure_decision(ctx.policy.on.store_error, FailureKind::store_error, e.what(), std::move(d));
   } catch (const std::exception& e) {
-    return failure(std::move(d), ctx.policy.on.internal_error,
-                   reply("451", "4.3.0", "temporary local problem, try again later"),
-                   reply("554", "5.3.0", "local problem in the AAMP policy filter"), "internal-error", e.what());
+    return failure_decision(ctx.policy.on.internal_error, FailureKind::internal_error, e.what(), std::move(d));
   }
 }
 

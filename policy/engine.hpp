@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "policy/clock.hpp"
 #include "policy/decision.hpp"
@@ -22,8 +23,22 @@ struct EngineContext {
 };
 
 // Never throws: a StoreError becomes policy.on.store_error, anything else
-// policy.on.internal_error (with a 451 4.3.0 reply when that action is tempfail).
+// policy.on.internal_error (failure_decision below).
 Decision decide(const MessageFacts& facts, const EngineContext& ctx);
+
+// Why a message could not be decided; each kind has its own reply words.
+enum class FailureKind {
+  store_error,     // the policy store failed, or would not open (On-StoreError)
+  internal_error,  // anything else the engine threw (On-InternalError)
+  too_large,       // the milter could not hold the whole header block or recipient list
+};
+
+// The Decision for a message that could not be decided: `action` (the one configured for
+// that kind) with the kind's reply — tempfail 451 4.3.0, reject 554 5.3.0 (too_large:
+// 554 5.6.0) — and `why`, made printable, as the reason. The engine and the milter both
+// build it here. Nothing of `so_far` is applied; its summary facts (intent, recipients, a
+// reply already queued) stay for the log line.
+Decision failure_decision(Action action, FailureKind kind, std::string_view why, Decision so_far = {});
 
 // The sender-policy step of decide(), on its own (aampctl explain uses it): which rule, if
 // any, lets `from` send `intent` to `recipient` (protected by

@@ -152,13 +152,6 @@ std::optional<MailboxEntry> PolicyAdmin::mailbox(const std::string& address) {
   return mailbox_locked(parse_mailbox_address(address));
 }
 
-std::optional<MailboxEntry> PolicyAdmin::protecting_mailbox(const std::string& address_text) {
-  const std::string address = normalize_address(address_text);
-  if (auto own = mailbox_locked(address)) return own;
-  if (address.find('@') == std::string::npos || address.front() == '@') return std::nullopt;
-  return mailbox_locked("@" + std::string(domain_of(address)));
-}
-
 std::int64_t PolicyAdmin::add_mailbox(const ProtectedMailbox& mailbox, UnixTime now, const std::string& by,
                                       const std::string& note) {
   const std::string address = parse_mailbox_address(mailbox.address);

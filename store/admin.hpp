@@ -116,8 +116,6 @@ class PolicyAdmin {
   RemovedMailbox remove_mailbox(const std::string& address);
   std::vector<MailboxEntry> list_mailboxes();
   std::optional<MailboxEntry> mailbox(const std::string& address);  // the row with exactly this address
-  // The row protecting an agent address: its own, else its domain's (as find_mailbox).
-  std::optional<MailboxEntry> protecting_mailbox(const std::string& address);
 
   // --- sender rules -----------------------------------------------------------------------
   // A configured rule for the mailbox with exactly this address. The pattern is parsed

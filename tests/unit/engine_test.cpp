@@ -506,6 +506,67 @@ TEST_F(EngineTest, StoreErrorsTakeTheStoreErrorAction) {
   }
 }
 
+// One failure_decision for the engine's faults and the milter's: each kind's words, each
+// action, and what of the decision so far survives (the summary facts, never an effect).
+TEST(FailureDecision, WordsPerKindAndAction) {
+  struct Row {
+    const char* label;
+    FailureKind kind;
+    Action action;
+    const char* want_verdict;
+    std::optional<std::string> want_reply;
+    const char* want_quarantine_reason;
+  };
+  const std::vector<Row> rows = {
+      {"store error, tempfail", FailureKind::store_error, Action::tempfail, "store-error",
+       "451 4.3.0 temporary local problem: policy store unavailable, try again later", ""},
+      {"store error, reject", FailureKind::store_error, Action::reject, "store-error",
+       "554 5.3.0 local problem: policy store unavailable", ""},
+      {"store error, fail open", FailureKind::store_error, Action::accept, "store-error", std::nullopt, ""},
+      {"store error, quarantine", FailureKind::store_error, Action::quarantine, "store-error", std::nullopt,
+       "aamp-milter: db?gone"},
+      {"internal error, tempfail", FailureKind::internal_error, Action::tempfail, "internal-error",
+       "451 4.3.0 temporary local problem, try again later", ""},
+      {"internal error, reject", FailureKind::internal_error, Action::reject, "internal-error",
+       "554 5.3.0 local problem in the AAMP policy filter", ""},
+      {"internal error, discard", FailureKind::internal_error, Action::discard, "internal-error", std::nullopt, ""},
+      {"too large, tempfail", FailureKind::too_large, Action::tempfail, "too-large",
+       "451 4.3.0 temporary local problem, try again later", ""},
+      {"too large, reject", FailureKind::too_large, Action::reject, "too-large",
+       "554 5.6.0 message header block or recipient list too large to check", ""},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    Decision so_far;
+    so_far.action = Action::reject;
+    so_far.reply = SmtpReply{"550", "5.7.1", "not you"};
+    so_far.delete_recipients = {"agent@example.net"};
+    so_far.delete_headers = {{"Authentication-Results", 1}};
+    so_far.add_headers = {{"Authentication-Results", "mx; aamp=pass"}};
+    so_far.aamp = true;
+    so_far.intent = "pair.request";
+    so_far.recipients = {{"agent@example.net", true, false, "pair-completed", "pairing completed"}};
+    so_far.reply_enqueued = true;
+    const Decision d = failure_decision(row.action, row.kind, "db\ngone", so_far);
+    EXPECT_EQ(d.action, row.action);
+    EXPECT_EQ(d.verdict, row.want_verdict);
+    EXPECT_EQ(d.reply ? std::optional<std::string>(d.reply->str()) : std::nullopt, row.want_reply);
+    EXPECT_EQ(d.quarantine_reason, row.want_quarantine_reason);
+    EXPECT_EQ(d.reason, "db?gone");  // printable
+    EXPECT_TRUE(d.delete_recipients.empty());
+    EXPECT_TRUE(d.delete_headers.empty());
+    EXPECT_TRUE(d.add_headers.empty());
+    EXPECT_TRUE(d.aamp);
+    EXPECT_EQ(d.intent, "pair.request");
+    EXPECT_EQ(d.recipients.size(), 1u);
+    EXPECT_TRUE(d.reply_enqueued);  // the queued pair.respond still wakes the worker
+    const Decision fresh = failure_decision(row.action, row.kind, "why");
+    EXPECT_FALSE(fresh.aamp);
+    EXPECT_TRUE(fresh.recipients.empty());
+    EXPECT_EQ(fresh.reason, "why");
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Pairing.
 
