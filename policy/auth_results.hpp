@@ -1,5 +1,6 @@
 // auth_results.hpp — the parts of RFC 8601 Authentication-Results the engine needs:
-// the authserv-id, and each method's result with its properties. Pure; bounded; a field
+// the authserv-id, each method's result with its properties, and whether a field claims
+// our authserv-id. Pure (standard library and policy/ only); bounded; thread-safe. A field
 // that does not parse yields nullopt and is simply not trusted.
 #pragma once
 
