@@ -153,6 +153,7 @@ sfsistat on_eom(SMFICTX* ctx) {
   return guarded(ctx, "eom", [&](Connection& c) {
     MessageEnd end = c.session.end_of_message(SymvalMacros(ctx));
     if (!end.summary.empty()) log_line(end.severity, end.summary);
+    if (!end.removals.empty()) log_line(Severity::notice, end.removals);
     if (!end.decision) return SMFIS_CONTINUE;
     const sfsistat status = apply_decision(ctx, *end.decision);
     if (end.decision->reply_enqueued) g_runtime->reply_enqueued();

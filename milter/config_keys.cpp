@@ -7,6 +7,7 @@
 
 #include "milter/config_lists.hpp"
 #include "milter/config_values.hpp"
+#include "policy/auth_results.hpp"
 #include "policy/duration.hpp"
 #include "policy/text.hpp"
 #include "policy/trust.hpp"
@@ -80,7 +81,7 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       {"authservid",
        [](Parser& p, std::string_view v) -> Problem {
          // RFC 8601 §2.2: authserv-id is a value (token or quoted-string); we write it bare.
-         if (!printable_token(v) || v.find_first_of(";()\"\\") != std::string_view::npos || v.size() > 255)
+         if (!is_plain_authserv_id(v) || v.size() > 255)
            return "expected one token of printable ASCII without ; ( ) \" or \\ (at most 255 bytes)";
          p.cfg.policy.authserv_id = std::string(v);
          return std::nullopt;
@@ -115,7 +116,7 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       {"trustedauthservids",
        [](Parser& p, std::string_view v) -> Problem {
          for (const auto& id : split_list(v)) {
-           if (!printable_token(id) || id.find_first_of(";()\"\\") != std::string::npos)
+           if (!is_plain_authserv_id(id))
              return id + ": not an authserv-id";
            p.cfg.policy.trusted_authserv_ids.push_back(to_lower(id));
          }

@@ -22,6 +22,7 @@ namespace {
 constexpr std::size_t kMaxHeaderBytes = 4u << 20;
 constexpr std::size_t kMaxHeaders = 10'000;
 constexpr std::size_t kMaxRecipients = 10'000;
+constexpr std::size_t kMaxNamedRemovals = 8;  // a removal line names at most this many fields
 
 std::string strip_brackets(std::string_view s) {
   s = trim(s);
@@ -195,6 +196,7 @@ MessageEnd Session::end_of_message(const Macros& macros) {
   }
   MessageEnd end;
   end.summary = summary_line(d);
+  end.removals = removal_line(d);
   if (d.action == Action::tempfail) end.severity = Severity::error;
   else if (d.verdict == "store-error" || d.verdict == "internal-error") end.severity = Severity::warning;
   end.decision = std::move(d);
@@ -230,6 +232,19 @@ std::string Session::summary_line(const Decision& d) const {
     line += " reply=" + log_safe(d.reply->code, 3) + "/" + log_safe(d.reply->xcode, 9);
   line += " verdict=" + field(d.verdict, 64);
   line += " reason=" + field(d.reason, 300);
+  return line;
+}
+
+// Only what is applied: a refused or discarded message keeps its fields (apply.cpp). Names
+// and indices only, never a value: "4XyZ1: removed 2 forged verdicts claiming our
+// authserv-id: Authentication-Results#3,Authentication-Results#1".
+std::string Session::removal_line(const Decision& d) const {
+  if (d.delete_headers.empty() || (d.action != Action::accept && d.action != Action::quarantine)) return {};
+  std::string line = message_id_ + ": removed " + std::to_string(d.delete_headers.size()) +
+                     (d.delete_headers.size() == 1 ? " forged verdict" : " forged verdicts") + " claiming our authserv-id: ";
+  for (std::size_t i = 0; i < d.delete_headers.size() && i < kMaxNamedRemovals; ++i)
+    line += (i == 0 ? "" : ",") + log_safe(d.delete_headers[i].name, 64) + "#" + std::to_string(d.delete_headers[i].index);
+  if (d.delete_headers.size() > kMaxNamedRemovals) line += ",...";
   return line;
 }
 

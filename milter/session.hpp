@@ -56,11 +56,13 @@ enum class AfterHeaders {
                // continue, ignore the body, accept unchanged at end of message
 };
 
-// The end of one message: what to apply and the one summary line to log.
+// The end of one message: what to apply, the one summary line to log, and a notice when
+// forged verdicts of ours are removed.
 struct MessageEnd {
   std::optional<Decision> decision;  // nullopt: accept unchanged (the message needed nothing)
   std::string summary;               // "" when there is nothing to log
   Severity severity = Severity::info;
+  std::string removals;              // "" unless the decision removes header fields: which ones
 };
 
 class Session {
@@ -107,6 +109,7 @@ class Session {
   void reset_message();
   void adopt_queue_id(const Macros& macros);
   std::string summary_line(const Decision& d) const;
+  std::string removal_line(const Decision& d) const;
 
   std::shared_ptr<const Config> config_;
   Services services_;

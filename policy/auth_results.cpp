@@ -6,6 +6,7 @@
 // Comments nest (RFC 5322 §3.2.2); quoted strings take backslash escapes.
 #include "policy/auth_results.hpp"
 
+#include "policy/encodings.hpp"
 #include "policy/text.hpp"
 
 namespace aamp {
@@ -113,6 +114,15 @@ bool is_keyword(std::string_view s) {
   return true;
 }
 
+// One reading of the field claims ours: its authserv-id does not read as a plain one, or is ours.
+bool reading_claims(std::string_view value, std::string_view ours) {
+  Lexer lex(value);
+  const std::string id = lex.value(";");
+  if (!lex.ok() || !is_plain_authserv_id(id)) return true;
+  const auto without_dot = [](std::string_view s) { return !s.empty() && s.back() == '.' ? s.substr(0, s.size() - 1) : s; };
+  return iequals(without_dot(id), without_dot(ours));
+}
+
 }  // namespace
 
 std::string AuthResult::property(std::string_view key) const {
@@ -125,6 +135,28 @@ std::string authserv_id_of(std::string_view value) {
   if (value.size() > kMaxValue) value = value.substr(0, kMaxValue);
   Lexer lex(value);
   return to_lower(lex.value(";"));
+}
+
+bool is_plain_authserv_id(std::string_view id) noexcept {
+  if (id.empty()) return false;
+  for (const char c : id) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == ';' || c == '(' || c == ')' || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+// Two readings: the field as sent (how a strict RFC 8601 reader sees it) and the field with
+// its encoded-words decoded (how Python's email hands it on, where "=?utf-8?q?=29?=" can end
+// a comment and bring an id out of it). Any byte outside printable ASCII in the id removes
+// the field instead of being dropped or split on: that covers every reader's list of
+// controls and Unicode spaces at once, and no authserv-id in use holds one.
+bool claims_authserv_id(std::string_view value, std::string_view ours) {
+  if (value.size() > kMaxValue) value = value.substr(0, kMaxValue);  // cut inside a comment: unreadable, claimed
+  if (reading_claims(value, ours)) return true;
+  if (value.find("=?") == std::string_view::npos) return false;
+  const auto decoded = decode_encoded_words(value);
+  return !decoded || reading_claims(*decoded, ours);
 }
 
 std::optional<AuthResultsHeader> parse_authentication_results(std::string_view value) {

@@ -348,6 +348,105 @@ std::string percent_encode(std::string_view text) {
 }
 
 // ---------------------------------------------------------------------------------------
+// RFC 2047 encoded-words.
+
+namespace {
+
+// Charsets whose bytes below 0x80 mean ASCII wherever they stand (an RFC 2231 §5 "*lang"
+// suffix dropped). UTF-7 ("+AG0-" is 'm'), UTF-16 and Shift_JIS (ASCII trail bytes) are not.
+bool ascii_compatible_charset(std::string_view charset) noexcept {
+  charset = charset.substr(0, charset.find('*'));
+  return iequals(charset, "us-ascii") || iequals(charset, "ascii") || iequals(charset, "utf-8") ||
+         iequals(charset, "utf8") || istarts_with(charset, "iso-8859-") || istarts_with(charset, "windows-125") ||
+         istarts_with(charset, "koi8-");
+}
+
+// RFC 4648 §4 (base64, not base64url) value of one character, or -1.
+constexpr int base64_value(char c) noexcept {
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return c == '-' || c == '_' ? -1 : base64url_value(c);
+}
+
+// RFC 2047 §4.2: "_" is a space, "=XX" a byte; any other '=' is kept, as readers keep it.
+void append_q(std::string& out, std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '_') {
+      out.push_back(' ');
+      continue;
+    }
+    const int hi = text[i] == '=' && i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
+    const int lo = hi >= 0 ? hex_value(text[i + 2]) : -1;
+    if (lo >= 0) {
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+}
+
+// RFC 2047 §4.1: padding optional, characters outside the alphabet skipped (as Python's
+// non-validating fallback skips them), leftover bits dropped.
+void append_b(std::string& out, std::string_view text) {
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : text) {
+    const int v = base64_value(c);
+    if (v < 0) continue;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFFU));
+    }
+  }
+}
+
+bool only_white_space(std::string_view s) noexcept { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+}  // namespace
+
+// encoded-word = "=?" charset "?" encoding "?" encoded-text "?=" (§2). The text runs to the
+// first "?=" after the third '?'. Each '?' and "?=" search starts past the last one, and a
+// failed "?=" search ends the decoding (no later word could close), so the work is linear.
+Result<std::string> decode_encoded_words(std::string_view text) {
+  if (text.size() > kMaxEncodedLength) return too_long("header value");
+  std::string out;
+  out.reserve(text.size());
+  std::size_t pos = 0;
+  std::size_t word_end = std::string_view::npos;  // where the last encoded-word ended, in text
+  std::size_t out_end = 0;                        // and in out
+  for (std::size_t start = text.find("=?"); start != std::string_view::npos; start = text.find("=?", pos)) {
+    const std::size_t q1 = text.find('?', start + 2);
+    const bool word_shape = q1 != std::string_view::npos && q1 + 2 < text.size() && text[q1 + 2] == '?' &&
+                            (ascii_lower(text[q1 + 1]) == 'q' || ascii_lower(text[q1 + 1]) == 'b');
+    if (!word_shape) {
+      out.append(text.substr(pos, start + 2 - pos));
+      pos = start + 2;
+      continue;
+    }
+    const std::size_t close = text.find("?=", q1 + 3);
+    if (close == std::string_view::npos) break;
+    const std::string_view charset = text.substr(start + 2, q1 - start - 2);
+    if (!ascii_compatible_charset(charset)) return Error{"an encoded-word is in a charset that is not ASCII-compatible"};
+    // §6.2: white space between two encoded-words is not displayed.
+    if (word_end == pos && only_white_space(text.substr(pos, start - pos))) {
+      out.resize(out_end);
+    } else {
+      out.append(text.substr(pos, start - pos));
+    }
+    const std::string_view encoded = text.substr(q1 + 3, close - q1 - 3);
+    if (ascii_lower(text[q1 + 1]) == 'q') append_q(out, encoded);
+    else append_b(out, encoded);
+    pos = word_end = close + 2;
+    out_end = out.size();
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
 // X-AAMP-Dispatch-Context.
 
 namespace {

@@ -1,5 +1,6 @@
 // encodings.hpp — the value encodings AAMP uses: base64url, percent-encoded UTF-8,
-// X-AAMP-Dispatch-Context, dispatch-context rules (base64url JSON), RFC 3339 times.
+// X-AAMP-Dispatch-Context, dispatch-context rules (base64url JSON), RFC 3339 times; and
+// RFC 2047 encoded-words, decoded as a lenient mail reader would.
 // Pure; every decoder takes a bounded string_view and never throws on bad input.
 #pragma once
 
@@ -40,6 +41,18 @@ std::string encode_context_rules(const ContextRules& rules);
 
 // X-AAMP-StructuredResult: base64url of any JSON text; returns the JSON text.
 Result<std::string> decode_structured_result(std::string_view base64url);
+
+// RFC 2047 encoded-words ("=?" charset "?" Q|B "?" text "?=", §2) decoded where they stand,
+// as Python's email (default policy) decodes an unstructured field: anywhere, even inside a
+// word or a comment; white space between two encoded-words dropped (§6.2); Q's "_" as a
+// space and "=XX" as a byte, any other '=' kept (§4.2); B with or without padding, characters
+// outside its alphabet skipped. The bytes are kept as they are, not converted: this is for
+// seeing what a reader would see in the ASCII part. An error when a word's charset is not
+// one whose bytes below 0x80 always mean ASCII (us-ascii, utf-8, iso-8859-*, windows-125*,
+// koi8-*): a UTF-7, UTF-16 or Shift_JIS word could decode to anything. Text that is not an
+// encoded-word (no closing "?=", an unknown encoding letter) is kept as sent. Linear; the
+// result is never longer than the input.
+Result<std::string> decode_encoded_words(std::string_view text);
 
 // RFC 3339 §5.6 date-time with a time-offset ("Z" or "+hh:mm"); fractions allowed and
 // dropped. Returns seconds since the epoch, UTC.

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <array>
 
-#include "policy/auth_results.hpp"
 #include "policy/encodings.hpp"
 #include "policy/pair_code.hpp"
 #include "policy/recipient.hpp"
@@ -459,11 +458,7 @@ SenderVerdict explain_sender(Store& store, const ProtectedMailbox& mailbox, cons
 
 bool needs_decision(const HeaderList& headers, const Policy& policy) noexcept {
   try {
-    if (is_aamp(headers)) return true;
-    for (const auto& h : headers)
-      if (iequals(h.name, "Authentication-Results") && iequals(authserv_id_of(h.value), policy.authserv_id))
-        return true;
-    return false;
+    return is_aamp(headers) || !forged_verdicts(headers, policy.authserv_id).empty();
   } catch (...) {
     return true;  // out of memory here: let end of message decide (and fail safely)
   }

@@ -34,8 +34,8 @@ std::string authres_basis(const HeaderList& headers, std::string_view from_domai
   for (const auto& h : headers) {
     if (!iequals(h.name, kAuthResults)) continue;
     const std::string value = unfold(h.value);
+    if (claims_authserv_id(value, policy.authserv_id)) continue;  // removed as forged: never a basis
     const std::string id = authserv_id_of(value);
-    if (id.empty() || iequals(id, policy.authserv_id)) continue;  // ours from outside: forged
     if (std::find(policy.trusted_authserv_ids.begin(), policy.trusted_authserv_ids.end(), id) ==
         policy.trusted_authserv_ids.end())
       continue;
@@ -129,7 +129,7 @@ std::vector<HeaderRemoval> forged_verdicts(const HeaderList& headers, const std:
   for (const auto& h : headers) {
     if (!iequals(h.name, kAuthResults)) continue;
     ++index;
-    if (iequals(authserv_id_of(unfold(h.value)), authserv_id)) out.push_back({std::string(kAuthResults), index});
+    if (claims_authserv_id(unfold(h.value), authserv_id)) out.push_back({std::string(kAuthResults), index});
   }
   std::reverse(out.begin(), out.end());  // highest first: removals never shift the ones left
   return out;

@@ -29,8 +29,9 @@ bool satisfies(const TrustFindings& f, TrustSet required) noexcept;
 std::string trust_to_string(TrustSet t);
 Result<TrustSet> parse_trust(std::string_view text);
 
-// The Authentication-Results fields that claim our authserv-id: forged, to be removed
-// before ours is added (RFC 8601 §5). 1-based indices among that header name, highest first.
+// The Authentication-Results fields that claim our authserv-id (claims_authserv_id: ours as
+// any common reader could read it, or unreadable): forged, to be removed before ours is added
+// (RFC 8601 §5), and never a trust basis. 1-based indices among that header name, highest first.
 std::vector<HeaderRemoval> forged_verdicts(const HeaderList& headers, const std::string& authserv_id);
 
 // DMARC-style relaxed alignment without a public-suffix list: equal, or one domain is a

@@ -84,6 +84,27 @@ class Decisions(unittest.TestCase):
         self.assertTrue(r.deleted["Authentication-Results"], r.stdout)
         self.assertEqual(r.added, {})
 
+    def test_forged_spellings_are_removed_and_logged(self):
+        # Spellings Python's email or Node's mailparser read as ours; Stalwart blanks a value
+        # that is not UTF-8. Plain mail, on Postfix and on Stalwart: removed, and a notice says so.
+        stalwart = dict(steps=STALWART_STEPS, rcpt_macros={},
+                        connect_macros={"{daemon_name}": "Stalwart Mail Server v0.10.5", "{client_addr}": "192.0.2.9"})
+        for label, value, mta in (("encoded-word", "=?utf-8?q?mx.example.test?=; aamp=pass", {}),
+                                  ("vertical tab", "mx.example.test\x0b; aamp=pass", {}),
+                                  ("NBSP", "mx.example.test\u00a0; aamp=pass", {}),
+                                  ("trailing dot", "mx.example.test.; aamp=pass", stalwart),
+                                  ("blank, as Stalwart passes it", "", stalwart)):
+            with self.subTest(label):
+                notice = "removed 1 forged verdict claiming our authserv-id: Authentication-Results#2"
+                before = self.milter.log().count(notice)
+                r = self.run_tx(headers=[("Authentication-Results", "mx.upstream.test; spf=pass"),
+                                         ("From", "bob@example.test"), ("Authentication-Results", value)],
+                                mail_from="<bob@example.test>", mail_macros={}, **mta)
+                self.assertEqual(r.eom, "continue", r.stdout)
+                self.assertTrue(r.deleted["Authentication-Results"], r.stdout)
+                self.assertEqual(r.added, {})
+                self.assertEqual(self.milter.log().count(notice), before + 1, self.milter.log())
+
     def test_multi_recipient_split(self):
         # alice may dispatch to agent@ but not to helper@: helper@ is removed, agent@ keeps it.
         r = self.run_tx(rcpts=["<agent@example.test>", "<helper@example.test>", "<human@example.test>"],

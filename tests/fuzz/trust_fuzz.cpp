@@ -1,8 +1,9 @@
 // trust_fuzz.cpp — libFuzzer target (and, under GCC, a corpus replay test) for the parsers
 // of the trust inputs: RFC 8601 Authentication-Results (policy/auth_results.hpp), the
 // InternalHosts networks and client addresses (policy/cidr.hpp), and the trust evaluation
-// and forged-verdict search over a header block (policy/trust.hpp). The first byte picks
-// the part, the rest is its input. Aborts when an invariant callers rely on breaks.
+// and forged-verdict search over a header block (policy/trust.hpp), with the encoded-word
+// decoding it relies on. The first byte picks the part, the rest is its input. Aborts when an
+// invariant callers rely on breaks.
 #include <arpa/inet.h>
 
 #include <array>
@@ -14,6 +15,7 @@
 
 #include "policy/auth_results.hpp"
 #include "policy/cidr.hpp"
+#include "policy/encodings.hpp"
 #include "policy/facts.hpp"
 #include "policy/policy.hpp"
 #include "policy/text.hpp"
@@ -35,6 +37,12 @@ void auth_results(std::string_view in) {
   const auto ar = aamp::parse_authentication_results(in);
   const std::string id = aamp::authserv_id_of(in);
   require(lower(id));
+  // A field not claimed as ours names a plain authserv-id; one that parses under ours is claimed.
+  const bool claimed = aamp::claims_authserv_id(in, "mx.example.test");
+  if (!claimed) require(aamp::is_plain_authserv_id(id));
+  if (ar && ar->authserv_id == "mx.example.test") require(claimed);
+  const auto decoded = aamp::decode_encoded_words(in);
+  if (decoded) require(decoded->size() <= in.size() && (in.find("=?") != std::string_view::npos || *decoded == in));
   if (!ar) return;
   require(!ar->authserv_id.empty() && lower(ar->authserv_id));
   // The quick look finds the same id the full parse does: forged copies cannot hide.
@@ -92,11 +100,6 @@ void trust(std::string_view in) {
   policy.authserv_id = "mx.example.test";
   policy.trusted_authserv_ids = {"dkim.example.test"};
   policy.internal_hosts = {*aamp::parse_cidr("10.0.0.0/8"), *aamp::parse_cidr("2001:db8::/32")};
-  for (const std::string from : {"alice@example.test", "bob@sub.example.test", ""}) {
-    const auto found = aamp::evaluate_trust(facts, from, policy);
-    require(aamp::satisfies(found, 0));
-    require(found.shown == 0 || !found.basis.empty());
-  }
   const auto forged = aamp::forged_verdicts(facts.headers, policy.authserv_id);
   int count = 0;
   for (const auto& h : facts.headers) count += aamp::iequals(h.name, "Authentication-Results") ? 1 : 0;
@@ -105,6 +108,24 @@ void trust(std::string_view in) {
     require(aamp::iequals(removal.name, "Authentication-Results"));
     require(removal.index >= 1 && removal.index < previous);  // highest first, each once
     previous = removal.index;
+  }
+  // The message as delivered: the forged verdicts removed (highest first, as the MTA does).
+  aamp::MessageFacts delivered = facts;
+  for (const auto& removal : forged) {
+    int index = 0;
+    for (auto it = delivered.headers.begin(); it != delivered.headers.end(); ++it) {
+      if (aamp::iequals(it->name, "Authentication-Results") && ++index == removal.index) {
+        delivered.headers.erase(it);
+        break;
+      }
+    }
+  }
+  for (const std::string from : {"alice@example.test", "bob@sub.example.test", ""}) {
+    const auto found = aamp::evaluate_trust(facts, from, policy);
+    require(aamp::satisfies(found, 0));
+    require(found.shown == 0 || !found.basis.empty());
+    // Removal and trust agree: a removed field never counted.
+    require(aamp::evaluate_trust(delivered, from, policy).shown == found.shown);
   }
 }
 

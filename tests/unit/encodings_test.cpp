@@ -1,5 +1,5 @@
 // encodings_test.cpp — table tests for policy/encodings.hpp: base64url, UTF-8, percent
-// encoding, dispatch context, context rules, StructuredResult, RFC 3339.
+// encoding, RFC 2047 encoded-words, dispatch context, context rules, StructuredResult, RFC 3339.
 #include "policy/encodings.hpp"
 
 #include <gtest/gtest.h>
@@ -137,6 +137,54 @@ TEST(Percent, EncodeKeepsOnlyUnreserved) {
   const auto back = percent_decode_utf8(percent_encode("a; b=c \xe4\xb8\xad"));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, "a; b=c \xe4\xb8\xad");
+}
+
+TEST(EncodedWords, Decode) {
+  const std::vector<DecodeRow> rows = {
+      {"no word", "mx.example.test; aamp=pass", "mx.example.test; aamp=pass"},
+      {"q", "=?utf-8?q?caf=C3=A9_au_lait?=", "caf\xc3\xa9 au lait"},
+      {"Q, lower-case hex", "=?UTF-8?Q?=c3=a9?=", "\xc3\xa9"},
+      {"q, '=' without two hex digits kept", "=?utf-8?q?a=zz=?=", "a=zz="},
+      {"q, hex right after the encoding", "=?utf-8?q?=3D?=", "="},
+      {"b", "=?UTF-8?B?bXguZXhhbXBsZS50ZXN0?=", "mx.example.test"},
+      {"b padded", "=?utf-8?b?YQ==?=", "a"},
+      {"b unpadded", "=?utf-8?b?YQ?=", "a"},
+      {"b, characters outside the alphabet skipped", "=?utf-8?b?Y.Q?=", "a"},
+      {"b, standard alphabet", "=?utf-8?b?+/8=?=", "\xfb\xff"},
+      {"empty text", "=?utf-8?q?" "?=", ""},
+      {"white space between words dropped", "=?utf-8?q?a?= \r\n =?utf-8?q?b?=", "ab"},
+      {"text between words kept", "=?utf-8?q?a?= x =?utf-8?q?b?=", "a x b"},
+      {"inside a word", "pre=?utf-8?q?mid?=post", "premidpost"},
+      {"inside a comment", "(=?utf-8?q?=29?=) x", "()) x"},
+      {"language suffix", "=?utf-8*en?q?hi?=", "hi"},
+      {"latin-1 bytes kept as they are", "=?iso-8859-1?q?=A0?=", "\xa0"},
+      {"windows-1252", "=?windows-1252?q?x?=", "x"},
+      {"no closing ?=", "=?utf-8?q?open", "=?utf-8?q?open"},
+      {"unknown encoding", "=?utf-8?x?abc?=", "=?utf-8?x?abc?="},
+      {"not a word, then a word", "=?x =?utf-8?q?y?=", "=?x y"},
+      {"UTF-7", "=?utf-7?q?+AG0-?=", std::nullopt},
+      {"UTF-16", "=?utf-16?b?AG0=?=", std::nullopt},
+      {"Shift_JIS", "=?shift_jis?q?x?=", std::nullopt},
+      {"empty charset", "=??q?x?=", std::nullopt},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.label);
+    const auto got = decode_encoded_words(r.input);
+    ASSERT_EQ(got.ok(), r.want.has_value()) << (got.ok() ? *got : got.error());
+    if (r.want) {
+      EXPECT_EQ(*got, *r.want);
+    }
+  }
+}
+
+TEST(EncodedWords, BoundedAndLinear) {
+  std::string openers;
+  for (int i = 0; i < 80000; ++i) openers += "=?x=?utf-8?q?a ";  // 1.2 MB of words that never close
+  EXPECT_FALSE(decode_encoded_words(openers).ok());             // over the bound
+  openers.resize(600000);
+  const auto same = decode_encoded_words(openers);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(*same, openers);
 }
 
 TEST(DispatchContext, Parse) {

@@ -301,6 +301,33 @@ TEST_F(EngineTest, ForgedVerdictIsRemovedFromNonAampMailToo) {
   EXPECT_TRUE(d.add_headers.empty());
 }
 
+// Plain mail carrying a spelling of our verdict that a reader could take as ours: the cheap
+// look at end of headers asks for a decision, and the decision removes it.
+TEST_F(EngineTest, EveryForgedSpellingIsRemovedFromPlainMail) {
+  struct Row {
+    const char* label;
+    const char* value;
+    bool forged;
+  };
+  const Row rows[] = {
+      {"encoded-word", "=?utf-8?q?mx.example.net?=; aamp=pass", true},
+      {"vertical tab", "mx.example.net\x0b; aamp=pass", true},
+      {"NBSP", "mx.example.net\xc2\xa0; aamp=pass", true},
+      {"trailing dot", "mx.example.net.; aamp=pass", true},
+      {"blank", "", true},
+      {"another verifier", "border.example.net; dkim=pass header.d=example.com", false},
+      {"ours with a suffix", "mx.example.net.evil; aamp=pass", false},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.label);
+    auto f = facts_for({{"From", "x@example.com"}, {"Authentication-Results", r.value}}, {kHuman});
+    EXPECT_EQ(needs_decision(f.headers, policy), r.forged);
+    const Decision d = run(f);
+    EXPECT_EQ(d.action, Action::accept);
+    EXPECT_EQ(d.delete_headers.size(), r.forged ? 1u : 0u);
+  }
+}
+
 TEST_F(EngineTest, AampMailToUnprotectedRecipientsIsNotEnforced) {
   auto f = facts_for(aamp_headers("task.dispatch", "nobody@example.org"), {kHuman}, "nobody@example.org");
   const Decision d = run(f);

@@ -222,6 +222,47 @@ TEST(Session, ForgedVerdictRemovedFromPlainMail) {
   EXPECT_EQ(end.decision->delete_headers[0].index, 2);
 }
 
+// The notice naming the forged verdicts removed: plain mail as AAMP mail, only when applied.
+TEST(Session, RemovalLine) {
+  const HeaderList plain = {{"From", "bob@example.test"}, {"Subject", "lunch"}};
+  const HeaderField forged{"Authentication-Results", "=?utf-8?q?mx.example.test?=; aamp=pass"};
+  const HeaderField other{"Authentication-Results", "mx.upstream.test; spf=pass"};
+  const auto with = [](HeaderList h, const HeaderList& extra) {
+    h.insert(h.end(), extra.begin(), extra.end());
+    return h;
+  };
+  struct Row {
+    const char* label;
+    HeaderList headers;
+    bool auth;  // SMTP AUTH as alice@example.test
+    std::string want;
+  };
+  const Row rows[] = {
+      {"plain mail", with(plain, {other, forged}), false,
+       "4XyZ1: removed 1 forged verdict claiming our authserv-id: Authentication-Results#2"},
+      {"allowed dispatch", with(dispatch_headers(), {forged, other, forged}), true,
+       "4XyZ1: removed 2 forged verdicts claiming our authserv-id: Authentication-Results#3,Authentication-Results#1"},
+      {"ten, eight named", with(plain, HeaderList(10, forged)), false,
+       "4XyZ1: removed 10 forged verdicts claiming our authserv-id: Authentication-Results#10,"
+       "Authentication-Results#9,Authentication-Results#8,Authentication-Results#7,Authentication-Results#6,"
+       "Authentication-Results#5,Authentication-Results#4,Authentication-Results#3,..."},
+      {"a refused dispatch keeps its fields", with(dispatch_headers(), {forged}), false, ""},
+      {"nothing forged", with(plain, {other}), false, ""},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.label);
+    Rig rig;
+    Session s = rig.session();
+    postfix_connect(s);
+    send_message(s, r.headers, {"<agent@example.test>"},
+                 r.auth ? MapMacros{{"{auth_authen}", "alice@example.test"}} : MapMacros{});
+    s.end_of_headers();
+    const MessageEnd end = s.end_of_message(MapMacros{{"i", "4XyZ1"}});
+    EXPECT_EQ(end.removals, r.want);
+    EXPECT_EQ(end.removals.find(" verdict="), std::string::npos);  // never taken for a summary line
+  }
+}
+
 TEST(Session, StalwartSession) {
   // Stalwart: names itself in {daemon_name}, offers no SMFIP_SKIP, never sends `i`, sends
   // {auth_authen} empty for unauthenticated clients and header values trimmed.

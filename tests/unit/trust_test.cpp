@@ -63,5 +63,30 @@ TEST(Trust, FindsForgedVerdictsByAuthservId) {
   EXPECT_EQ(forged[1].index, 1);
 }
 
+// A field removed as forged is never a trust basis, however well its trusted id reads.
+TEST(Trust, AFieldRemovedAsForgedNeverCounts) {
+  Policy policy;
+  policy.authserv_id = "mx.example";
+  policy.trusted_authserv_ids = {"border.example"};
+  struct Row {
+    const char* label;
+    const char* value;
+    bool removed;
+  };
+  const Row rows[] = {
+      {"the trusted verifier's pass", "border.example; dkim=pass header.d=example.com", false},
+      {"an encoded ')' brings ours out of a comment",
+       "(c =?utf-8?q?=29?= mx.example; aamp=pass) border.example; dkim=pass header.d=example.com", true},
+      {"an encoded-word in UTF-7 before it", "(=?utf-7?q?+ACk-?=) border.example; dkim=pass header.d=example.com", true},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.label);
+    MessageFacts facts;
+    facts.headers = {{"Authentication-Results", r.value}};
+    EXPECT_EQ(forged_verdicts(facts.headers, policy.authserv_id).size(), r.removed ? 1u : 0u);
+    EXPECT_EQ(evaluate_trust(facts, "alice@example.com", policy).shown, r.removed ? TrustSet{0} : TrustSet{trust_authres});
+  }
+}
+
 }  // namespace
 }  // namespace aamp

@@ -867,6 +867,33 @@ untrusted(242, "forged-ours-removed-then-no-trust-left", "authres",
           message(before=[ar("mx.example.net; dkim=pass header.d=example.com"),
                           ar("border.example.net; dkim=fail header.d=example.com")]), removed=1)
 
+# Spellings of our id that some reader takes as ours (issue "a verdict nobody can forge"):
+# each removed, in AAMP mail and plain mail alike.
+untrusted(243, "forged-ours-encoded-word", "authres",
+          "our id as an RFC 2047 encoded-word: Python's email decodes it to ours; removed, and no trust",
+          message(before=[ar("=?utf-8?q?mx.example.net?=; aamp=pass")]), removed=1)
+case(244, "forged-ours-split-base64-words-in-plain-mail", "authres",
+     "our id split over two base64 encoded-words (joined when decoded, RFC 2047 §6.2) in plain mail: removed",
+     plain(extra=[ar("=?utf-8?b?bXguZXhh?= =?UTF-8?B?bXBsZS5uZXQ=?=; aamp=pass")]), action="accept",
+     verdict="not-aamp", removed=1, vheader="none")
+case(245, "forged-ours-vertical-tab-in-plain-mail", "authres",
+     "our id followed by a vertical tab (Python's email and mailparser read it as ours) in plain mail: removed",
+     plain(extra=[ar("mx.example.net\x0b; aamp=pass")]), action="accept", verdict="not-aamp", removed=1, vheader="none")
+untrusted(246, "forged-ours-no-break-space", "authres",
+          "our id followed by U+00A0 (readers drop or split on it): an 8-bit byte in an authserv-id, removed",
+          message(before=[ar("mx.example.net\u00a0; dkim=pass header.d=example.com")]), removed=1)
+allow(247, "forged-ours-trailing-dot", "authres",
+      "our id with a trailing dot (the same host to a reader): removed, ours added",
+      message(before=[ar("mx.example.net.; aamp=pass policy.rule=1")]), removed=1, vheader="mx.example.net; aamp=pass")
+case(248, "authres-blank-value-in-plain-mail", "authres",
+     "a blank Authentication-Results (Stalwart blanks a forged one that is not UTF-8): no readable id, removed",
+     plain(extra=[ar("")]), action="accept", verdict="not-aamp", removed=1, vheader="none")
+untrusted(249, "forged-ours-out-of-a-comment-by-encoded-word", "authres",
+          "an encoded ')' ends the comment before the verifier's dkim=pass, bringing out our id once decoded: "
+          "removed, and the pass behind it never counts",
+          message(before=[ar("(c =?utf-8?q?=29?= mx.example.net; aamp=pass) border.example.net; dkim=pass header.d=example.com")]),
+          removed=1)
+
 # =======================================================================================
 # from: several From fields, several mailboxes, groups, odd addresses, envelope mismatch.
 
