@@ -13,6 +13,7 @@
 #include "milter/log.hpp"
 #include "policy/decision.hpp"
 #include "policy/text.hpp"
+#include "policy/text_safety.hpp"
 
 namespace aamp::milter {
 
@@ -36,31 +37,15 @@ bool valid_reply(const SmtpReply& r) {
          std::all_of(x.begin() + static_cast<long>(dot) + 1, x.end(), digit);
 }
 
-// libmilter passes the text through a printf-like expansion: '%' must be doubled. Only
-// printable ASCII reaches the MTA (Postfix wants the reply to match ^[45]dd[ -]).
-std::string reply_text(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 8);
-  for (char c : text) {
-    if (out.size() >= 450) break;
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) out.push_back(' ');
-    else if (c == '%') out += "%%";
-    else out.push_back(c);
-  }
-  const auto t = trim(out);
-  return t.empty() ? std::string("message refused") : std::string(t);
-}
-
 // Sets the reply and returns the status that goes with its code class.
 sfsistat refuse(SMFICTX* ctx, const std::optional<SmtpReply>& given, const SmtpReply& fallback) {
   SmtpReply r = given.value_or(fallback);
   if (!valid_reply(r)) {
-    logf(Severity::warning, "apply: invalid SMTP reply \"{} {}\": using \"{}\"", log_safe(r.code, 8), log_safe(r.xcode, 16),
-         fallback.str());
+    logf(Severity::warning, "apply: invalid SMTP reply \"{} {}\": using \"{}\"", for_log_line(r.code, 8),
+         for_log_line(r.xcode, 16), fallback.str());
     r = fallback;
   }
-  std::string text = reply_text(r.text);
+  std::string text = for_milter_reply(r.text);
   check(smfi_setreply(ctx, r.code.data(), r.xcode.data(), text.data()), "smfi_setreply");
   // A 4xx text with SMFIS_REJECT would be ignored by the MTA (and the reverse): the code
   // class decides.
@@ -100,7 +85,8 @@ sfsistat apply_decision(SMFICTX* ctx, const Decision& d) {
       return SMFIS_CONTINUE;
     case Action::quarantine: {
       change_message(ctx, d);
-      std::string reason = d.quarantine_reason.empty() ? std::string("aamp-milter") : log_safe(d.quarantine_reason, 200);
+      std::string reason =
+          d.quarantine_reason.empty() ? std::string("aamp-milter") : for_log_line(d.quarantine_reason, 200);
       // Postfix puts the message on hold; Stalwart only adds an X-Quarantine header.
       check(smfi_quarantine(ctx, reason.data()), "smfi_quarantine");
       return SMFIS_CONTINUE;
