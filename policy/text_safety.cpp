@@ -34,7 +34,7 @@ std::string for_log_line(std::string_view text, std::size_t max) {
 
 std::string for_log_field(std::string_view text, std::size_t max) {
   if (text.empty()) return "-";
-  const std::string safe = for_log_line(text, max);
+  std::string safe = for_log_line(text, max);
   if (safe.find_first_of(" \"\\,") == std::string::npos) return safe;
   std::string out = "\"";
   for (const char c : safe) {
