@@ -17,21 +17,12 @@
 #include "ctl/commands.hpp"
 #include "ctl/eml.hpp"
 #include "policy/header_block.hpp"
+#include "policy/text_safety.hpp"
 #include "policy/validator.hpp"
 
 namespace aamp::ctl {
 
 namespace {
-
-// File names go on one output line: show control characters escaped.
-std::string shown_name(const std::string& path) {
-  std::string out;
-  for (const char c : path) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-    else out += c;
-  }
-  return out;
-}
 
 std::string text_line(const std::string& file, const Validation& v) {
   const AampMessage& m = v.message;
@@ -96,7 +87,7 @@ int cmd_validate(Cli& cli, const Globals& g) {
     const Validation v = validate(split_header_block(text).fields, options);
     any_invalid = any_invalid || v.verdict == Verdict::invalid;
     if (json) fmt::print("{}\n", json_line(path, v).dump(-1, ' ', false, Json::error_handler_t::replace));
-    else fmt::print("{}\n", text_line(shown_name(path), v));
+    else fmt::print("{}\n", text_line(for_terminal(path), v));
     (void)std::fflush(stdout);
   }
   return any_error ? 2 : any_invalid ? 1 : 0;

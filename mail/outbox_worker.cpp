@@ -16,7 +16,7 @@
 #include <system_error>
 
 #include "mail/reply.hpp"
-#include "policy/reply_fields.hpp"
+#include "policy/text_safety.hpp"
 
 namespace aamp::mail {
 namespace {
@@ -25,7 +25,7 @@ constexpr int kMarkSentTries = 5;
 constexpr std::chrono::milliseconds kMarkSentPause{200};
 
 // Outbox rows are ours, but a log line must stay one line whatever a row holds.
-std::string printable(std::string_view text) { return sanitize_reply_text(text, 300); }
+std::string printable(std::string_view text) { return for_header_value(text, 300); }
 
 }  // namespace
 

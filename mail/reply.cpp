@@ -10,6 +10,7 @@
 
 #include "policy/address.hpp"
 #include "policy/reply_fields.hpp"
+#include "policy/text_safety.hpp"
 
 namespace aamp::mail {
 namespace {
@@ -69,7 +70,7 @@ Result<std::string> build_pair_respond(const OutboxReply& reply) {
   const std::string_view status = reply.status == TaskStatus::completed ? "completed" : "rejected";
   std::string reason;
   if (reply.status == TaskStatus::rejected) {
-    reason = sanitize_reply_text(reply.error_msg);
+    reason = for_header_value(reply.error_msg);
     if (reason.empty()) reason = kDefaultRejection;
   }
   const std::string subject = "[AAMP Pair] " + std::string(status);

@@ -20,7 +20,8 @@ inline constexpr const char* kPairRespondBodyTitle = "AAMP Pair Response";
 // verbatim is unsafe — the message id, From, To or the task id (policy/reply_fields.hpp):
 // that is permanent, retrying cannot fix it. An unsafe In-Reply-To (the requester's
 // Message-ID) is dropped instead: threading is a courtesy, the answer is not. ErrorMsg is
-// cleaned (sanitize_reply_text), and "pair request rejected" stands in for an empty one.
+// cleaned (for_header_value, policy/text_safety.hpp), and "pair request rejected" stands in
+// for an empty one.
 //
 // Headers: From, To, Subject "[AAMP Pair] completed|rejected", Date (the row's created_at,
 // UTC), Message-ID, In-Reply-To + References (when known), Auto-Submitted: auto-replied

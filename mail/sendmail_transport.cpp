@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "policy/reply_fields.hpp"
+#include "policy/text_safety.hpp"
 
 extern char** environ;  // NOLINT: POSIX declares it nowhere else
 
@@ -259,7 +260,7 @@ SendResult SendmailTransport::send(std::string_view message, std::string_view en
     ssize_t n = 0;
     while (output.size() < kMaxCapturedOutput && (n = ::read(from_child.get(), buf, sizeof buf)) > 0) capture(buf, n);
   }
-  const std::string said = sanitize_reply_text(output, kMaxCapturedOutput);
+  const std::string said = for_header_value(output, kMaxCapturedOutput);
   const std::string suffix = said.empty() ? "" : ": " + said;
   if (!abort_reason.empty()) return {SendStatus::temporary, fmt::format("{} (sendmail killed){}", abort_reason, suffix)};
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {

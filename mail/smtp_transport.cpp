@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "policy/reply_fields.hpp"
+#include "policy/text_safety.hpp"
 
 namespace aamp::mail {
 namespace {
@@ -143,9 +144,9 @@ SendResult SmtpTransport::send(std::string_view message, std::string_view envelo
   long code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
   const std::string sentence = error[0] != '\0' ? std::string(error) : std::string(curl_easy_strerror(rc));
-  std::string detail = sanitize_reply_text(fmt::format("{} (curl error {}, last SMTP reply {})", sentence,
-                                                       static_cast<int>(rc), code),
-                                           1024);
+  std::string detail = for_header_value(fmt::format("{} (curl error {}, last SMTP reply {})", sentence,
+                                                    static_cast<int>(rc), code),
+                                        1024);
   if (rc == CURLE_ABORTED_BY_CALLBACK) return {SendStatus::temporary, "cancelled: the reply worker is stopping"};
   // libcurl says "RCPT failed: 550" when the (only) recipient was refused.
   if (code >= 500 && code < 600 && std::string_view(error).starts_with("RCPT failed")) return {SendStatus::permanent, detail};

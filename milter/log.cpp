@@ -80,18 +80,4 @@ void log_line(Severity severity, std::string_view line) noexcept {
   }
 }
 
-std::string log_safe(std::string_view value, std::size_t max) {
-  std::string out;
-  out.reserve(std::min(value.size(), max) + 3);
-  for (char c : value) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-  }
-  return out;
-}
-
 }  // namespace aamp::milter

@@ -1,7 +1,8 @@
 // log.hpp — the daemon's log: syslog(3) with a configurable facility, and standard error
 // too in the foreground (-f). Severity says what happens next (style.md rule 9): warning =
 // degraded but going on, error = this message tempfails, fatal = startup only. Lines start
-// with the message id where there is one; callers never pass whole pair codes.
+// with the message id where there is one; callers never pass whole pair codes, and pass
+// every value from outside through for_log_line / for_log_field (policy/text_safety.hpp).
 // Thread-safe: configure_log() may run while other threads log (a mutex orders them).
 #pragma once
 
@@ -40,9 +41,5 @@ void logf(Severity severity, fmt::format_string<Args...> format, Args&&... args)
     log_line(Severity::error, "log: could not format a log line");
   }
 }
-
-// A value for a log line: printable ASCII only (anything else becomes '?'), at most `max`
-// bytes (then "..."). Header values come from strangers: no CR/LF may reach the log.
-std::string log_safe(std::string_view value, std::size_t max = 256);
 
 }  // namespace aamp::milter

@@ -5,12 +5,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <algorithm>
 #include <array>
 
 #include "platform/system.hpp"
 #include "policy/engine.hpp"
 #include "policy/text.hpp"
+#include "policy/text_safety.hpp"
 
 namespace aamp::milter {
 
@@ -46,20 +46,6 @@ std::string first_header(const HeaderList& headers, std::string_view name) {
   return {};
 }
 
-// A log field value: bare when it is one plain word, else a quoted string.
-std::string field(std::string_view value, std::size_t max = 256) {
-  if (value.empty()) return "-";
-  std::string safe = log_safe(value, max);
-  const bool bare = std::none_of(safe.begin(), safe.end(), [](char c) { return c == ' ' || c == '"' || c == '\\' || c == ','; });
-  if (bare) return safe;
-  std::string out = "\"";
-  for (char c : safe) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 std::string address_text(const struct sockaddr* address) {
@@ -84,17 +70,17 @@ Session::Session(std::shared_ptr<const Config> config, Services services)
 const std::string& Session::log_id() const noexcept { return phase_ == Phase::idle ? connection_id_ : message_id_; }
 
 void Session::connect(std::string_view host_name, std::string_view address, const Macros& macros) {
-  client_name_ = log_safe(host_name, 255);
+  client_name_ = for_log_line(host_name, 255);
   client_addr_ = std::string(address);
   // Stalwart passes the address in {client_addr} as well; use it when the socket address
   // was not IPv4/IPv6 (miltertest's "unspec", a unix-socket MTA).
-  if (client_addr_.empty()) client_addr_ = log_safe(macro_or(macros, "{client_addr}"), 64);
+  if (client_addr_.empty()) client_addr_ = for_log_line(macro_or(macros, "{client_addr}"), 64);
   // Stalwart names itself in {daemon_name} ("Stalwart Mail Server v0.x"). It treats DISCARD
   // as accept, so the engine must remove recipients instead (MessageFacts::discard_is_accept).
   stalwart_ = istarts_with(macro_or(macros, "{daemon_name}"), "stalwart");
 }
 
-void Session::helo(std::string_view name) { helo_ = log_safe(name, 255); }
+void Session::helo(std::string_view name) { helo_ = for_log_line(name, 255); }
 
 void Session::reset_message() {
   facts_ = MessageFacts{};
@@ -108,7 +94,7 @@ void Session::adopt_queue_id(const Macros& macros) {
   // Postfix defines `i` only after the first accepted RCPT (the queue file is created
   // then); Stalwart never sends it. Keep our own id until the MTA's appears.
   const auto i = macros.get("i");
-  if (i && !trim(*i).empty()) message_id_ = log_safe(trim(*i), 64);
+  if (i && !trim(*i).empty()) message_id_ = for_log_line(trim(*i), 64);
 }
 
 void Session::mail_from(std::string_view sender, const Macros& macros) {
@@ -208,30 +194,31 @@ std::string Session::summary_line(const Decision& d) const {
   if (!d.recipients.empty()) {
     for (const auto& r : d.recipients) {
       if (!rcpts.empty()) rcpts += ',';
-      rcpts += "<" + log_safe(strip_brackets(r.recipient), 128) + ">";
-      if (r.protected_mailbox) rcpts += ":" + log_safe(r.verdict, 32);
+      rcpts += "<" + for_log_line(strip_brackets(r.recipient), 128) + ">";
+      if (r.protected_mailbox) rcpts += ":" + for_log_line(r.verdict, 32);
     }
   } else {
     for (const auto& r : facts_.recipients) {
       if (!rcpts.empty()) rcpts += ',';
-      rcpts += "<" + log_safe(strip_brackets(r), 128) + ">";
+      rcpts += "<" + for_log_line(strip_brackets(r), 128) + ">";
     }
   }
   const std::string from = !d.header_from.empty() ? d.header_from : strip_brackets(first_header(facts_.headers, "From"));
   const std::string intent = !d.intent.empty() ? d.intent : first_header(facts_.headers, "X-AAMP-Intent");
   const std::string task = !d.task_id.empty() ? d.task_id : first_header(facts_.headers, "X-AAMP-TaskId");
-  std::string line = message_id_ + ": client=" + field(client_name_, 128) + "[" + log_safe(client_addr_, 64) + "]";
-  line += " auth=" + field(facts_.auth_user, 128);
-  line += " envelope-from=<" + log_safe(facts_.envelope_from, 256) + ">";
-  line += " from=" + field(from, 256);
+  std::string line =
+      message_id_ + ": client=" + for_log_field(client_name_, 128) + "[" + for_log_line(client_addr_, 64) + "]";
+  line += " auth=" + for_log_field(facts_.auth_user, 128);
+  line += " envelope-from=<" + for_log_line(facts_.envelope_from, 256) + ">";
+  line += " from=" + for_log_field(from, 256);
   line += " rcpts=" + (rcpts.empty() ? std::string("-") : rcpts);
-  line += " intent=" + field(intent, 64);
-  line += " task=" + field(task, 128);
+  line += " intent=" + for_log_field(intent, 64);
+  line += " task=" + for_log_field(task, 128);
   line += " action=" + std::string(to_string(d.action));
   if (d.reply && (d.action == Action::reject || d.action == Action::tempfail))
-    line += " reply=" + log_safe(d.reply->code, 3) + "/" + log_safe(d.reply->xcode, 9);
-  line += " verdict=" + field(d.verdict, 64);
-  line += " reason=" + field(d.reason, 300);
+    line += " reply=" + for_log_line(d.reply->code, 3) + "/" + for_log_line(d.reply->xcode, 9);
+  line += " verdict=" + for_log_field(d.verdict, 64);
+  line += " reason=" + for_log_field(d.reason, 300);
   return line;
 }
 
@@ -243,7 +230,7 @@ std::string Session::removal_line(const Decision& d) const {
   std::string line = message_id_ + ": removed " + std::to_string(d.delete_headers.size()) +
                      (d.delete_headers.size() == 1 ? " forged verdict" : " forged verdicts") + " claiming our authserv-id: ";
   for (std::size_t i = 0; i < d.delete_headers.size() && i < kMaxNamedRemovals; ++i)
-    line += (i == 0 ? "" : ",") + log_safe(d.delete_headers[i].name, 64) + "#" + std::to_string(d.delete_headers[i].index);
+    line += (i == 0 ? "" : ",") + for_log_line(d.delete_headers[i].name, 64) + "#" + std::to_string(d.delete_headers[i].index);
   if (d.delete_headers.size() > kMaxNamedRemovals) line += ",...";
   return line;
 }

@@ -22,7 +22,7 @@ std::optional<Action> parse_action(std::string_view s) noexcept;
 struct SmtpReply {
   std::string code;   // "550"
   std::string xcode;  // "5.7.1"
-  std::string text;   // one line, printable ASCII, no '%' surprises (apply escapes)
+  std::string text;   // one line, printable ASCII, no '%' (for_smtp_reply); apply doubles any left
   std::string str() const { return code + " " + xcode + " " + text; }
 };
 

@@ -13,14 +13,13 @@
 #include "policy/reply_fields.hpp"
 #include "policy/sender_pattern.hpp"
 #include "policy/text.hpp"
+#include "policy/text_safety.hpp"
 #include "policy/trust.hpp"
 #include "policy/validator.hpp"
 
 namespace aamp {
 
 namespace {
-
-constexpr std::size_t kMaxReplyText = 400;  // an SMTP reply line stays well under 512 bytes
 
 // What kind of refusal, so that the configured action for that class applies.
 enum class Refusal {
@@ -45,20 +44,8 @@ struct Outcome {
   bool audited = false;  // written inside the pairing transaction already
 };
 
-// Printable ASCII only, bounded: safe for SMTP replies, logs and audit rows.
-std::string printable(std::string_view s, std::size_t max = 256) {
-  std::string out;
-  out.reserve(std::min(s.size(), max));
-  for (char c : s) {
-    if (out.size() >= max) break;
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-  }
-  return out;
-}
-
 SmtpReply reply(std::string code, std::string xcode, std::string_view text) {
-  return SmtpReply{std::move(code), std::move(xcode), printable(text, kMaxReplyText)};
+  return SmtpReply{std::move(code), std::move(xcode), for_smtp_reply(text)};
 }
 
 // RFC 3834 §5: never answer automatic mail. "Auto-Submitted: no" is a human's mail; every
@@ -73,21 +60,6 @@ bool answerable(const MessageFacts& facts) {
     if (value.substr(0, value.find_first_of(" \t;(")) != "no") return false;
   }
   return true;
-}
-
-// An RFC 8601 pvalue: a bare token when it can be, else a quoted-string.
-std::string ar_value(std::string_view v) {
-  const bool bare = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("@._+-/").find(c) != std::string_view::npos;
-  });
-  if (bare) return std::string(v);
-  std::string out = "\"";
-  for (char c : printable(v)) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "\"";
 }
 
 std::string_view pair_error_text(PairOutcome o) {
@@ -140,7 +112,7 @@ class Judge {
     o.verdict = std::move(verdict);
     o.ar_result = std::move(ar_result);
     o.reply = std::move(rep);
-    o.reason = printable(reason);
+    o.reason = for_audit(reason);
     return o;
   }
 
@@ -199,7 +171,7 @@ class Judge {
       shared.recipient = o.recipient;
       shared.address = o.address;
       shared.audited = false;  // its own audit row, written with the other recipients'
-      shared.reason = printable(earlier.reason + " (the same pair.request as for " + earlier.address + ")");
+      shared.reason = for_audit(earlier.reason + " (the same pair.request as for " + earlier.address + ")");
       return shared;
     }
     auto effects = [&](const PairCheck& check) {
@@ -259,14 +231,14 @@ class Judge {
   AuditRecord audit_row(const Outcome& o) const {
     AuditRecord a;
     a.at = now_;
-    a.message_id = printable(facts_.queue_id);
-    a.client_addr = printable(facts_.client_addr);
-    a.auth_user = printable(facts_.auth_user);
-    a.envelope_from = printable(normalize_address(facts_.envelope_from));
-    a.header_from = printable(msg_.from);
-    a.recipient = printable(o.address);
-    a.intent = printable(msg_.intent_text);
-    a.task_id = printable(msg_.task_id);
+    a.message_id = for_audit(facts_.queue_id);
+    a.client_addr = for_audit(facts_.client_addr);
+    a.auth_user = for_audit(facts_.auth_user);
+    a.envelope_from = for_audit(normalize_address(facts_.envelope_from));
+    a.header_from = for_audit(msg_.from);
+    a.recipient = for_audit(o.address);
+    a.intent = for_audit(msg_.intent_text);
+    a.task_id = for_audit(msg_.task_id);
     a.verdict = o.report && o.refusal != Refusal::none ? "report-" + o.verdict : o.verdict;
     a.reason = o.reason;
     a.rule_id = o.rule_id;
@@ -299,13 +271,13 @@ std::string verdict_header(const std::vector<Outcome>& delivered, const Policy& 
   for (const auto& o : delivered) {
     v += "; aamp=" + o.ar_result;
     if (o.report && o.refusal != Refusal::none) v += " (report mode: would refuse)";
-    if (o.refusal != Refusal::none) v += " reason=" + ar_value(o.reason);
-    v += " header.from=" + ar_value(from.empty() ? "unknown" : from);
-    v += " policy.intent=" + ar_value(intent);
-    v += " policy.rcpt=" + ar_value(o.address);
+    if (o.refusal != Refusal::none) v += " reason=" + as_ar_value(o.reason);
+    v += " header.from=" + as_ar_value(from.empty() ? "unknown" : from);
+    v += " policy.intent=" + as_ar_value(intent);
+    v += " policy.rcpt=" + as_ar_value(o.address);
     if (o.rule_id) v += " policy.rule=" + std::to_string(*o.rule_id);
     if (!o.rule_origin.empty()) v += " policy.origin=" + o.rule_origin;
-    if (!trust.basis.empty()) v += " policy.trust=" + ar_value(trust.basis);
+    if (!trust.basis.empty()) v += " policy.trust=" + as_ar_value(trust.basis);
   }
   return v;
 }
@@ -319,9 +291,9 @@ void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ct
   }
   d.aamp = true;
   const Validation v = validate(facts.headers, policy.validation);
-  d.intent = printable(v.message.intent_text);
-  d.task_id = printable(v.message.task_id);
-  d.header_from = printable(v.message.from);
+  d.intent = for_audit(v.message.intent_text);
+  d.task_id = for_audit(v.message.task_id);
+  d.header_from = for_audit(v.message.from);
   const TrustFindings trust = evaluate_trust(facts, v.message.from, policy);
 
   Judge judge(facts, ctx, v, trust);
@@ -429,7 +401,7 @@ Decision failure_decision(Action action, FailureKind kind, std::string_view why,
   if (action == Action::tempfail) d.reply = reply("451", "4.3.0", w.temp_text);
   if (action == Action::reject) d.reply = reply("554", w.perm_xcode, w.perm_text);
   d.verdict = w.verdict;
-  d.reason = printable(why);
+  d.reason = for_audit(why);
   if (action == Action::quarantine) d.quarantine_reason = "aamp-milter: " + d.reason;
   return d;
 }
@@ -450,7 +422,7 @@ SenderVerdict explain_sender(Store& store, const ProtectedMailbox& mailbox, cons
     }
     if (context_problem.empty()) context_problem = "rule " + std::to_string(rule.id) + ": " + why;
   }
-  v.reason = printable(from + " may not send " + std::string(to_string(intent)) + " to " + recipient + ": " +
+  v.reason = for_audit(from + " may not send " + std::string(to_string(intent)) + " to " + recipient + ": " +
                        (rules.empty() ? "no sender rule allows it; ask the mailbox's operator for a pairing code"
                                       : "the dispatch context does not satisfy any sender rule (" + context_problem + ")"));
   return v;

@@ -1,7 +1,6 @@
 // reply_fields.cpp — see reply_fields.hpp.
 #include "policy/reply_fields.hpp"
 
-#include <algorithm>
 #include <array>
 #include <cstddef>
 
@@ -90,22 +89,6 @@ bool is_reply_task_id(std::string_view task_id) noexcept {
     if (u < 0x21 || u > 0x7e) return false;
   }
   return true;
-}
-
-std::string sanitize_reply_text(std::string_view text, std::size_t max_length) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_length));
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    char clean = c;
-    if (u < 0x20 || u == 0x7f) clean = ' ';
-    else if (u >= 0x80) clean = '?';
-    if (clean == ' ' && (out.empty() || out.back() == ' ')) continue;  // collapse, and trim the front
-    out.push_back(clean);
-    if (out.size() >= max_length) break;
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
 }
 
 std::string make_reply_message_id(Rng& rng, std::string_view domain) {

@@ -38,11 +38,4 @@ bool is_reply_message_id(std::string_view id) noexcept;
 // rather than altered, because a changed TaskId would not match the request.
 bool is_reply_task_id(std::string_view task_id) noexcept;
 
-// X-AAMP-ErrorMsg text made header-safe: every control character (CR, LF, NUL, TAB, DEL,
-// ...) becomes a space, every byte >= 0x80 becomes '?', runs of spaces collapse to one,
-// the ends are trimmed, and the result is cut to `max_length` octets (then trimmed again).
-// The text is ours (the engine's reason), but it may quote the request, so it is cleaned
-// rather than trusted.
-std::string sanitize_reply_text(std::string_view text, std::size_t max_length = 200);
-
 }  // namespace aamp

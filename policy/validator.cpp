@@ -15,6 +15,7 @@
 #include "policy/address.hpp"
 #include "policy/encodings.hpp"
 #include "policy/text.hpp"
+#include "policy/text_safety.hpp"
 
 namespace aamp {
 namespace {
@@ -24,6 +25,7 @@ constexpr std::size_t kMinPairCode = 4;
 constexpr std::size_t kMaxPairCode = 128;
 constexpr std::size_t kMaxViolations = 64;        // bounds the result of a hostile header block
 constexpr std::size_t kMaxEchoed = 40;            // bytes of a value quoted back in a message
+constexpr std::size_t kMaxMessage = 300;          // bytes of a violation message (a reply's words)
 constexpr std::string_view kPrefix = "X-AAMP-";
 
 // ---------------------------------------------------------------------------------------
@@ -149,23 +151,6 @@ bool names_aamp_marker(std::string_view raw) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Text for humans: printable ASCII only, never more than kMaxEchoed bytes of input.
-
-std::string printable(std::string_view s, std::size_t max = kMaxEchoed) {
-  std::string out;
-  for (const char c : s.substr(0, max)) out += (c > ' ' && c < 0x7f && c != '%') ? c : '?';
-  if (s.size() > max) out += "...";
-  return out;
-}
-
-// A whole message: spaces kept, anything else outside printable ASCII (and '%', which
-// libmilter's reply text treats specially) replaced, so it is safe in an SMTP reply.
-std::string sentence(std::string_view s) {
-  std::string out(s.substr(0, 300));
-  for (char& c : out)
-    if (c < ' ' || c >= 0x7f || c == '%') c = '?';
-  return out;
-}
 
 // Encoded-words (RFC 2047 §2): "=?" charset "?" encoding "?" text "?=". Never decoded here;
 // refused in token fields because some readers decode them into something else.
@@ -241,7 +226,7 @@ class Checker {
 
 void Checker::add(ViolationCode code, std::string_view field, std::string_view message) {
   if (out_.violations.size() >= kMaxViolations) return;
-  out_.violations.push_back(Violation{code, std::string(field), sentence(message)});
+  out_.violations.push_back(Violation{code, std::string(field), for_smtp_reply(message, kMaxMessage)});
 }
 
 // The first shape problem of a header, if any: a name that is empty, outside ftext or
@@ -265,7 +250,7 @@ void Checker::header(const HeaderField& h) {
   if (problem) {
     const std::string label = m.field != Field::none ? std::string(shown)
                               : h.name.empty()       ? std::string("(empty)")
-                                                     : printable(h.name, 64);
+                                                     : for_echoed_header(h.name, 64);
     add(ViolationCode::malformed_header, label, fmt::format("{}: {}", label, *problem));
   }
   if (m.field == Field::none) return;
@@ -346,7 +331,7 @@ void Checker::decode_version(std::string value) {
   }
   if (v.substr(0, dot) != "1") {
     add(ViolationCode::unsupported_version, name_of(Field::version),
-        fmt::format("X-AAMP-Version '{}' is not supported (only 1.x is)", printable(v)));
+        fmt::format("X-AAMP-Version '{}' is not supported (only 1.x is)", for_echoed_header(v, kMaxEchoed)));
     return;
   }
   msg_.version = std::move(value);
@@ -358,7 +343,7 @@ void Checker::decode_intent(std::string value) {
   msg_.intent = parse_intent(value);
   if (!msg_.intent)
     add(ViolationCode::unknown_intent, name_of(Field::intent),
-        fmt::format("X-AAMP-Intent '{}' is not one of the ten AAMP 1.1 intents", printable(value)));
+        fmt::format("X-AAMP-Intent '{}' is not one of the ten AAMP 1.1 intents", for_echoed_header(value, kMaxEchoed)));
   msg_.intent_text = std::move(value);
 }
 

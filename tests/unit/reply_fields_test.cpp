@@ -109,29 +109,6 @@ TEST(ReplyFields, TaskId) {
   EXPECT_FALSE(is_reply_task_id(std::string(256, 'a')));
 }
 
-TEST(ReplyFields, SanitizeText) {
-  struct Row {
-    const char* label;
-    std::string_view input;
-    std::string want;
-  };
-  const Row rows[] = {
-      {"clean", "invalid or expired pair code", "invalid or expired pair code"},
-      {"CRLF becomes one space", "bad\r\nBcc: victim@example.net", "bad Bcc: victim@example.net"},
-      {"folding attempt", "bad\r\n X-Evil: 1", "bad X-Evil: 1"},
-      {"NUL and DEL", "a\0b\x7f"sv, "a b"},
-      {"8-bit", "caf\xc3\xa9", "caf??"},
-      {"trimmed", "  \t x \n", "x"},
-      {"only controls", "\r\n\t", ""},
-  };
-  for (const auto& row : rows) {
-    SCOPED_TRACE(row.label);
-    EXPECT_EQ(sanitize_reply_text(row.input), row.want);
-  }
-  EXPECT_EQ(sanitize_reply_text(std::string(500, 'x')).size(), 200u);
-  EXPECT_EQ(sanitize_reply_text("abc def", 4), "abc");
-}
-
 TEST(ReplyFields, MakeMessageId) {
   CountingRng rng;
   const std::string first = make_reply_message_id(rng, "Example.COM");
