@@ -162,7 +162,7 @@ bool OutboxWorker::deliver(const OutboxReply& reply, DrainStats& stats, const st
     sent_unmarked_.insert(reply.id);
     mark_sent_surely(reply);
     log(LogLevel::info, fmt::format("{}: pair.respond {} to {} sent via {} (attempt {})", id,
-                                    reply.status == TaskStatus::completed ? "completed" : "rejected",
+                                    to_string(reply.status),
                                     printable(reply.to), transport_.describe(), reply.attempts + 1));
     audit(reply, "reply-sent", transport_.describe());
     ++stats.sent;

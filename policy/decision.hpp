@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/names.hpp"
+
 namespace aamp {
 
 enum class Action {
@@ -16,8 +18,13 @@ enum class Action {
   quarantine,  // accept into the MTA's hold queue (Postfix); a header only on Stalwart
   discard,     // accept and drop silently
 };
-std::string_view to_string(Action a) noexcept;
-std::optional<Action> parse_action(std::string_view s) noexcept;
+// The On-* config values.
+inline constexpr NameTable<Action, 5> kActionNames{{{"accept", Action::accept},
+                                                    {"reject", Action::reject},
+                                                    {"tempfail", Action::tempfail},
+                                                    {"quarantine", Action::quarantine},
+                                                    {"discard", Action::discard}}};
+constexpr std::string_view to_string(Action a) noexcept { return name_of(kActionNames, a); }
 
 struct SmtpReply {
   std::string code;   // "550"

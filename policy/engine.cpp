@@ -262,7 +262,7 @@ class Judge {
     o.ar_result = completed ? "pass" : "fail";
     o.reason = completed ? "pairing completed" : std::string(pair_error_text(r.check.outcome));
     o.rule_id = r.rule_id;
-    o.rule_origin = completed ? "paired" : "";
+    o.rule_origin = completed ? to_string(RuleOrigin::paired) : "";
     o.consumed = ctx_.policy.pair_requests == PairRequestHandling::consume;
     redeemed_.emplace_back(mb.id, o);
     return o;
@@ -433,7 +433,7 @@ SenderVerdict explain_sender(Store& store, const ProtectedMailbox& mailbox, cons
     if (context_allows(rule.context, context, &why)) {
       v.allowed = true;
       v.rule_id = rule.id;
-      v.rule_origin = rule.origin == RuleOrigin::paired ? "paired" : "configured";
+      v.rule_origin = to_string(rule.origin);
       v.reason = "sender rule " + std::to_string(rule.id) + " (" + v.rule_origin + ", " + rule.pattern + ") allows it";
       return v;
     }

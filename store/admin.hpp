@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/names.hpp"
 #include "policy/sender_pattern.hpp"
 #include "policy/store.hpp"
 #include "store/migrate.hpp"
@@ -61,7 +62,11 @@ enum class PairCodeState {
   expired,  // its time ran out unused
   revoked,  // an operator revoked it
 };
-std::string_view to_string(PairCodeState state) noexcept;
+inline constexpr NameTable<PairCodeState, 4> kPairCodeStateNames{{{"live", PairCodeState::live},
+                                                                  {"used", PairCodeState::used},
+                                                                  {"expired", PairCodeState::expired},
+                                                                  {"revoked", PairCodeState::revoked}}};
+constexpr std::string_view to_string(PairCodeState state) noexcept { return name_of(kPairCodeStateNames, state); }
 
 // A pair code as `pair list` shows it: never the code (the store does not have it).
 struct PairCodeEntry {

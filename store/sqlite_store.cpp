@@ -212,7 +212,7 @@ void insert_audit(Connection& conn, const AuditRecord& a) {
 std::int64_t insert_reply(Connection& conn, const OutboxReply& r, UnixTime now) {
   const UnixTime created = r.created_at != 0 ? r.created_at : now;
   auto st = conn.prepare(kInsertReply);
-  st.bind(1, r.message_id).bind(2, r.from).bind(3, r.to).bind(4, r.task_id).bind(5, status_name(r.status));
+  st.bind(1, r.message_id).bind(2, r.from).bind(3, r.to).bind(4, r.task_id).bind(5, to_string(r.status));
   st.bind(6, r.error_msg).bind(7, r.in_reply_to).bind(8, created).bind(9, r.attempts);
   st.bind(10, r.next_attempt_at != 0 ? r.next_attempt_at : created).bind(11, r.last_error);
   st.run();

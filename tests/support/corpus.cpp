@@ -86,7 +86,7 @@ Result<CorpusCase> parse_corpus_case(const std::string& name, const std::string&
     } else if (field == "store-fault") {
       c.store_fault = value;
     } else if (field == "expect-action") {
-      const auto a = parse_action(value);
+      const auto a = parse_name(kActionNames, value);
       if (!a) return Error{"unknown action '" + value + "'"};
       c.action = *a;
       saw_action = true;
