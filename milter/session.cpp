@@ -59,13 +59,13 @@ std::string field(std::string_view value, std::size_t max = 256) {
   return out + "\"";
 }
 
-Decision failure_decision(Action action, SmtpReply temp, SmtpReply perm, std::string verdict, std::string_view reason) {
+Decision failure_decision(Action action, SmtpReply temp, SmtpReply perm, AuditVerdict verdict, std::string_view reason) {
   Decision d;
   d.action = action;
   if (action == Action::tempfail) d.reply = std::move(temp);
   if (action == Action::reject) d.reply = std::move(perm);
   if (action == Action::quarantine) d.quarantine_reason = "aamp-milter: " + log_safe(reason);
-  d.verdict = std::move(verdict);
+  d.verdict = verdict;
   d.reason = log_safe(reason);
   return d;
 }
@@ -89,7 +89,7 @@ std::string make_message_id(Rng& rng) { return "aamp-" + random_token(rng, 6); }
 
 Decision store_failure_decision(Action action, std::string_view why) {
   return failure_decision(action, SmtpReply{"451", "4.3.0", "temporary local problem: policy store unavailable, try again later"},
-                          SmtpReply{"554", "5.3.0", "local problem: policy store unavailable"}, "store-error", why);
+                          SmtpReply{"554", "5.3.0", "local problem: policy store unavailable"}, AuditVerdict::store_error, why);
 }
 
 // cppcheck-suppress passedByValue ; Services is three references: a copy costs what a reference does
@@ -203,7 +203,7 @@ MessageEnd Session::end_of_message(const Macros& macros) {
     const Action action = policy.mode == EnforcementMode::report ? Action::accept : policy.on.bad_message;
     d = failure_decision(action, SmtpReply{"451", "4.3.0", "temporary local problem, try again later"},
                          SmtpReply{"554", "5.6.0", "message header block or recipient list too large to check"},
-                         "too-large", "header block or recipient list over the milter's bounds");
+                         AuditVerdict::too_large, "header block or recipient list over the milter's bounds");
     d.aamp = true;
   } else {
     try {
@@ -218,7 +218,7 @@ MessageEnd Session::end_of_message(const Macros& macros) {
   MessageEnd end;
   end.summary = summary_line(d);
   if (d.action == Action::tempfail) end.severity = Severity::error;
-  else if (d.verdict == "store-error" || d.verdict == "internal-error") end.severity = Severity::warning;
+  else if (d.verdict == AuditVerdict::store_error || d.verdict == AuditVerdict::internal_error) end.severity = Severity::warning;
   end.decision = std::move(d);
   return end;
 }
@@ -229,7 +229,7 @@ std::string Session::summary_line(const Decision& d) const {
     for (const auto& r : d.recipients) {
       if (!rcpts.empty()) rcpts += ',';
       rcpts += "<" + log_safe(strip_brackets(r.recipient), 128) + ">";
-      if (r.protected_mailbox) rcpts += ":" + log_safe(r.verdict, 32);
+      if (r.protected_mailbox && r.verdict) rcpts += ":" + log_safe(to_string(*r.verdict), 32);
     }
   } else {
     for (const auto& r : facts_.recipients) {
@@ -250,7 +250,7 @@ std::string Session::summary_line(const Decision& d) const {
   line += " action=" + std::string(to_string(d.action));
   if (d.reply && (d.action == Action::reject || d.action == Action::tempfail))
     line += " reply=" + log_safe(d.reply->code, 3) + "/" + log_safe(d.reply->xcode, 9);
-  line += " verdict=" + field(d.verdict, 64);
+  line += " verdict=" + field(to_string(d.verdict), 64);
   line += " reason=" + field(d.reason, 300);
   return line;
 }

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/audit_verdict.hpp"
 #include "policy/names.hpp"
 
 namespace aamp {
@@ -48,7 +49,7 @@ struct RecipientOutcome {
   std::string recipient;
   bool protected_mailbox = false;
   bool refused = false;
-  std::string verdict;  // as in the audit row
+  std::optional<AuditVerdict> verdict;  // as in the audit row (without "report-"); none when not protected
   std::string reason;
 };
 
@@ -65,7 +66,7 @@ struct Decision {
   std::string intent;
   std::string task_id;
   std::string header_from;
-  std::string verdict;  // the message's overall verdict
+  AuditVerdict verdict = AuditVerdict::not_aamp;  // the message's overall verdict
   std::string reason;
   std::vector<RecipientOutcome> recipients;
   bool reply_enqueued = false;  // a pair.respond waits in the outbox: wake the worker

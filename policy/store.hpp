@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "policy/aamp_message.hpp"
+#include "policy/audit_verdict.hpp"
 #include "policy/clock.hpp"
 #include "policy/intent.hpp"
 #include "policy/names.hpp"
@@ -101,7 +102,7 @@ struct AuditRecord {
   std::string recipient;
   std::string intent;
   std::string task_id;
-  std::string verdict;  // "allow" | "deny" | "invalid" | "stale" | "pair-completed" | "pair-rejected" | "pair-locked" | "untrusted" | "report-*" ...
+  AuditVerdict verdict = AuditVerdict::allow;
   std::string reason;
   std::optional<std::int64_t> rule_id;
 };

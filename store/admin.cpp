@@ -437,7 +437,7 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
     a.recipient = st.text(7);
     a.intent = st.text(8);
     a.task_id = st.text(9);
-    a.verdict = st.text(10);
+    a.verdict = verdict_column(st.text(10));
     a.reason = st.text(11);
     a.rule_id = st.maybe_int64(12);
     e.rule_pattern = st.maybe_text(13);

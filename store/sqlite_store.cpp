@@ -204,7 +204,7 @@ std::vector<SenderRule> SqliteStore::matching_rules(std::int64_t mailbox_id, std
 void insert_audit(Connection& conn, const AuditRecord& a) {
   auto st = conn.prepare(kInsertAudit);
   st.bind(1, a.at).bind(2, a.message_id).bind(3, a.client_addr).bind(4, a.auth_user).bind(5, a.envelope_from);
-  st.bind(6, a.header_from).bind(7, a.recipient).bind(8, a.intent).bind(9, a.task_id).bind(10, a.verdict);
+  st.bind(6, a.header_from).bind(7, a.recipient).bind(8, a.intent).bind(9, a.task_id).bind(10, to_string(a.verdict));
   st.bind(11, a.reason).bind(12, a.rule_id);
   st.run();
 }

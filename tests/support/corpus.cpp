@@ -213,7 +213,7 @@ std::unique_ptr<CorpusScene> make_corpus_scene() {
                               PairEffects e;
                               e.audit.at = now - 60;
                               e.audit.recipient = "agent@example.net";
-                              e.audit.verdict = "pair-completed";
+                              e.audit.verdict = AuditVerdict::pair_completed;
                               e.audit.reason = "corpus scene";
                               return e;
                             });

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "mail/transport.hpp"
+#include "policy/audit_verdict.hpp"
 #include "policy/decision.hpp"
 #include "policy/policy.hpp"
 #include "policy/sender_pattern.hpp"
@@ -92,6 +93,41 @@ TEST(Names, EveryTableRoundTripsWithItsSpellings) {
   EXPECT_EQ(round_trip(store::kPairCodeStateNames),
             (Spelled{{"live", 0}, {"used", 1}, {"expired", 2}, {"revoked", 3}}));
   EXPECT_EQ(round_trip(mail::kStartTlsNames), (Spelled{{"required", 0}, {"opportunistic", 1}, {"off", 2}}));
+  EXPECT_EQ(round_trip(kAuditVerdictNames),
+            (Spelled{{"allow", 0},           {"deny", 1},           {"invalid", 2},
+                     {"untrusted", 3},       {"stale", 4},          {"pair-completed", 5},
+                     {"pair-rejected", 6},   {"pair-locked", 7},    {"report-deny", 8},
+                     {"report-invalid", 9},  {"report-untrusted", 10}, {"report-stale", 11},
+                     {"report-pair-completed", 12}, {"report-pair-rejected", 13}, {"report-pair-locked", 14},
+                     {"not-aamp", 15},       {"unprotected", 16},   {"too-large", 17},
+                     {"store-error", 18},    {"internal-error", 19}, {"reply-sent", 20},
+                     {"reply-deferred", 21}, {"reply-abandoned", 22}}));
+}
+
+// Report mode records "report-" + the verdict's name; a verdict without a report variant
+// stays itself.
+TEST(Names, ReportedVerdicts) {
+  struct Row {
+    AuditVerdict in;
+    std::string_view want;
+  };
+  const Row rows[] = {
+      {AuditVerdict::deny, "report-deny"},
+      {AuditVerdict::invalid, "report-invalid"},
+      {AuditVerdict::untrusted, "report-untrusted"},
+      {AuditVerdict::stale, "report-stale"},
+      {AuditVerdict::pair_completed, "report-pair-completed"},
+      {AuditVerdict::pair_rejected, "report-pair-rejected"},
+      {AuditVerdict::pair_locked, "report-pair-locked"},
+      {AuditVerdict::allow, "allow"},
+      {AuditVerdict::report_deny, "report-deny"},
+      {AuditVerdict::store_error, "store-error"},
+      {AuditVerdict::reply_sent, "reply-sent"},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(std::string(to_string(r.in)));
+    EXPECT_EQ(to_string(reported(r.in)), r.want);
+  }
 }
 
 // kAnyTrust is every basis of the table: a new basis is accepted by "any" without more code.
