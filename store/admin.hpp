@@ -96,7 +96,7 @@ struct AuditFilter {
   std::optional<UnixTime> since;        // at >= since
   std::optional<std::string> mailbox;   // recipient: an address, or "@domain" for all of a domain
   std::optional<std::string> sender;    // header or envelope From: an address, or "@domain"
-  std::optional<std::string> verdict;   // exact verdict
+  std::optional<std::string> verdict;   // exact verdict name (kAuditVerdictNames); unknown: no rows
   std::int64_t limit = 0;               // the most recent `limit` rows; 0 = all
 };
 
