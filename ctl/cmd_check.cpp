@@ -113,7 +113,7 @@ int cmd_check(Cli& cli, const Globals& g) {
                             {"protected", r.protected_mailbox},
                             {"removed", std::find(d.delete_recipients.begin(), d.delete_recipients.end(), r.recipient) !=
                                             d.delete_recipients.end()},
-                            {"verdict", r.verdict},
+                            {"verdict", std::string(r.verdict ? to_string(*r.verdict) : "")},
                             {"reason", r.reason}});
     nlohmann::json added = nlohmann::json::array();
     for (const auto& h : d.add_headers) added.push_back({{"name", h.name}, {"value", h.value}});
@@ -123,15 +123,15 @@ int cmd_check(Cli& cli, const Globals& g) {
                 {"aamp", d.aamp},
                 {"intent", d.intent},
                 {"taskId", d.task_id},
-                {"policyVerdict", d.verdict},
+                {"policyVerdict", std::string(to_string(d.verdict))},
                 {"recipients", recipients},
                 {"addHeaders", added},
                 {"removeHeaders", d.delete_headers.size()}});
   } else {
     fmt::print("{}{}{}\n", action, d.reply ? ": " + reply_text(d) : std::string(),
-               d.reason.empty() ? std::string() : " (" + d.verdict + ": " + d.reason + ")");
+               d.reason.empty() ? std::string() : " (" + std::string(to_string(d.verdict)) + ": " + d.reason + ")");
     for (const auto& r : d.recipients)
-      if (r.protected_mailbox) fmt::print("  {}: {} — {}\n", r.recipient, r.verdict, r.reason);
+      if (r.protected_mailbox) fmt::print("  {}: {} — {}\n", r.recipient, r.verdict ? to_string(*r.verdict) : "", r.reason);
     for (const auto& h : d.add_headers) fmt::print("  + {}: {}\n", h.name, h.value);
     if (!d.delete_headers.empty()) fmt::print("  - {} forged Authentication-Results field(s)\n", d.delete_headers.size());
   }

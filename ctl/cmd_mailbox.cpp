@@ -6,20 +6,26 @@
 
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
-#include "store/codec.hpp"
+#include "policy/trust.hpp"
 
 namespace aamp::ctl {
 
 namespace {
+
+nlohmann::json trust_json(TrustSet trust) {
+  nlohmann::json names = nlohmann::json::array();
+  for (const auto name : trust_names(trust)) names.push_back(std::string(name));
+  return names;
+}
 
 nlohmann::json mailbox_json(const store::MailboxEntry& e) {
   nlohmann::json intents = nlohmann::json::array();
   for (const auto i : e.mailbox.guarded_intents) intents.push_back(std::string(to_string(i)));
   return {{"id", e.mailbox.id},
           {"address", e.mailbox.address},
-          {"mode", std::string(store::mode_name(e.mailbox.mode))},
+          {"mode", std::string(to_string(e.mailbox.mode))},
           {"intents", intents},
-          {"trust", trust_names(e.mailbox.trust)},
+          {"trust", trust_json(e.mailbox.trust)},
           {"createdAt", time_text(e.created_at)},
           {"createdBy", e.created_by},
           {"updatedAt", time_text(e.updated_at)},
@@ -27,7 +33,7 @@ nlohmann::json mailbox_json(const store::MailboxEntry& e) {
 }
 
 std::string intents_display(const std::vector<Intent>& intents) {
-  return intents.empty() ? "none" : store::intents_text(intents);
+  return intents.empty() ? "none" : intent_list(intents);
 }
 
 // The options `add` and `set` share; absent ones stay nullopt.
@@ -54,7 +60,7 @@ int add(Cli& cli, const Globals& g) {
   const auto e = admin.mailbox(address);
   if (g.json) print_json(mailbox_json(*e));
   else fmt::print("added mailbox {} (id {}): mode {}, trust {}, guarded intents {}\n", e->mailbox.address,
-                  e->mailbox.id, store::mode_name(e->mailbox.mode), trust_text(e->mailbox.trust),
+                  e->mailbox.id, to_string(e->mailbox.mode), trust_text(e->mailbox.trust),
                   intents_display(e->mailbox.guarded_intents));
   return 0;
 }
@@ -70,7 +76,7 @@ int set(Cli& cli, const Globals& g) {
   const auto e = admin.mailbox(address);
   if (g.json) print_json(mailbox_json(*e));
   else fmt::print("changed mailbox {} (id {}): mode {}, trust {}, guarded intents {}\n", e->mailbox.address,
-                  e->mailbox.id, store::mode_name(e->mailbox.mode), trust_text(e->mailbox.trust),
+                  e->mailbox.id, to_string(e->mailbox.mode), trust_text(e->mailbox.trust),
                   intents_display(e->mailbox.guarded_intents));
   return 0;
 }
@@ -88,7 +94,7 @@ int list(Cli& cli, const Globals& g) {
   std::vector<std::vector<std::string>> rows;
   rows.reserve(all.size());
   for (const auto& e : all)
-    rows.push_back({std::to_string(e.mailbox.id), e.mailbox.address, std::string(store::mode_name(e.mailbox.mode)),
+    rows.push_back({std::to_string(e.mailbox.id), e.mailbox.address, std::string(to_string(e.mailbox.mode)),
                     trust_text(e.mailbox.trust), intents_display(e.mailbox.guarded_intents),
                     e.note.empty() ? "-" : e.note});
   print_table({"ID", "MAILBOX", "MODE", "TRUST", "GUARDED INTENTS", "NOTE"}, rows);

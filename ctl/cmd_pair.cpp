@@ -16,7 +16,6 @@
 #include "platform/system.hpp"
 #include "policy/encodings.hpp"
 #include "policy/recipient.hpp"
-#include "store/codec.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace aamp::ctl {
@@ -61,7 +60,7 @@ nlohmann::json code_json(const store::PairCodeEntry& e, UnixTime t) {
   for (const auto& [k, v] : e.rules) rules[k] = v;
   return {{"id", e.id},
           {"mailbox", e.mailbox},
-          {"state", std::string(store::to_string(e.state(t)))},
+          {"state", std::string(to_string(e.state(t)))},
           {"rules", rules},
           {"createdAt", time_text(e.created_at)},
           {"createdBy", e.created_by},
@@ -157,7 +156,7 @@ int list(Cli& cli, const Globals& g) {
   std::vector<std::vector<std::string>> rows;
   rows.reserve(all.size());
   for (const auto& e : all)
-    rows.push_back({std::to_string(e.id), e.mailbox, std::string(store::to_string(e.state(t))),
+    rows.push_back({std::to_string(e.id), e.mailbox, std::string(to_string(e.state(t))),
                     time_text(e.created_at), time_text(e.expires_at), e.consumed_by.empty() ? "-" : e.consumed_by,
                     rules_display(e.rules), e.note.empty() ? "-" : e.note});
   print_table({"ID", "MAILBOX", "STATE", "CREATED", "EXPIRES", "USED BY", "RULES", "NOTE"}, rows);

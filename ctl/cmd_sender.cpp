@@ -5,7 +5,6 @@
 
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
-#include "store/codec.hpp"
 
 namespace aamp::ctl {
 
@@ -17,8 +16,8 @@ nlohmann::json rule_json(const store::RuleEntry& e) {
   return {{"id", e.rule.id},
           {"mailbox", e.mailbox},
           {"pattern", e.rule.pattern},
-          {"kind", std::string(store::kind_name(e.kind))},
-          {"origin", std::string(store::origin_name(e.rule.origin))},
+          {"kind", std::string(to_string(e.kind))},
+          {"origin", std::string(to_string(e.rule.origin))},
           {"context", context},
           {"createdAt", time_text(e.rule.created_at)},
           {"createdBy", e.rule.created_by},
@@ -62,7 +61,7 @@ int list(Cli& cli, const Globals& g) {
   std::vector<std::vector<std::string>> rows;
   rows.reserve(all.size());
   for (const auto& e : all)
-    rows.push_back({std::to_string(e.rule.id), e.mailbox, e.rule.pattern, std::string(store::origin_name(e.rule.origin)),
+    rows.push_back({std::to_string(e.rule.id), e.mailbox, e.rule.pattern, std::string(to_string(e.rule.origin)),
                     rules_display(e.rule.context), time_text(e.rule.created_at), e.rule.created_by,
                     e.rule.note.empty() ? "-" : e.rule.note});
   print_table({"ID", "MAILBOX", "PATTERN", "ORIGIN", "CONTEXT", "CREATED", "BY", "NOTE"}, rows);
@@ -76,7 +75,7 @@ int remove(Cli& cli, const Globals& g) {
   const auto e = admin.remove_rule(id);
   if (g.json) print_json(rule_json(e));
   else fmt::print("removed rule {}: {} for {} ({})\n", e.rule.id, e.rule.pattern, e.mailbox,
-                  store::origin_name(e.rule.origin));
+                  to_string(e.rule.origin));
   return 0;
 }
 

@@ -59,9 +59,6 @@ UnixTime parse_time(std::string_view text, UnixTime now_t, std::string_view what
 }
 
 namespace {
-constexpr std::pair<std::string_view, TrustBasis> kTrustNames[] = {
-    {"auth", trust_auth}, {"internal", trust_internal}, {"authres", trust_authres}};
-
 std::vector<std::string_view> split(std::string_view text, char sep) {
   std::vector<std::string_view> out;
   while (true) {
@@ -82,18 +79,7 @@ TrustSet parse_trust(std::string_view text) {
   return *t;
 }
 
-std::vector<std::string> trust_names(TrustSet trust) {
-  std::vector<std::string> out;
-  for (const auto& [name, bit] : kTrustNames)
-    if ((trust & bit) != 0) out.emplace_back(name);
-  return out;
-}
-
-std::string trust_text(TrustSet trust) {
-  if (trust == kAnyTrust) return "any";
-  if (trust == 0) return "none";
-  return fmt::format("{}", fmt::join(trust_names(trust), ","));
-}
+std::string trust_text(TrustSet trust) { return trust == kAnyTrust ? "any" : trust_to_string(trust); }
 
 std::vector<Intent> parse_intents(std::string_view text) {
   if (text == "none") return {};
@@ -109,10 +95,8 @@ std::vector<Intent> parse_intents(std::string_view text) {
 }
 
 MailboxMode parse_mode_option(std::string_view text) {
-  if (text == "enforce") return MailboxMode::enforce;
-  if (text == "report") return MailboxMode::report;
-  if (text == "off") return MailboxMode::off;
-  throw UsageError(fmt::format("--mode '{}' is not one of enforce, report, off", text));
+  if (const auto mode = parse_name(kMailboxModeNames, text)) return *mode;
+  throw UsageError(fmt::format("--mode '{}' is not one of {}", text, join_names(kMailboxModeNames, ", ", ", ")));
 }
 
 ContextRules parse_context_rules(const std::vector<std::string>& pairs, const std::optional<std::string>& json,

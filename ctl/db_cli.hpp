@@ -33,15 +33,16 @@ UnixTime parse_duration(std::string_view text, std::string_view what, UnixTime m
 // duration meaning that long ago ("1h" = one hour before `now`).
 UnixTime parse_time(std::string_view text, UnixTime now, std::string_view what);
 
-// "auth,internal,authres" (any subset), "any" (all three) or "none" (no trust needed).
+// --trust: the trust grammar of policy/trust.hpp ("auth,internal", "any", "none").
 TrustSet parse_trust(std::string_view text);
 std::string trust_text(TrustSet trust);  // "any", "none" or the list
-std::vector<std::string> trust_names(TrustSet trust);
+
+// --mode: a name of kMailboxModeNames.
+MailboxMode parse_mode_option(std::string_view text);
 
 // Comma-separated intent names ("task.dispatch,card.query") or "none".
 std::vector<Intent> parse_intents(std::string_view text);
 
-MailboxMode parse_mode_option(std::string_view text);
 
 // Repeated `key=v1,v2` options and an optional JSON object (--*-json) into one rule set.
 // Keys [a-z0-9_-]+, at least one non-empty value each, no key twice.

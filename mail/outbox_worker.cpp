@@ -162,9 +162,9 @@ bool OutboxWorker::deliver(const OutboxReply& reply, DrainStats& stats, const st
     sent_unmarked_.insert(reply.id);
     mark_sent_surely(reply);
     log(LogLevel::info, fmt::format("{}: pair.respond {} to {} sent via {} (attempt {})", id,
-                                    reply.status == TaskStatus::completed ? "completed" : "rejected",
+                                    to_string(reply.status),
                                     printable(reply.to), transport_.describe(), reply.attempts + 1));
-    audit(reply, "reply-sent", transport_.describe());
+    audit(reply, AuditVerdict::reply_sent, transport_.describe());
     ++stats.sent;
     return true;
   }
@@ -191,14 +191,14 @@ void OutboxWorker::defer_or_abandon(const OutboxReply& reply, const std::string&
       outbox_.mark_failed(reply.id, now, error);  // count the attempt, then give up
       outbox_.mark_abandoned(reply.id, now, why);
       log(LogLevel::error, fmt::format("{}: pair.respond to {} abandoned: {}", id, printable(reply.to), why));
-      audit(reply, "reply-abandoned", why);
+      audit(reply, AuditVerdict::reply_abandoned, why);
       ++stats.abandoned;
     } else {
       outbox_.mark_failed(reply.id, now + delay.count(), error);
       log(LogLevel::warning, fmt::format("{}: pair.respond to {} not sent (attempt {} of {}), next try in {} s: {}",
                                          id, printable(reply.to), failures, options_.max_attempts, delay.count(),
                                          error));
-      audit(reply, "reply-deferred", error);
+      audit(reply, AuditVerdict::reply_deferred, error);
       ++stats.deferred;
     }
   } catch (const std::exception& e) {
@@ -216,7 +216,7 @@ void OutboxWorker::abandon_unsent(const OutboxReply& reply, const std::string& w
     return;
   }
   log(LogLevel::error, fmt::format("{}: pair.respond to {} abandoned: {}", id, printable(reply.to), why));
-  audit(reply, "reply-abandoned", why);
+  audit(reply, AuditVerdict::reply_abandoned, why);
   ++stats.abandoned;
 }
 
@@ -246,7 +246,7 @@ void OutboxWorker::log(LogLevel level, const std::string& line) const {
   }
 }
 
-void OutboxWorker::audit(const OutboxReply& reply, std::string_view verdict, const std::string& reason) const {
+void OutboxWorker::audit(const OutboxReply& reply, AuditVerdict verdict, const std::string& reason) const {
   if (audit_ == nullptr) return;
   AuditRecord record;
   record.at = clock_.now();
@@ -256,7 +256,7 @@ void OutboxWorker::audit(const OutboxReply& reply, std::string_view verdict, con
   record.recipient = reply.to;
   record.intent = "pair.respond";
   record.task_id = reply.task_id;
-  record.verdict = std::string(verdict);
+  record.verdict = verdict;
   record.reason = reason;
   try {
     audit_->record_audit(record);

@@ -108,7 +108,7 @@ class OutboxWorker {
   void defer_or_abandon(const OutboxReply& reply, const std::string& error, bool permanent, DrainStats& stats);
   void mark_sent_surely(const OutboxReply& reply);
   void log(LogLevel level, const std::string& line) const;
-  void audit(const OutboxReply& reply, std::string_view verdict, const std::string& reason) const;
+  void audit(const OutboxReply& reply, AuditVerdict verdict, const std::string& reason) const;
 
   // Replies the MTA took but the outbox could not be told about (a store error after the
   // send): the next pass marks them instead of sending them again. Drain thread only.

@@ -67,7 +67,7 @@ Result<std::string> build_pair_respond(const OutboxReply& reply) {
   if (!is_reply_task_id(reply.task_id)) return Error{"the task id is not 1-255 visible ASCII characters"};
 
   ensure_gmime_initialized();
-  const std::string_view status = reply.status == TaskStatus::completed ? "completed" : "rejected";
+  const std::string_view status = to_string(reply.status);
   std::string reason;
   if (reply.status == TaskStatus::rejected) {
     reason = for_header_value(reply.error_msg);

@@ -34,15 +34,6 @@ void global_init_once() {
   });
 }
 
-std::string_view to_string(StartTls mode) noexcept {
-  switch (mode) {
-    case StartTls::required: return "required";
-    case StartTls::opportunistic: return "opportunistic";
-    case StartTls::off: return "off";
-  }
-  return "?";
-}
-
 // This host's name when it is a usable EHLO argument; else libcurl's default.
 std::string default_helo() {
   char name[256] = {};

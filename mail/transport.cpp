@@ -101,10 +101,9 @@ Result<ReplyTransportSpec> parse_smtp(std::string_view text, bool implicit_tls) 
     if (value.empty()) return Error{"option without a value: " + std::string(name)};
     if (has_control(value)) return Error{"control character in the value of " + std::string(name)};
     if (name == "starttls") {
-      if (value == "required") spec.starttls = StartTls::required;
-      else if (value == "opportunistic") spec.starttls = StartTls::opportunistic;
-      else if (value == "off") spec.starttls = StartTls::off;
-      else return Error{"starttls= takes required, opportunistic or off"};
+      const auto mode = parse_name(kStartTlsNames, value);
+      if (!mode) return Error{"starttls= takes " + join_names(kStartTlsNames, ", ", " or ")};
+      spec.starttls = *mode;
       starttls_given = true;
     } else if (name == "user") {
       spec.user = std::string(value);

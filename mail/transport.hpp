@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "policy/names.hpp"
 #include "policy/result.hpp"
 
 namespace aamp::mail {
@@ -57,6 +58,9 @@ enum class StartTls {
   opportunistic,  // STARTTLS when offered
   off,            // never
 };
+inline constexpr NameTable<StartTls, 3> kStartTlsNames{
+    {{"required", StartTls::required}, {"opportunistic", StartTls::opportunistic}, {"off", StartTls::off}}};
+constexpr std::string_view to_string(StartTls mode) noexcept { return name_of(kStartTlsNames, mode); }
 
 // `smtp://HOST[:PORT] [name=value ...]` or `smtps://...`.
 struct SmtpSpec {

@@ -25,8 +25,8 @@ Problem parse_trust(std::string_view value, TrustSet& out) {
 
 Handler action_key(Action FailureActions::*member) {
   return [member](Parser& p, std::string_view v) -> Problem {
-    auto a = parse_action(to_lower(v));
-    if (!a) return "expected accept, reject, tempfail, quarantine or discard";
+    auto a = parse_name(kActionNames, to_lower(v));
+    if (!a) return "expected " + join_names(kActionNames, ", ", " or ");
     p.cfg.policy.on.*member = *a;
     return std::nullopt;
   };
@@ -88,10 +88,9 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        }},
       {"mode",
        [](Parser& p, std::string_view v) -> Problem {
-         const std::string m = to_lower(v);
-         if (m == "enforce") p.cfg.policy.mode = EnforcementMode::enforce;
-         else if (m == "report") p.cfg.policy.mode = EnforcementMode::report;
-         else return "expected enforce or report";
+         const auto m = parse_name(kEnforcementModeNames, to_lower(v));
+         if (!m) return "expected " + join_names(kEnforcementModeNames, ", ", " or ");
+         p.cfg.policy.mode = *m;
          return std::nullopt;
        }},
       {"compatibility",

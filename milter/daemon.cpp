@@ -178,7 +178,7 @@ void Daemon::start(StartupReport& report) {
   replier_->worker->start();  // after the privilege drop: sendmail runs as UserID
   reloader_ = std::thread([this] { reload_loop(); });
   logf(Severity::info, "{} started: socket {}, database {}, mode {}, authserv-id {}", version_line(), cfg->socket.str(),
-       cfg->database, cfg->policy.mode == EnforcementMode::report ? "report" : "enforce", cfg->policy.authserv_id);
+       cfg->database, to_string(cfg->policy.mode), cfg->policy.authserv_id);
   report.succeeded();
 }
 
@@ -201,7 +201,7 @@ void Daemon::reload() {
     config_ = snapshot;
   }
   logf(Severity::info, "configuration reloaded from {}: mode {}, database {}", snapshot->source,
-       snapshot->policy.mode == EnforcementMode::report ? "report" : "enforce", snapshot->database);
+       to_string(snapshot->policy.mode), snapshot->database);
 }
 
 // A new reply worker for changed Reply* keys; when it cannot be made (a password file the

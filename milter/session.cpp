@@ -184,7 +184,7 @@ MessageEnd Session::end_of_message(const Macros& macros) {
   end.summary = summary_line(d);
   end.removals = removal_line(d);
   if (d.action == Action::tempfail) end.severity = Severity::error;
-  else if (d.verdict == "store-error" || d.verdict == "internal-error") end.severity = Severity::warning;
+  else if (d.verdict == AuditVerdict::store_error || d.verdict == AuditVerdict::internal_error) end.severity = Severity::warning;
   end.decision = std::move(d);
   return end;
 }
@@ -195,7 +195,7 @@ std::string Session::summary_line(const Decision& d) const {
     for (const auto& r : d.recipients) {
       if (!rcpts.empty()) rcpts += ',';
       rcpts += "<" + for_log_line(strip_brackets(r.recipient), 128) + ">";
-      if (r.protected_mailbox) rcpts += ":" + for_log_line(r.verdict, 32);
+      if (r.protected_mailbox && r.verdict) rcpts += ":" + for_log_line(to_string(*r.verdict), 32);
     }
   } else {
     for (const auto& r : facts_.recipients) {
@@ -217,7 +217,7 @@ std::string Session::summary_line(const Decision& d) const {
   line += " action=" + std::string(to_string(d.action));
   if (d.reply && (d.action == Action::reject || d.action == Action::tempfail))
     line += " reply=" + for_log_line(d.reply->code, 3) + "/" + for_log_line(d.reply->xcode, 9);
-  line += " verdict=" + for_log_field(d.verdict, 64);
+  line += " verdict=" + for_log_field(to_string(d.verdict), 64);
   line += " reason=" + for_log_field(d.reason, 300);
   return line;
 }

@@ -10,6 +10,7 @@
 
 #include "policy/clock.hpp"
 #include "policy/intent.hpp"
+#include "policy/names.hpp"
 
 namespace aamp {
 
@@ -17,6 +18,10 @@ enum class TaskStatus {
   completed,  // "completed": the task (or pairing) succeeded
   rejected,   // "rejected": it was refused; ErrorMsg says why
 };
+// X-AAMP-Status values, also the outbox's status column.
+inline constexpr NameTable<TaskStatus, 2> kTaskStatusNames{
+    {{"completed", TaskStatus::completed}, {"rejected", TaskStatus::rejected}}};
+constexpr std::string_view to_string(TaskStatus status) noexcept { return name_of(kTaskStatusNames, status); }
 
 enum class Priority {
   urgent,  // "urgent"

@@ -7,6 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/audit_verdict.hpp"
+#include "policy/names.hpp"
+
 namespace aamp {
 
 enum class Action {
@@ -16,8 +19,13 @@ enum class Action {
   quarantine,  // accept into the MTA's hold queue (Postfix); a header only on Stalwart
   discard,     // accept and drop silently
 };
-std::string_view to_string(Action a) noexcept;
-std::optional<Action> parse_action(std::string_view s) noexcept;
+// The On-* config values.
+inline constexpr NameTable<Action, 5> kActionNames{{{"accept", Action::accept},
+                                                    {"reject", Action::reject},
+                                                    {"tempfail", Action::tempfail},
+                                                    {"quarantine", Action::quarantine},
+                                                    {"discard", Action::discard}}};
+constexpr std::string_view to_string(Action a) noexcept { return name_of(kActionNames, a); }
 
 struct SmtpReply {
   std::string code;   // "550"
@@ -41,7 +49,7 @@ struct RecipientOutcome {
   std::string recipient;
   bool protected_mailbox = false;
   bool refused = false;
-  std::string verdict;  // as in the audit row
+  std::optional<AuditVerdict> verdict;  // as in the audit row (without "report-"); none when not protected
   std::string reason;
 };
 
@@ -58,7 +66,7 @@ struct Decision {
   std::string intent;
   std::string task_id;
   std::string header_from;
-  std::string verdict;  // the message's overall verdict
+  AuditVerdict verdict = AuditVerdict::not_aamp;  // the message's overall verdict
   std::string reason;
   std::vector<RecipientOutcome> recipients;
   bool reply_enqueued = false;  // a pair.respond waits in the outbox: wake the worker

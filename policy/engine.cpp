@@ -36,7 +36,7 @@ struct Outcome {
   bool consumed = false;  // a handled pair.request that the MTA should not deliver
   Refusal refusal = Refusal::none;
   SmtpReply reply;
-  std::string verdict;
+  std::optional<AuditVerdict> verdict;  // set when protected
   std::string reason;
   std::string ar_result = "pass";  // RFC 8601 result word for the verdict header
   std::optional<std::int64_t> rule_id;
@@ -91,13 +91,13 @@ class Judge {
 
     if (v_.verdict == Verdict::invalid) {
       const std::string first = v_.violations.empty() ? "the AAMP header fields are malformed" : v_.violations.front().message;
-      return refuse(std::move(o), Refusal::bad_message, "invalid", "permerror",
+      return refuse(std::move(o), Refusal::bad_message, AuditVerdict::invalid, "permerror",
                     reply("554", "5.6.0", "malformed AAMP message: " + first), first);
     }
     const Intent intent = *msg_.intent;
     if (j.check == IntentCheck::pairing) return pairing(std::move(o), mb);
     if (j.check == IntentCheck::none) {
-      o.verdict = "allow";
+      o.verdict = AuditVerdict::allow;
       o.reason = std::string(to_string(intent)) + " needs no sender policy";
       return o;
     }
@@ -107,9 +107,9 @@ class Judge {
   bool reply_enqueued() const { return reply_enqueued_; }
 
  private:
-  Outcome refuse(Outcome o, Refusal r, std::string verdict, std::string ar_result, SmtpReply rep, const std::string& reason) {
+  Outcome refuse(Outcome o, Refusal r, AuditVerdict verdict, std::string ar_result, SmtpReply rep, const std::string& reason) {
     o.refusal = r;
-    o.verdict = std::move(verdict);
+    o.verdict = verdict;
     o.ar_result = std::move(ar_result);
     o.reply = std::move(rep);
     o.reason = for_audit(reason);
@@ -120,7 +120,7 @@ class Judge {
     std::string why = "sender " + msg_.from + " is not authenticated";
     if (!trust_.auth_problem.empty()) why += " (" + trust_.auth_problem + ")";
     why += ": submit with SMTP AUTH as that address, or send with a DKIM signature of its domain";
-    return refuse(std::move(o), Refusal::policy_deny, "untrusted", "fail", reply("550", "5.7.1", why), why);
+    return refuse(std::move(o), Refusal::policy_deny, AuditVerdict::untrusted, "fail", reply("550", "5.7.1", why), why);
   }
 
   Outcome sender_policy(Outcome o, const ProtectedMailbox& mb, Intent intent) {
@@ -128,14 +128,14 @@ class Judge {
     if (intent == Intent::task_dispatch && ctx_.policy.reject_stale_dispatch && msg_.expires_at &&
         *msg_.expires_at <= now_) {
       const std::string why = "stale task.dispatch: it expired at " + format_rfc3339(*msg_.expires_at);
-      return refuse(std::move(o), Refusal::policy_deny, "stale", "fail", reply("550", "5.7.1", why), why);
+      return refuse(std::move(o), Refusal::policy_deny, AuditVerdict::stale, "fail", reply("550", "5.7.1", why), why);
     }
     const DispatchContext no_context;
     const SenderVerdict sv =
         explain_sender(ctx_.store, mb, o.address, msg_.from, intent, msg_.dispatch_context ? *msg_.dispatch_context : no_context);
     if (!sv.allowed)
-      return refuse(std::move(o), Refusal::policy_deny, "deny", "fail", reply("550", "5.7.1", sv.reason), sv.reason);
-    o.verdict = "allow";
+      return refuse(std::move(o), Refusal::policy_deny, AuditVerdict::deny, "fail", reply("550", "5.7.1", sv.reason), sv.reason);
+    o.verdict = AuditVerdict::allow;
     o.rule_id = sv.rule_id;
     o.rule_origin = sv.rule_origin;
     o.reason = sv.reason;
@@ -153,9 +153,9 @@ class Judge {
     if (o.report) {  // say what pairing would do; perform nothing, answer nothing
       const PairCheck peek = ctx_.store.peek_pair_code(attempt);
       const bool would_complete = peek.outcome == PairOutcome::completed;
-      o.verdict = would_complete ? "report-pair-completed"
-                  : peek.outcome == PairOutcome::locked_out ? "report-pair-locked"
-                                                            : "report-pair-rejected";
+      o.verdict = would_complete ? AuditVerdict::report_pair_completed
+                  : peek.outcome == PairOutcome::locked_out ? AuditVerdict::report_pair_locked
+                                                            : AuditVerdict::report_pair_rejected;
       o.ar_result = would_complete ? "pass" : "fail";
       o.reason = "report mode, pairing not performed: code " + redact_code(code) + " would be " +
                  (would_complete ? std::string("accepted") : "refused: " + std::string(pair_error_text(peek.outcome)));
@@ -166,7 +166,7 @@ class Judge {
     // outcome: redeeming the code again would answer "already used" to a pairing that
     // succeeded (two contradicting pair.respond for one TaskId) and count failures.
     for (const auto& [mailbox_id, earlier] : redeemed_) {
-      if (mailbox_id != mb.id || (earlier.address != o.address && earlier.verdict != "pair-completed")) continue;
+      if (mailbox_id != mb.id || (earlier.address != o.address && earlier.verdict != AuditVerdict::pair_completed)) continue;
       Outcome shared = earlier;
       shared.recipient = o.recipient;
       shared.address = o.address;
@@ -180,13 +180,13 @@ class Judge {
       const std::string shown = "code " + redact_code(code);
       if (check.outcome == PairOutcome::completed) {
         e.rules_to_grant = narrow_rules(check.issued_rules, msg_.dispatch_context_rules.value_or(ContextRules{}));
-        e.audit.verdict = "pair-completed";
+        e.audit.verdict = AuditVerdict::pair_completed;
         e.audit.reason = shown + " accepted; " + msg_.from + " is paired";
       } else if (check.outcome == PairOutcome::locked_out) {
-        e.audit.verdict = "pair-locked";
+        e.audit.verdict = AuditVerdict::pair_locked;
         e.audit.reason = shown + " refused: too many failed pairing attempts until " + format_rfc3339(check.locked_until);
       } else {
-        e.audit.verdict = "pair-rejected";
+        e.audit.verdict = AuditVerdict::pair_rejected;
         e.audit.reason = shown + " refused: " + std::string(pair_error_text(check.outcome));
       }
       if (!answer) e.audit.reason += "; not answered (automatic mail, null sender, or no safe reply address)";
@@ -211,17 +211,17 @@ class Judge {
     if (r.check.outcome == PairOutcome::locked_out) {
       const std::string why = "too many failed pairing attempts for " + o.address + "; try again after " +
                               format_rfc3339(r.check.locked_until);
-      o = refuse(std::move(o), Refusal::policy_deny, "pair-locked", "fail", reply("550", "5.7.1", why), why);
+      o = refuse(std::move(o), Refusal::policy_deny, AuditVerdict::pair_locked, "fail", reply("550", "5.7.1", why), why);
       redeemed_.emplace_back(mb.id, o);
       return o;
     }
     reply_enqueued_ = reply_enqueued_ || answer;
     const bool completed = r.check.outcome == PairOutcome::completed;
-    o.verdict = completed ? "pair-completed" : "pair-rejected";
+    o.verdict = completed ? AuditVerdict::pair_completed : AuditVerdict::pair_rejected;
     o.ar_result = completed ? "pass" : "fail";
     o.reason = completed ? "pairing completed" : std::string(pair_error_text(r.check.outcome));
     o.rule_id = r.rule_id;
-    o.rule_origin = completed ? "paired" : "";
+    o.rule_origin = completed ? to_string(RuleOrigin::paired) : "";
     o.consumed = ctx_.policy.pair_requests == PairRequestHandling::consume;
     redeemed_.emplace_back(mb.id, o);
     return o;
@@ -239,7 +239,7 @@ class Judge {
     a.recipient = for_audit(o.address);
     a.intent = for_audit(msg_.intent_text);
     a.task_id = for_audit(msg_.task_id);
-    a.verdict = o.report && o.refusal != Refusal::none ? "report-" + o.verdict : o.verdict;
+    a.verdict = o.report && o.refusal != Refusal::none ? reported(*o.verdict) : *o.verdict;
     a.reason = o.reason;
     a.rule_id = o.rule_id;
     return a;
@@ -286,7 +286,7 @@ void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ct
   const Policy& policy = ctx.policy;
   d.delete_headers = forged_verdicts(facts.headers, policy.authserv_id);
   if (!is_aamp(facts.headers)) {
-    d.verdict = "not-aamp";
+    d.verdict = AuditVerdict::not_aamp;
     return;
   }
   d.aamp = true;
@@ -332,10 +332,10 @@ void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ct
     for (const auto& o : outcomes)
       if (o.is_protected) { headline = &o; break; }
   if (headline == nullptr) {
-    d.verdict = "unprotected";
+    d.verdict = AuditVerdict::unprotected;
     d.reason = "no recipient is a protected mailbox";
   } else {
-    d.verdict = headline->report && headline->refusal != Refusal::none ? "report-" + headline->verdict : headline->verdict;
+    d.verdict = headline->report && headline->refusal != Refusal::none ? reported(*headline->verdict) : *headline->verdict;
     d.reason = headline->reason;
   }
 
@@ -368,7 +368,7 @@ void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ct
 
 // The words of each failure kind (failure_decision).
 struct FailureWords {
-  const char* verdict;
+  AuditVerdict verdict;
   const char* temp_text;   // after 451 4.3.0
   const char* perm_xcode;  // after 554
   const char* perm_text;
@@ -377,14 +377,14 @@ struct FailureWords {
 FailureWords failure_words(FailureKind kind) {
   switch (kind) {
     case FailureKind::store_error:
-      return {"store-error", "temporary local problem: policy store unavailable, try again later", "5.3.0",
+      return {AuditVerdict::store_error, "temporary local problem: policy store unavailable, try again later", "5.3.0",
               "local problem: policy store unavailable"};
     case FailureKind::internal_error: break;  // below, with any value out of range
     case FailureKind::too_large:
-      return {"too-large", "temporary local problem, try again later", "5.6.0",
+      return {AuditVerdict::too_large, "temporary local problem, try again later", "5.6.0",
               "message header block or recipient list too large to check"};
   }
-  return {"internal-error", "temporary local problem, try again later", "5.3.0", "local problem in the AAMP policy filter"};
+  return {AuditVerdict::internal_error, "temporary local problem, try again later", "5.3.0", "local problem in the AAMP policy filter"};
 }
 
 }  // namespace
@@ -416,7 +416,7 @@ SenderVerdict explain_sender(Store& store, const ProtectedMailbox& mailbox, cons
     if (context_allows(rule.context, context, &why)) {
       v.allowed = true;
       v.rule_id = rule.id;
-      v.rule_origin = rule.origin == RuleOrigin::paired ? "paired" : "configured";
+      v.rule_origin = to_string(rule.origin);
       v.reason = "sender rule " + std::to_string(rule.id) + " (" + v.rule_origin + ", " + rule.pattern + ") allows it";
       return v;
     }

@@ -4,7 +4,9 @@
 
 #include <array>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace aamp {
 
@@ -31,6 +33,16 @@ constexpr std::optional<Intent> parse_intent(std::string_view s) noexcept {
   for (std::size_t i = 0; i < kIntentNames.size(); ++i)
     if (kIntentNames[i] == s) return static_cast<Intent>(i);
   return std::nullopt;
+}
+
+// "task.dispatch,card.query": a mailbox's guarded intents, in its column and aampctl's output.
+inline std::string intent_list(const std::vector<Intent>& intents) {
+  std::string out;
+  for (const auto i : intents) {
+    if (!out.empty()) out += ',';
+    out += to_string(i);
+  }
+  return out;
 }
 
 }  // namespace aamp

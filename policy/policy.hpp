@@ -10,6 +10,7 @@
 
 #include "policy/cidr.hpp"
 #include "policy/decision.hpp"
+#include "policy/names.hpp"
 #include "policy/sender_pattern.hpp"
 #include "policy/store.hpp"
 #include "policy/validator.hpp"
@@ -20,6 +21,9 @@ enum class EnforcementMode {
   enforce,  // act on decisions
   report,   // decide, log, audit, add the verdict header; block nothing
 };
+inline constexpr NameTable<EnforcementMode, 2> kEnforcementModeNames{
+    {{"enforce", EnforcementMode::enforce}, {"report", EnforcementMode::report}}};
+constexpr std::string_view to_string(EnforcementMode mode) noexcept { return name_of(kEnforcementModeNames, mode); }
 
 enum class PairRequestHandling {
   consume,  // the MTA does not deliver a handled pair.request to the agent

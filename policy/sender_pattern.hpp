@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "policy/aamp_message.hpp"
+#include "policy/names.hpp"
 #include "policy/result.hpp"
 
 namespace aamp {
@@ -16,6 +17,9 @@ enum class PatternKind {
   domain,    // "@example.com" or "*@example.com": every mailbox of one domain
   wildcard,  // anything else with '*': "*", "ci-*@example.com", "*@*.example.com"
 };
+inline constexpr NameTable<PatternKind, 3> kPatternKindNames{
+    {{"exact", PatternKind::exact}, {"domain", PatternKind::domain}, {"wildcard", PatternKind::wildcard}}};
+constexpr std::string_view to_string(PatternKind kind) noexcept { return name_of(kPatternKindNames, kind); }
 
 struct SenderPattern {
   PatternKind kind = PatternKind::exact;

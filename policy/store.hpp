@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "policy/aamp_message.hpp"
+#include "policy/audit_verdict.hpp"
 #include "policy/clock.hpp"
 #include "policy/intent.hpp"
+#include "policy/names.hpp"
 
 namespace aamp {
 
@@ -42,6 +44,9 @@ enum class MailboxMode {
   report,   // decide, log and audit; deliver everything
   off,      // no enforcement for this mailbox
 };
+inline constexpr NameTable<MailboxMode, 3> kMailboxModeNames{
+    {{"enforce", MailboxMode::enforce}, {"report", MailboxMode::report}, {"off", MailboxMode::off}}};
+constexpr std::string_view to_string(MailboxMode mode) noexcept { return name_of(kMailboxModeNames, mode); }
 
 // The trust bases a sender may show (brief §3). A mailbox accepts any one of its set.
 enum TrustBasis : unsigned {
@@ -49,8 +54,15 @@ enum TrustBasis : unsigned {
   trust_internal = 1u << 1,  // client address in InternalHosts
   trust_authres = 1u << 2,   // dkim/dmarc pass from a trusted authserv-id, aligned to From
 };
+// The bases in the order lists show them; trust.hpp reads and writes the list text.
+inline constexpr NameTable<TrustBasis, 3> kTrustBasisNames{
+    {{"auth", trust_auth}, {"internal", trust_internal}, {"authres", trust_authres}}};
 using TrustSet = unsigned;  // bitwise or of TrustBasis; 0 = no trust required
-inline constexpr TrustSet kAnyTrust = trust_auth | trust_internal | trust_authres;
+inline constexpr TrustSet kAnyTrust = [] {
+  TrustSet all = 0;
+  for (const auto& n : kTrustBasisNames) all |= n.value;
+  return all;
+}();
 
 struct ProtectedMailbox {
   std::int64_t id = 0;
@@ -64,6 +76,9 @@ enum class RuleOrigin {
   configured,  // written by an operator (aampctl sender allow)
   paired,      // written by a successful pair.request
 };
+inline constexpr NameTable<RuleOrigin, 2> kRuleOriginNames{
+    {{"configured", RuleOrigin::configured}, {"paired", RuleOrigin::paired}}};
+constexpr std::string_view to_string(RuleOrigin origin) noexcept { return name_of(kRuleOriginNames, origin); }
 
 struct SenderRule {
   std::int64_t id = 0;
@@ -87,7 +102,7 @@ struct AuditRecord {
   std::string recipient;
   std::string intent;
   std::string task_id;
-  std::string verdict;  // "allow" | "deny" | "invalid" | "stale" | "pair-completed" | "pair-rejected" | "pair-locked" | "untrusted" | "report-*" ...
+  AuditVerdict verdict = AuditVerdict::allow;
   std::string reason;
   std::optional<std::int64_t> rule_id;
 };
@@ -117,7 +132,13 @@ enum class PairOutcome {
   revoked,       // an operator revoked the code
   locked_out,    // too many wrong codes lately for this mailbox or requester
 };
-std::string_view to_string(PairOutcome outcome) noexcept;
+inline constexpr NameTable<PairOutcome, 6> kPairOutcomeNames{{{"completed", PairOutcome::completed},
+                                                              {"unknown-code", PairOutcome::unknown_code},
+                                                              {"expired", PairOutcome::expired},
+                                                              {"already-used", PairOutcome::already_used},
+                                                              {"revoked", PairOutcome::revoked},
+                                                              {"locked-out", PairOutcome::locked_out}}};
+constexpr std::string_view to_string(PairOutcome outcome) noexcept { return name_of(kPairOutcomeNames, outcome); }
 
 struct PairLimits {
   int max_failures = 5;       // wrong codes within `window` that trigger a lockout

@@ -71,14 +71,14 @@ TrustFindings evaluate_trust(const MessageFacts& facts, const std::string& from,
       f.auth_problem = "the message has no From address to check the login against";
     } else if (login_may_send_as(login, from, policy)) {
       f.shown |= trust_auth;
-      bases.push_back("auth");
+      bases.emplace_back(name_of(kTrustBasisNames, trust_auth));
     } else {
       f.auth_problem = "authenticated as " + login + ", which may not send as " + from;
     }
   }
   if (contains_any(policy.internal_hosts, facts.client_addr)) {
     f.shown |= trust_internal;
-    bases.push_back("internal");
+    bases.emplace_back(name_of(kTrustBasisNames, trust_internal));
   }
   if (std::string b = authres_basis(facts.headers, domain_of(from), policy); !b.empty()) {
     f.shown |= trust_authres;
@@ -92,12 +92,20 @@ bool satisfies(const TrustFindings& f, TrustSet required) noexcept {
   return required == 0 || (f.shown & required) != 0;
 }
 
+std::vector<std::string_view> trust_names(TrustSet t) {
+  std::vector<std::string_view> out;
+  for (const auto& n : kTrustBasisNames)
+    if ((t & n.value) != 0) out.push_back(n.name);
+  return out;
+}
+
 std::string trust_to_string(TrustSet t) {
   if (t == 0) return "none";
   std::string out;
-  if ((t & trust_auth) != 0) out += "auth";
-  if ((t & trust_internal) != 0) out += out.empty() ? "internal" : ",internal";
-  if ((t & trust_authres) != 0) out += out.empty() ? "authres" : ",authres";
+  for (const auto name : trust_names(t)) {
+    if (!out.empty()) out += ',';
+    out += name;
+  }
   return out;
 }
 
@@ -111,14 +119,14 @@ Result<TrustSet> parse_trust(std::string_view text) {
     i = end == std::string_view::npos ? text.size() + 1 : end + 1;
     if (item.empty()) continue;
     ++items;
-    if (item == "auth") out |= trust_auth;
-    else if (item == "internal") out |= trust_internal;
-    else if (item == "authres") out |= trust_authres;
+    if (const auto basis = parse_name(kTrustBasisNames, item)) out |= *basis;
     else if (item == "any") out |= kAnyTrust;
     else if (item == "none") none = true;
-    else return Error{"unknown trust basis '" + item + "': not one of auth, internal, authres (or any / none)"};
+    else
+      return Error{"unknown trust basis '" + item + "': not one of " + join_names(kTrustBasisNames, ", ", ", ") +
+                   " (or any / none)"};
   }
-  if (items == 0) return Error{"expected auth, internal, authres, any or none"};
+  if (items == 0) return Error{"expected " + join_names(kTrustBasisNames, ", ", ", ") + ", any or none"};
   if (none && items != 1) return Error{"'none' cannot be combined with other trust bases"};
   return out;
 }

@@ -23,10 +23,12 @@ TrustFindings evaluate_trust(const MessageFacts& facts, const std::string& from,
 // True when `required` is empty or the findings show one of its bases.
 bool satisfies(const TrustFindings& f, TrustSet required) noexcept;
 
-// The trust grammar of the config file and aampctl: bases separated by ',' or white space
-// (auth, internal, authres; "any" = all three), or "none" alone (no trust required).
-// Case-insensitive. trust_to_string lists the bases, or "none".
+// The trust grammar of the config file and aampctl: bases of kTrustBasisNames separated by
+// ',' or white space, "any" = all of them, or "none" alone (no trust required).
+// Case-insensitive. trust_to_string lists the bases ("auth,internal"), or "none";
+// trust_names gives them one by one (JSON arrays).
 std::string trust_to_string(TrustSet t);
+std::vector<std::string_view> trust_names(TrustSet t);
 Result<TrustSet> parse_trust(std::string_view text);
 
 // The Authentication-Results fields that claim our authserv-id (claims_authserv_id: ours as

@@ -367,9 +367,8 @@ void Checker::decode_token_field(Field f, std::string value) {
       return;
     }
     case Field::status:
-      if (value == "completed") msg_.status = TaskStatus::completed;
-      else if (value == "rejected") msg_.status = TaskStatus::rejected;
-      else invalid(f, "must be completed or rejected");
+      if (const auto status = parse_name(kTaskStatusNames, value)) msg_.status = *status;
+      else invalid(f, "must be " + join_names(kTaskStatusNames, ", ", " or "));
       return;
     case Field::priority:
       if (value == "urgent") msg_.priority = Priority::urgent;

@@ -104,16 +104,6 @@ void bind_trust(Statement& st, int first, TrustSet trust) {
 
 }  // namespace
 
-std::string_view to_string(PairCodeState state) noexcept {
-  switch (state) {
-    case PairCodeState::live: return "live";
-    case PairCodeState::used: return "used";
-    case PairCodeState::expired: return "expired";
-    case PairCodeState::revoked: return "revoked";
-  }
-  return "live";
-}
-
 PairCodeState PairCodeEntry::state(UnixTime now) const noexcept {
   if (revoked_at) return PairCodeState::revoked;
   if (consumed_at) return PairCodeState::used;
@@ -162,7 +152,7 @@ std::int64_t PolicyAdmin::add_mailbox(const ProtectedMailbox& mailbox, UnixTime 
   auto st = conn_->prepare(
       "INSERT INTO mailboxes (address, mode, intents, trust_auth, trust_internal, trust_authres, created_at, "
       "created_by, updated_at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9)");
-  st.bind(1, address).bind(2, mode_name(mailbox.mode)).bind(3, intents_text(mailbox.guarded_intents));
+  st.bind(1, address).bind(2, to_string(mailbox.mode)).bind(3, intent_list(mailbox.guarded_intents));
   bind_trust(st, 4, mailbox.trust);
   st.bind(7, now).bind(8, by).bind(9, note);
   st.run();
@@ -184,7 +174,7 @@ void PolicyAdmin::update_mailbox(const std::string& address_text, const MailboxC
   auto st = conn_->prepare(
       "UPDATE mailboxes SET mode = ?2, intents = ?3, trust_auth = ?4, trust_internal = ?5, trust_authres = ?6, "
       "note = ?7, updated_at = ?8 WHERE id = ?1");
-  st.bind(1, m.id).bind(2, mode_name(m.mode)).bind(3, intents_text(m.guarded_intents));
+  st.bind(1, m.id).bind(2, to_string(m.mode)).bind(3, intent_list(m.guarded_intents));
   bind_trust(st, 4, m.trust);
   st.bind(7, entry->note).bind(8, now);
   st.run();
@@ -260,7 +250,7 @@ RuleEntry PolicyAdmin::allow_sender(const std::string& mailbox_text, const std::
   auto st = conn_->prepare(
       "INSERT INTO sender_rules (mailbox_id, pattern, pattern_kind, context_rules, origin, created_at, created_by, "
       "updated_at, note) VALUES (?1, ?2, ?3, ?4, 'configured', ?5, ?6, ?5, ?7)");
-  st.bind(1, mb->mailbox.id).bind(2, pattern->text).bind(3, kind_name(pattern->kind)).bind(4, json);
+  st.bind(1, mb->mailbox.id).bind(2, pattern->text).bind(3, to_string(pattern->kind)).bind(4, json);
   st.bind(5, now).bind(6, by).bind(7, note);
   st.run();
   const auto id = conn_->last_insert_rowid();
@@ -282,8 +272,8 @@ void insert_rule_row(Connection& conn, const SenderRule& rule) {
   const std::string text = paired ? normalize_address(rule.pattern) : pattern->text;
   const PatternKind kind = paired ? PatternKind::exact : pattern->kind;
   auto st = conn.prepare(kInsertRule);
-  st.bind(1, rule.mailbox_id).bind(2, text).bind(3, kind_name(kind)).bind(4, rules_text(rule.context));
-  st.bind(5, origin_name(rule.origin)).bind(6, rule.created_at).bind(7, rule.created_by).bind(8, rule.note);
+  st.bind(1, rule.mailbox_id).bind(2, text).bind(3, to_string(kind)).bind(4, rules_text(rule.context));
+  st.bind(5, to_string(rule.origin)).bind(6, rule.created_at).bind(7, rule.created_by).bind(8, rule.note);
   st.run();
 }
 }  // namespace
@@ -440,7 +430,7 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
     a.recipient = st.text(7);
     a.intent = st.text(8);
     a.task_id = st.text(9);
-    a.verdict = st.text(10);
+    a.verdict = verdict_column(st.text(10));
     a.reason = st.text(11);
     a.rule_id = st.maybe_int64(12);
     e.rule_pattern = st.maybe_text(13);

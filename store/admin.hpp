@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/names.hpp"
 #include "policy/sender_pattern.hpp"
 #include "policy/store.hpp"
 #include "store/migrate.hpp"
@@ -61,7 +62,11 @@ enum class PairCodeState {
   expired,  // its time ran out unused
   revoked,  // an operator revoked it
 };
-std::string_view to_string(PairCodeState state) noexcept;
+inline constexpr NameTable<PairCodeState, 4> kPairCodeStateNames{{{"live", PairCodeState::live},
+                                                                  {"used", PairCodeState::used},
+                                                                  {"expired", PairCodeState::expired},
+                                                                  {"revoked", PairCodeState::revoked}}};
+constexpr std::string_view to_string(PairCodeState state) noexcept { return name_of(kPairCodeStateNames, state); }
 
 // A pair code as `pair list` shows it: never the code (the store does not have it).
 struct PairCodeEntry {
@@ -91,7 +96,7 @@ struct AuditFilter {
   std::optional<UnixTime> since;        // at >= since
   std::optional<std::string> mailbox;   // recipient: an address, or "@domain" for all of a domain
   std::optional<std::string> sender;    // header or envelope From: an address, or "@domain"
-  std::optional<std::string> verdict;   // exact verdict
+  std::optional<std::string> verdict;   // exact verdict name (kAuditVerdictNames); unknown: no rows
   std::int64_t limit = 0;               // the most recent `limit` rows; 0 = all
 };
 

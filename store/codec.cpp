@@ -12,37 +12,23 @@ namespace {
 [[noreturn]] void bad(std::string_view column, std::string_view value) {
   throw StoreError(StoreErrorKind::corrupt, fmt::format("unexpected value '{}' in column {}", value, column));
 }
+
+template <class E, std::size_t N>
+E named(const NameTable<E, N>& table, std::string_view column, std::string_view text) {
+  if (const auto value = parse_name(table, text)) return *value;
+  bad(column, text);
+}
 }  // namespace
 
-std::string_view mode_name(MailboxMode mode) noexcept {
-  switch (mode) {
-    case MailboxMode::enforce: return "enforce";
-    case MailboxMode::report: return "report";
-    case MailboxMode::off: return "off";
-  }
-  return "enforce";
-}
+MailboxMode mode_column(std::string_view text) { return named(kMailboxModeNames, "mailboxes.mode", text); }
 
-std::optional<MailboxMode> parse_mode(std::string_view text) noexcept {
-  if (text == "enforce") return MailboxMode::enforce;
-  if (text == "report") return MailboxMode::report;
-  if (text == "off") return MailboxMode::off;
-  return std::nullopt;
-}
+PatternKind kind_column(std::string_view text) { return named(kPatternKindNames, "sender_rules.pattern_kind", text); }
 
-MailboxMode mode_column(std::string_view text) {
-  if (auto m = parse_mode(text)) return *m;
-  bad("mailboxes.mode", text);
-}
+RuleOrigin origin_column(std::string_view text) { return named(kRuleOriginNames, "sender_rules.origin", text); }
 
-std::string intents_text(const std::vector<Intent>& intents) {
-  std::string out;
-  for (const auto i : intents) {
-    if (!out.empty()) out += ',';
-    out += to_string(i);
-  }
-  return out;
-}
+TaskStatus status_column(std::string_view text) { return named(kTaskStatusNames, "outbox.status", text); }
+
+AuditVerdict verdict_column(std::string_view text) { return named(kAuditVerdictNames, "audit.verdict", text); }
 
 std::vector<Intent> intents_column(std::string_view text) {
   std::vector<Intent> out;
@@ -56,42 +42,6 @@ std::vector<Intent> intents_column(std::string_view text) {
     text.remove_prefix(comma + 1);
   }
   return out;
-}
-
-std::string_view kind_name(PatternKind kind) noexcept {
-  switch (kind) {
-    case PatternKind::exact: return "exact";
-    case PatternKind::domain: return "domain";
-    case PatternKind::wildcard: return "wildcard";
-  }
-  return "exact";
-}
-
-PatternKind kind_column(std::string_view text) {
-  if (text == "exact") return PatternKind::exact;
-  if (text == "domain") return PatternKind::domain;
-  if (text == "wildcard") return PatternKind::wildcard;
-  bad("sender_rules.pattern_kind", text);
-}
-
-std::string_view origin_name(RuleOrigin origin) noexcept {
-  return origin == RuleOrigin::paired ? "paired" : "configured";
-}
-
-RuleOrigin origin_column(std::string_view text) {
-  if (text == "configured") return RuleOrigin::configured;
-  if (text == "paired") return RuleOrigin::paired;
-  bad("sender_rules.origin", text);
-}
-
-std::string_view status_name(TaskStatus status) noexcept {
-  return status == TaskStatus::rejected ? "rejected" : "completed";
-}
-
-TaskStatus status_column(std::string_view text) {
-  if (text == "completed") return TaskStatus::completed;
-  if (text == "rejected") return TaskStatus::rejected;
-  bad("outbox.status", text);
 }
 
 std::string rules_text(const ContextRules& rules) { return context_rules_to_json(rules); }

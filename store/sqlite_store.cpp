@@ -204,7 +204,7 @@ std::vector<SenderRule> SqliteStore::matching_rules(std::int64_t mailbox_id, std
 void insert_audit(Connection& conn, const AuditRecord& a) {
   auto st = conn.prepare(kInsertAudit);
   st.bind(1, a.at).bind(2, a.message_id).bind(3, a.client_addr).bind(4, a.auth_user).bind(5, a.envelope_from);
-  st.bind(6, a.header_from).bind(7, a.recipient).bind(8, a.intent).bind(9, a.task_id).bind(10, a.verdict);
+  st.bind(6, a.header_from).bind(7, a.recipient).bind(8, a.intent).bind(9, a.task_id).bind(10, to_string(a.verdict));
   st.bind(11, a.reason).bind(12, a.rule_id);
   st.run();
 }
@@ -212,7 +212,7 @@ void insert_audit(Connection& conn, const AuditRecord& a) {
 std::int64_t insert_reply(Connection& conn, const OutboxReply& r, UnixTime now) {
   const UnixTime created = r.created_at != 0 ? r.created_at : now;
   auto st = conn.prepare(kInsertReply);
-  st.bind(1, r.message_id).bind(2, r.from).bind(3, r.to).bind(4, r.task_id).bind(5, status_name(r.status));
+  st.bind(1, r.message_id).bind(2, r.from).bind(3, r.to).bind(4, r.task_id).bind(5, to_string(r.status));
   st.bind(6, r.error_msg).bind(7, r.in_reply_to).bind(8, created).bind(9, r.attempts);
   st.bind(10, r.next_attempt_at != 0 ? r.next_attempt_at : created).bind(11, r.last_error);
   st.run();

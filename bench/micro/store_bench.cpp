@@ -137,7 +137,7 @@ void BM_RecordAudit(benchmark::State& state) {
   a.recipient = "agent0@example.com";
   a.intent = "task.dispatch";
   a.task_id = "t-1";
-  a.verdict = "allow";
+  a.verdict = aamp::AuditVerdict::allow;
   a.reason = "rule 7 allows";
   a.rule_id = 7;
   for (auto _ : state) db.store->record_audit(a);
@@ -176,7 +176,7 @@ void BM_RedeemPairCode(benchmark::State& state) {
       PairEffects fx;
       fx.rules_to_grant = check.issued_rules;
       fx.audit.at = kNow;
-      fx.audit.verdict = "pair-completed";
+      fx.audit.verdict = aamp::AuditVerdict::pair_completed;
       fx.reply = aamp::OutboxReply{};
       fx.reply->message_id = "<r" + std::to_string(i) + "@example.com>";
       fx.reply->task_id = "t";

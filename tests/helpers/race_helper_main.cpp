@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
             const auto r = store.redeem_pair_code(a, [&](const aamp::PairCheck&) {
               aamp::PairEffects fx;
               fx.audit.at = now;
-              fx.audit.verdict = "race-helper";
+              fx.audit.verdict = aamp::AuditVerdict::pair_rejected;
               return fx;
             });
             std::lock_guard lock(out_mu);

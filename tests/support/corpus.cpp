@@ -86,7 +86,7 @@ Result<CorpusCase> parse_corpus_case(const std::string& name, const std::string&
     } else if (field == "store-fault") {
       c.store_fault = value;
     } else if (field == "expect-action") {
-      const auto a = parse_action(value);
+      const auto a = parse_name(kActionNames, value);
       if (!a) return Error{"unknown action '" + value + "'"};
       c.action = *a;
       saw_action = true;
@@ -213,7 +213,7 @@ std::unique_ptr<CorpusScene> make_corpus_scene() {
                               PairEffects e;
                               e.audit.at = now - 60;
                               e.audit.recipient = "agent@example.net";
-                              e.audit.verdict = "pair-completed";
+                              e.audit.verdict = AuditVerdict::pair_completed;
                               e.audit.reason = "corpus scene";
                               return e;
                             });

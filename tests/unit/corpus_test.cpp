@@ -86,7 +86,7 @@ MessageRun run_case(CorpusScene& scene, const CorpusCase& c) {
 void check_invariants(const MessageFacts& facts, const MessageRun& r) {
   ASSERT_FALSE(r.threw) << "decide() threw: " << r.exception;
   const Decision& d = r.decision;
-  EXPECT_NE(d.verdict, "internal-error") << d.reason;
+  EXPECT_NE(to_string(d.verdict), "internal-error") << d.reason;
 
   // A refusal is a clear SMTP reply: 4xx/5xx matching the action, an enhanced code of the
   // same class, readable printable-ASCII text of bounded length.
@@ -116,8 +116,9 @@ void check_invariants(const MessageFacts& facts, const MessageRun& r) {
   const std::string code = first_value(facts.headers, "X-AAMP-Pair-Code");
   for (const auto& a : r.audit) {
     for (const std::string* s : {&a.message_id, &a.client_addr, &a.auth_user, &a.envelope_from, &a.header_from,
-                                 &a.recipient, &a.intent, &a.task_id, &a.verdict})
+                                 &a.recipient, &a.intent, &a.task_id})
       EXPECT_TRUE(printable_ascii(*s)) << *s;
+    EXPECT_TRUE(printable_ascii(std::string(to_string(a.verdict))));
     EXPECT_TRUE(is_valid_utf8(a.reason)) << a.reason;
     EXPECT_TRUE(std::none_of(a.reason.begin(), a.reason.end(), [](char c) { return c >= 0 && c < 0x20; })) << a.reason;
     if (code.size() >= 4) {
@@ -126,7 +127,7 @@ void check_invariants(const MessageFacts& facts, const MessageRun& r) {
   }
   EXPECT_EQ(r.audit.empty(), std::none_of(d.recipients.begin(), d.recipients.end(),
                                           [](const RecipientOutcome& o) { return o.protected_mailbox; }) ||
-                                 d.verdict == "store-error")
+                                 d.verdict == AuditVerdict::store_error)
       << "every protected recipient gets an audit row (unless the store failed)";
 
   // Work, not time: a bounded number of store calls per recipient.
@@ -182,9 +183,9 @@ std::vector<std::string> mismatches(const CorpusCase& c, const MessageRun& r) {
     const std::string got = d.reply ? d.reply->str() : "(none)";
     want(got.rfind(*c.reply_prefix, 0) == 0, "reply: want prefix '" + *c.reply_prefix + "', got '" + got + "'");
   }
-  want(d.verdict == c.verdict, "verdict: want " + c.verdict + ", got " + d.verdict);
+  want(to_string(d.verdict) == c.verdict, "verdict: want " + c.verdict + ", got " + std::string(to_string(d.verdict)));
   std::vector<std::string> audit;
-  for (const auto& a : r.audit) audit.push_back(a.verdict);
+  for (const auto& a : r.audit) audit.emplace_back(to_string(a.verdict));
   std::string got_audit;
   for (const auto& v : audit) got_audit += (got_audit.empty() ? "" : ",") + v;
   std::string want_audit;

@@ -203,7 +203,7 @@ TEST_F(EngineTest, TrustPathsAndSenderPolicy) {
     row.tweak(f, policy);
     const Decision d = run(f);
     EXPECT_EQ(d.action, row.want_action);
-    EXPECT_EQ(d.verdict, row.want_verdict);
+    EXPECT_EQ(to_string(d.verdict), row.want_verdict);
     if (row.want_action == Action::reject) {
       ASSERT_TRUE(d.reply.has_value());
       EXPECT_EQ(d.reply->code, std::string(row.want_verdict) == "invalid" ? "554" : "550");
@@ -214,7 +214,7 @@ TEST_F(EngineTest, TrustPathsAndSenderPolicy) {
       EXPECT_NE(header_value(d, "Authentication-Results").find("mx.example.net; aamp=pass"), std::string::npos);
     }
     ASSERT_EQ(store->audit().size(), 1u);
-    EXPECT_EQ(store->audit()[0].verdict, row.want_verdict);
+    EXPECT_EQ(to_string(store->audit()[0].verdict), row.want_verdict);
     EXPECT_EQ(store->audit()[0].recipient, kAgent);
     policy = saved;
   }
@@ -332,7 +332,7 @@ TEST_F(EngineTest, AampMailToUnprotectedRecipientsIsNotEnforced) {
   auto f = facts_for(aamp_headers("task.dispatch", "nobody@example.org"), {kHuman}, "nobody@example.org");
   const Decision d = run(f);
   EXPECT_EQ(d.action, Action::accept);
-  EXPECT_EQ(d.verdict, "unprotected");
+  EXPECT_EQ(to_string(d.verdict), "unprotected");
   EXPECT_TRUE(d.add_headers.empty());
   EXPECT_TRUE(store->audit().empty());
 }
@@ -354,7 +354,7 @@ TEST_F(EngineTest, RecipientSpellingsThatReachTheMailboxAreProtected) {
     SetUp();
     const Decision d = run(dispatch({rcpt}, "carol@example.com"));
     EXPECT_EQ(d.action, Action::reject);
-    EXPECT_EQ(d.verdict, "deny");
+    EXPECT_EQ(to_string(d.verdict), "deny");
     ASSERT_EQ(store->audit().size(), 1u);
     EXPECT_EQ(store->audit()[0].recipient, kAgent);
   }
@@ -372,7 +372,7 @@ TEST_F(EngineTest, DomainMailboxProtectsEveryAddressOfTheDomain) {
   f.auth_user = "alice@example.com";
   const Decision d = run(f);
   EXPECT_EQ(d.action, Action::reject);
-  EXPECT_EQ(d.verdict, "deny");
+  EXPECT_EQ(to_string(d.verdict), "deny");
 }
 
 TEST_F(EngineTest, RecipientDelimiterExtendsProtectionToAddressExtensions) {
@@ -462,8 +462,8 @@ TEST_F(EngineTest, ReportModeBlocksNothingButAuditsWhatItWouldDo) {
     EXPECT_NE(header_value(d, "Authentication-Results").find("aamp=fail (report mode: would refuse)"),
               std::string::npos);
     ASSERT_EQ(store->audit().size(), 1u);
-    EXPECT_EQ(store->audit()[0].verdict, "report-deny");
-    EXPECT_EQ(d.verdict, "report-deny");
+    EXPECT_EQ(to_string(store->audit()[0].verdict), "report-deny");
+    EXPECT_EQ(to_string(d.verdict), "report-deny");
   }
 }
 
@@ -524,7 +524,7 @@ TEST_F(EngineTest, StoreErrorsTakeTheStoreErrorAction) {
     store->fail_next(StoreErrorKind::busy, row.failing_operation);
     const Decision d = run(dispatch({kAgent}));
     EXPECT_EQ(d.action, row.want);
-    EXPECT_EQ(d.verdict, "store-error");
+    EXPECT_EQ(to_string(d.verdict), "store-error");
     EXPECT_TRUE(d.add_headers.empty());
     if (row.want == Action::tempfail) {
       ASSERT_TRUE(d.reply);
@@ -572,11 +572,11 @@ TEST(FailureDecision, WordsPerKindAndAction) {
     so_far.add_headers = {{"Authentication-Results", "mx; aamp=pass"}};
     so_far.aamp = true;
     so_far.intent = "pair.request";
-    so_far.recipients = {{"agent@example.net", true, false, "pair-completed", "pairing completed"}};
+    so_far.recipients = {{"agent@example.net", true, false, AuditVerdict::pair_completed, "pairing completed"}};
     so_far.reply_enqueued = true;
     const Decision d = failure_decision(row.action, row.kind, "db\ngone", so_far);
     EXPECT_EQ(d.action, row.action);
-    EXPECT_EQ(d.verdict, row.want_verdict);
+    EXPECT_EQ(to_string(d.verdict), row.want_verdict);
     EXPECT_EQ(d.reply ? std::optional<std::string>(d.reply->str()) : std::nullopt, row.want_reply);
     EXPECT_EQ(d.quarantine_reason, row.want_quarantine_reason);
     EXPECT_EQ(d.reason, "db?gone");  // printable
@@ -615,7 +615,7 @@ TEST_F(PairingTest, ValidCodePairsTheRequesterAndQueuesACompletedReply) {
   f.headers.push_back({"X-AAMP-Dispatch-Context-Rules", encode_context_rules({{"project", {"p2", "p9"}}})});
   const Decision d = run(f);
   EXPECT_EQ(d.action, Action::discard);  // consumed at the MTA (Postfix)
-  EXPECT_EQ(d.verdict, "pair-completed");
+  EXPECT_EQ(to_string(d.verdict), "pair-completed");
   EXPECT_TRUE(d.reply_enqueued);
 
   const auto outbox = store->outbox();
@@ -637,7 +637,7 @@ TEST_F(PairingTest, ValidCodePairsTheRequesterAndQueuesACompletedReply) {
   EXPECT_EQ(paired->context, (ContextRules{{"project", {"p2"}}}));
 
   ASSERT_EQ(store->audit().size(), 1u);
-  EXPECT_EQ(store->audit()[0].verdict, "pair-completed");
+  EXPECT_EQ(to_string(store->audit()[0].verdict), "pair-completed");
   EXPECT_EQ(store->audit()[0].reason.find(kCode), std::string::npos) << "never the whole code";
 
   // The newly paired sender may now dispatch with a matching context, not with another.
@@ -654,11 +654,11 @@ TEST_F(PairingTest, ACodeForOneAddressOfADomainMailboxWorksOnlyThere) {
   store->add_pair_code(domain, kCode, clock.now() + 300, {}, 0, "bot@agents.example.net");
   auto elsewhere = pair_request(kCode);
   elsewhere.recipients = {"other@agents.example.net"};
-  EXPECT_EQ(run(elsewhere).verdict, "pair-rejected");
+  EXPECT_EQ(to_string(run(elsewhere).verdict), "pair-rejected");
   EXPECT_EQ(store->outbox().back().reply.error_msg, "unknown pair code");
   auto there = pair_request(kCode);
   there.recipients = {"<Bot@Agents.Example.NET>"};
-  EXPECT_EQ(run(there).verdict, "pair-completed");
+  EXPECT_EQ(to_string(run(there).verdict), "pair-completed");
 }
 
 TEST_F(PairingTest, HowTheHandledRequestLeavesTheMta) {
@@ -685,7 +685,7 @@ TEST_F(PairingTest, HowTheHandledRequestLeavesTheMta) {
     f.recipients = row.rcpts;
     f.discard_is_accept = row.stalwart;
     const Decision d = run(f);
-    EXPECT_EQ(d.verdict, "pair-completed");
+    EXPECT_EQ(to_string(d.verdict), "pair-completed");
     EXPECT_EQ(d.action, row.want);
     EXPECT_EQ(d.delete_recipients, row.want_removed);
     if (row.handling == PairRequestHandling::deliver) {
@@ -699,7 +699,7 @@ TEST_F(PairingTest, WrongExpiredUsedAndRevokedCodesGetARejectedReply) {
   store->add_pair_code(agent_id, "used-code-1", clock.now() + 300);
   const auto revoked = store->add_pair_code(agent_id, "revoked-code-1", clock.now() + 300);
   store->revoke_pair_code(revoked, clock.now());
-  ASSERT_EQ(run(pair_request("used-code-1")).verdict, "pair-completed");
+  ASSERT_EQ(to_string(run(pair_request("used-code-1")).verdict), "pair-completed");
   struct Row {
     const char* label;
     const char* code;
@@ -714,7 +714,7 @@ TEST_F(PairingTest, WrongExpiredUsedAndRevokedCodesGetARejectedReply) {
   for (const auto& row : rows) {
     SCOPED_TRACE(row.label);
     const Decision d = run(pair_request(row.code, std::string("req-") + row.label[0] + "@example.org"));
-    EXPECT_EQ(d.verdict, "pair-rejected");
+    EXPECT_EQ(to_string(d.verdict), "pair-rejected");
     EXPECT_EQ(d.action, Action::discard);
     const auto outbox = store->outbox();
     EXPECT_EQ(outbox.back().reply.status, TaskStatus::rejected);
@@ -731,7 +731,7 @@ TEST_F(PairingTest, UntrustedRequesterIsRefusedAtSmtpWithoutReplyOrConsumption) 
   EXPECT_EQ(d.reply->str().rfind("550 5.7.1 ", 0), 0u);
   EXPECT_TRUE(store->outbox().empty()) << "no backscatter to forged senders";
   EXPECT_FALSE(store->pair_codes()[0].consumed_at.has_value());
-  EXPECT_EQ(store->audit().at(0).verdict, "untrusted");
+  EXPECT_EQ(to_string(store->audit().at(0).verdict), "untrusted");
 }
 
 TEST_F(PairingTest, AutomaticMailAndTheNullSenderAreNeverAnswered) {
@@ -764,7 +764,7 @@ TEST_F(PairingTest, AutomaticMailAndTheNullSenderAreNeverAnswered) {
     row.tweak(f);
     const std::size_t before = store->outbox().size();
     const Decision d = run(f);
-    EXPECT_EQ(d.verdict, "pair-completed");
+    EXPECT_EQ(to_string(d.verdict), "pair-completed");
     EXPECT_EQ(store->outbox().size(), before + (row.want_reply ? 1 : 0));
     EXPECT_EQ(d.reply_enqueued, row.want_reply);
   }
@@ -773,19 +773,19 @@ TEST_F(PairingTest, AutomaticMailAndTheNullSenderAreNeverAnswered) {
 TEST_F(PairingTest, SixWrongCodesLockOutWithoutAReplyStorm) {
   for (int i = 1; i <= 5; ++i) {
     SCOPED_TRACE(i);
-    EXPECT_EQ(run(pair_request("wrong-" + std::to_string(i))).verdict, "pair-rejected");
+    EXPECT_EQ(to_string(run(pair_request("wrong-" + std::to_string(i))).verdict), "pair-rejected");
   }
   EXPECT_EQ(store->outbox().size(), 5u);
   store->add_pair_code(agent_id, kCode, clock.now() + 3600);  // outlives the cool-down
   const Decision d = run(pair_request(kCode));  // even the right code, during the cool-down
-  EXPECT_EQ(d.verdict, "pair-locked");
+  EXPECT_EQ(to_string(d.verdict), "pair-locked");
   EXPECT_EQ(d.action, Action::reject);
   EXPECT_NE(d.reply->text.find("too many failed pairing attempts"), std::string::npos);
   EXPECT_EQ(store->outbox().size(), 5u) << "no reply while locked out";
-  EXPECT_EQ(store->audit().back().verdict, "pair-locked");
+  EXPECT_EQ(to_string(store->audit().back().verdict), "pair-locked");
 
   clock.advance(policy.pair_limits.lockout + 1);
-  EXPECT_EQ(run(pair_request(kCode)).verdict, "pair-completed");
+  EXPECT_EQ(to_string(run(pair_request(kCode)).verdict), "pair-completed");
 }
 
 // One pair.request is one attempt per mailbox address (tests/corpus 356, 357).
@@ -808,12 +808,12 @@ TEST_F(PairingTest, ARecipientListedTwiceIsPairedOnceAndAnsweredOnce) {
     f.recipients = row.rcpts;
     const Decision d = run(f);
     EXPECT_EQ(d.action, Action::discard);
-    EXPECT_EQ(d.verdict, "pair-completed");
+    EXPECT_EQ(to_string(d.verdict), "pair-completed");
     ASSERT_EQ(store->outbox().size(), 1u);
     EXPECT_EQ(store->outbox()[0].reply.status, TaskStatus::completed);
     ASSERT_EQ(store->audit().size(), 2u);
-    EXPECT_EQ(store->audit()[0].verdict, "pair-completed");
-    EXPECT_EQ(store->audit()[1].verdict, "pair-completed");
+    EXPECT_EQ(to_string(store->audit()[0].verdict), "pair-completed");
+    EXPECT_EQ(to_string(store->audit()[1].verdict), "pair-completed");
     EXPECT_TRUE(store->pair_failures().empty());
   }
 }
@@ -822,7 +822,7 @@ TEST_F(PairingTest, AWrongCodeToOneAddressListedTwiceCountsOneFailure) {
   auto f = pair_request("no-such-code");
   f.recipients = {kAgent, "<agent@example.net>", "agent@example.net."};
   const Decision d = run(f);
-  EXPECT_EQ(d.verdict, "pair-rejected");
+  EXPECT_EQ(to_string(d.verdict), "pair-rejected");
   EXPECT_EQ(store->pair_failures().size(), 1u);
   EXPECT_EQ(store->outbox().size(), 1u);
   EXPECT_EQ(store->audit().size(), 3u);
@@ -845,8 +845,8 @@ TEST_F(PairingTest, ReportModeSaysWhatPairingWouldDoAndDoesNothing) {
     const Decision d = run(pair_request(row.code));
     EXPECT_EQ(d.action, Action::accept);
     EXPECT_TRUE(d.delete_recipients.empty());
-    EXPECT_EQ(d.verdict, row.want_verdict);
-    EXPECT_EQ(store->audit().back().verdict, row.want_verdict);
+    EXPECT_EQ(to_string(d.verdict), row.want_verdict);
+    EXPECT_EQ(to_string(store->audit().back().verdict), row.want_verdict);
     EXPECT_EQ(store->audit().back().reason.find(row.code), std::string::npos);
   }
   EXPECT_TRUE(store->outbox().empty());
@@ -862,7 +862,7 @@ TEST_F(PairingTest, OurOwnPairRespondPassingBackIsAcceptedAndNotAnswered) {
   auto f = facts_for(std::move(h), {kAgent}, kAgent2);
   const Decision d = run(f);
   EXPECT_EQ(d.action, Action::accept);
-  EXPECT_EQ(d.verdict, "allow");
+  EXPECT_EQ(to_string(d.verdict), "allow");
   EXPECT_TRUE(store->outbox().empty());
 }
 
@@ -873,7 +873,7 @@ TEST_F(PairingTest, StoreFailureDuringRedemptionTempfailsAndChangesNothing) {
   EXPECT_EQ(d.action, Action::tempfail);
   EXPECT_FALSE(store->pair_codes()[0].consumed_at.has_value());
   EXPECT_TRUE(store->outbox().empty());
-  EXPECT_EQ(run(pair_request(kCode)).verdict, "pair-completed") << "the retry succeeds";
+  EXPECT_EQ(to_string(run(pair_request(kCode)).verdict), "pair-completed") << "the retry succeeds";
 }
 
 }  // namespace

@@ -156,7 +156,7 @@ class MemoryBackend final : public Backend {
   }
   std::vector<std::string> verdicts() override {
     std::vector<std::string> out;
-    for (const auto& a : store_.audit()) out.push_back(a.verdict);
+    for (const auto& a : store_.audit()) out.emplace_back(to_string(a.verdict));
     return out;
   }
   test::MemoryStore& memory() { return store_; }
@@ -637,7 +637,7 @@ TEST(OutboxWorkerSqlite, ASendInProgressNeverBlocksTheStore) {
     AuditRecord record;
     record.at = kStart;
     record.message_id = "Q" + std::to_string(i);
-    record.verdict = "allow";
+    record.verdict = AuditVerdict::allow;
     EXPECT_NO_THROW(store.record_audit(record));
     EXPECT_NO_THROW(admin.enqueue_reply(reply_for("other" + std::to_string(i), kStart + 3600), kStart));
   }

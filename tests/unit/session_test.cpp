@@ -303,7 +303,7 @@ TEST(Session, TrimmedAndFoldedValuesDecideAlike) {
     s.end_of_headers();
     const auto end = s.end_of_message(MapMacros{});
     ASSERT_TRUE(end.decision);
-    verdicts.push_back(end.decision->verdict + "/" + std::string(to_string(end.decision->action)));
+    verdicts.push_back(std::string(to_string(end.decision->verdict)) + "/" + std::string(to_string(end.decision->action)));
   }
   EXPECT_EQ(verdicts[0], "allow/accept");
   EXPECT_EQ(verdicts[1], verdicts[0]);
@@ -438,7 +438,7 @@ TEST(Session, StoreThatWillNotOpen) {
     ASSERT_TRUE(end.decision);
     EXPECT_EQ(end.decision->action, row.want);
     EXPECT_EQ(end.decision->reply ? std::optional<std::string>(end.decision->reply->str()) : std::nullopt, row.want_reply);
-    EXPECT_EQ(end.decision->verdict, "store-error");
+    EXPECT_EQ(to_string(end.decision->verdict), "store-error");
     EXPECT_EQ(end.severity, row.want_severity);
     EXPECT_NE(end.summary.find("intent=task.dispatch task=t-1"), std::string::npos) << end.summary;
     EXPECT_NE(end.summary.find("verdict=store-error"), std::string::npos) << end.summary;

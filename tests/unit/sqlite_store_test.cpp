@@ -409,7 +409,7 @@ PairOutcome try_code(store::SqliteStore& s, std::int64_t mailbox, const std::str
   return s.redeem_pair_code(a, [&](const PairCheck&) {
             PairEffects fx;
             fx.audit.at = kNow;
-            fx.audit.verdict = "race";
+            fx.audit.verdict = AuditVerdict::pair_rejected;
             return fx;
           })
       .check.outcome;
@@ -608,7 +608,7 @@ TEST(SqliteStore, AuditKeepsTheRuleItNamedAfterTheRuleIsGone) {
   const auto rule = admin.allow_sender("agent@example.com", "@partner.com", {}, kNow, "t");
   store::SqliteStore s(path);
   AuditRecord a;
-  a.verdict = "allow";
+  a.verdict = AuditVerdict::allow;
   a.rule_id = rule.rule.id;
   s.record_audit(a);
   admin.remove_rule(rule.rule.id);

@@ -139,7 +139,7 @@ class StoreContract : public ::testing::Test {
       fx.audit.message_id = "Q" + std::to_string(now);
       fx.audit.header_from = requester;
       fx.audit.intent = "pair.request";
-      fx.audit.verdict = check.outcome == PairOutcome::completed ? "pair-completed" : "pair-rejected";
+      fx.audit.verdict = check.outcome == PairOutcome::completed ? AuditVerdict::pair_completed : AuditVerdict::pair_rejected;
       fx.audit.reason = std::string(to_string(check.outcome));
       fx.reply = reply;
       return fx;
@@ -295,13 +295,13 @@ TYPED_TEST(StoreContract, AuditRowsRoundTrip) {
   a.recipient = "agent@example.com";
   a.intent = "task.dispatch";
   a.task_id = "t-1";
-  a.verdict = "allow";
+  a.verdict = AuditVerdict::allow;
   a.reason = "rule 7";
   a.rule_id = 7;
   AuditRecord b = a;
   b.at = kNow + 1;
   b.rule_id.reset();
-  b.verdict = "deny";
+  b.verdict = AuditVerdict::deny;
   this->store().record_audit(a);
   this->store().record_audit(b);
   const auto rows = this->h().audit();
@@ -319,7 +319,7 @@ TYPED_TEST(StoreContract, AuditRowsRoundTrip) {
   EXPECT_EQ(r.verdict, a.verdict);
   EXPECT_EQ(r.reason, a.reason);
   EXPECT_EQ(r.rule_id, std::optional<std::int64_t>(7));
-  EXPECT_EQ(rows[1].verdict, "deny");
+  EXPECT_EQ(to_string(rows[1].verdict), "deny");
   EXPECT_FALSE(rows[1].rule_id.has_value());
 }
 
@@ -355,7 +355,7 @@ TYPED_TEST(StoreContract, RedeemCompletesOnceAndGrantsAPairedRule) {
 
   const auto audit = this->h().audit();
   ASSERT_EQ(audit.size(), 1u);
-  EXPECT_EQ(audit[0].verdict, "pair-completed");
+  EXPECT_EQ(to_string(audit[0].verdict), "pair-completed");
   EXPECT_EQ(audit[0].rule_id, r.rule_id);
 
   const auto due = this->outbox().due_replies(kNow, 10);
