@@ -24,7 +24,7 @@ nlohmann::json row_json(const store::AuditEntry& e) {
           {"recipient", a.recipient},
           {"intent", a.intent},
           {"taskId", a.task_id},
-          {"verdict", std::string(to_string(a.verdict))},
+          {"verdict", e.verdict},
           {"reason", a.reason},
           {"ruleId", a.rule_id ? nlohmann::json(*a.rule_id) : nlohmann::json(nullptr)},
           {"rulePattern", e.rule_pattern ? nlohmann::json(*e.rule_pattern) : nlohmann::json(nullptr)},
@@ -71,7 +71,7 @@ int show(Cli& cli, const Globals& g, store::AuditFilter f) {
   std::vector<std::vector<std::string>> rows;
   admin.audit(f, [&](const store::AuditEntry& e) {
     const auto& a = e.record;
-    rows.push_back({time_text(a.at), std::string(to_string(a.verdict)), a.recipient, or_dash(a.header_from), or_dash(a.intent),
+    rows.push_back({time_text(a.at), e.verdict, a.recipient, or_dash(a.header_from), or_dash(a.intent),
                     or_dash(a.task_id), a.rule_id ? std::to_string(*a.rule_id) : "-", or_dash(a.message_id), a.reason});
   });
   print_table({"TIME", "VERDICT", "RECIPIENT", "FROM", "INTENT", "TASK", "RULE", "QUEUE ID", "REASON"}, rows);

@@ -430,7 +430,8 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
     a.recipient = st.text(7);
     a.intent = st.text(8);
     a.task_id = st.text(9);
-    a.verdict = verdict_column(st.text(10));
+    e.verdict = st.text(10);
+    if (const auto v = parse_name(kAuditVerdictNames, e.verdict)) a.verdict = *v;
     a.reason = st.text(11);
     a.rule_id = st.maybe_int64(12);
     e.rule_pattern = st.maybe_text(13);

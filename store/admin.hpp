@@ -87,7 +87,9 @@ struct PairCodeEntry {
 
 struct AuditEntry {
   std::int64_t id = 0;
-  AuditRecord record;
+  AuditRecord record;       // record.verdict holds the row's verdict when this release knows its name
+  std::string verdict;      // the verdict as stored: a name a newer release wrote (during a rolling
+                            // upgrade) is shown as it is, never refused as a corrupt row
   std::optional<std::string> rule_pattern;  // the rule's pattern when the row was written
   std::optional<std::string> rule_origin;
 };

@@ -28,7 +28,6 @@ RuleOrigin origin_column(std::string_view text) { return named(kRuleOriginNames,
 
 TaskStatus status_column(std::string_view text) { return named(kTaskStatusNames, "outbox.status", text); }
 
-AuditVerdict verdict_column(std::string_view text) { return named(kAuditVerdictNames, "audit.verdict", text); }
 
 std::vector<Intent> intents_column(std::string_view text) {
   std::vector<Intent> out;

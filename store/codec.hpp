@@ -19,7 +19,6 @@ MailboxMode mode_column(std::string_view text);
 PatternKind kind_column(std::string_view text);
 RuleOrigin origin_column(std::string_view text);
 TaskStatus status_column(std::string_view text);
-AuditVerdict verdict_column(std::string_view text);
 
 std::vector<Intent> intents_column(std::string_view text);  // intent_list's text
 

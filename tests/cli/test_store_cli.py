@@ -320,6 +320,17 @@ class StoreCliTest(unittest.TestCase):
         self.assertEqual(len(self.js("audit", "--limit", "0")), 150)
         self.assertEqual(len(self.ok("audit", "export").stdout.splitlines()), 150)
 
+    def test_audit_shows_a_verdict_a_newer_release_wrote(self):
+        # During a rolling upgrade a newer milter may write a verdict this aampctl has no
+        # name for: the row is shown as stored, not refused as a corrupt database.
+        self.sql("INSERT INTO audit (at, message_id, client_addr, auth_user, envelope_from, header_from, "
+                 "recipient, intent, task_id, verdict, reason) VALUES (1700000000, 'Q1', '', '', '', '', "
+                 "'a@b.c', 'task.result', 't1', 'thread-unknown', 'from a newer release')")
+        shown = self.js("audit")
+        self.assertEqual([r["verdict"] for r in shown], ["thread-unknown"])
+        self.assertIn("thread-unknown", self.ok("audit").stdout)
+        self.assertEqual(len(self.js("audit", "--verdict", "thread-unknown")), 1)
+
     # --- bad input: exit 2, clear message, nothing changed -------------------------------
 
     def test_bad_input_changes_nothing(self):
