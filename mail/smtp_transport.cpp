@@ -67,6 +67,12 @@ void set(CURL* handle, CURLoption option, T value) {
 
 }  // namespace
 
+bool verifies_server_certificate(const SmtpSpec& spec) noexcept {
+  // Opportunistic is Postfix's `may`: a stock Debian Postfix offers STARTTLS with a
+  // self-signed ("snakeoil") certificate, and a verifying client would defer every reply.
+  return spec.implicit_tls || spec.starttls != StartTls::opportunistic || !spec.ca_file.empty();
+}
+
 SmtpTransport::SmtpTransport(SmtpSpec spec, std::chrono::milliseconds timeout)
     : spec_(std::move(spec)), timeout_(timeout) {
   global_init_once();
@@ -118,8 +124,9 @@ SendResult SmtpTransport::send(std::string_view message, std::string_view envelo
                                                                        : CURLUSESSL_NONE;
       set(curl, CURLOPT_USE_SSL, use_ssl);
     }
-    set(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    set(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    const bool verify = verifies_server_certificate(spec_);
+    set(curl, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+    set(curl, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
     if (!spec_.ca_file.empty()) set(curl, CURLOPT_CAINFO, spec_.ca_file.c_str());
     if (!spec_.user.empty()) {
       set(curl, CURLOPT_USERNAME, spec_.user.c_str());

@@ -13,6 +13,12 @@
 
 namespace aamp::mail {
 
+// Whether TLS to this server checks its certificate chain and host name (against ca_file
+// when given, else the system store): always for smtps:// and starttls=required; for
+// starttls=opportunistic only with ca_file, otherwise TLS guards against passive
+// eavesdropping only (Postfix's `may`). starttls=off never starts TLS.
+bool verifies_server_certificate(const SmtpSpec& spec) noexcept;
+
 class SmtpTransport final : public ReplyTransport {
  public:
   // `spec.password` must already hold the password when `spec.user` is set (the factory

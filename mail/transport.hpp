@@ -54,8 +54,8 @@ struct SendmailSpec {
 };
 
 enum class StartTls {
-  required,       // STARTTLS or no mail
-  opportunistic,  // STARTTLS when offered
+  required,       // STARTTLS or no mail; the certificate and host name are verified
+  opportunistic,  // STARTTLS when offered, unverified unless ca-file= is given (Postfix's `may`)
   off,            // never
 };
 inline constexpr NameTable<StartTls, 3> kStartTlsNames{

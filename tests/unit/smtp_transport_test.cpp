@@ -1,7 +1,9 @@
 // smtp_transport_test.cpp — SmtpTransport (libcurl) against Postfix's smtp-sink on
 // 127.0.0.1: what the server receives (envelope, EHLO, the message with its dots), and
 // every way a submission fails: nothing listening, STARTTLS required but not offered, AUTH
-// refused, 4xx and 5xx replies, a server that stalls (timeout) and a stop request.
+// refused, 4xx and 5xx replies, a server that stalls (timeout) and a stop request; and
+// which settings verify the server certificate (smtp-sink offers no STARTTLS: TLS itself is
+// tested against Postfix in tests/e2e/test_reply_transports.py).
 #include "mail/smtp_transport.hpp"
 
 #include <gtest/gtest.h>
@@ -153,6 +155,33 @@ TEST(SmtpTransport, DescribeNamesNoSecret) {
   spec.password = "hunter2";
   const SmtpTransport transport(spec, 10s);
   EXPECT_EQ(transport.describe(), "smtp://mail.example.com:587 starttls=required user=aamp-replies");
+}
+
+TEST(SmtpTransport, VerifiesServerCertificate) {
+  struct Row {
+    const char* label;
+    bool implicit_tls;
+    StartTls starttls;
+    const char* ca_file;
+    bool want;
+  };
+  const Row rows[] = {
+      {"opportunistic: Postfix's may, unverified", false, StartTls::opportunistic, "", false},
+      {"opportunistic with ca-file", false, StartTls::opportunistic, "/etc/ssl/local-ca.pem", true},
+      {"required, system store", false, StartTls::required, "", true},
+      {"required with ca-file", false, StartTls::required, "/etc/ssl/local-ca.pem", true},
+      {"smtps, system store", true, StartTls::opportunistic, "", true},
+      {"smtps with ca-file", true, StartTls::opportunistic, "/etc/ssl/local-ca.pem", true},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    SmtpSpec spec;
+    spec.host = "mail.example.com";
+    spec.implicit_tls = row.implicit_tls;
+    spec.starttls = row.starttls;
+    spec.ca_file = row.ca_file;
+    EXPECT_EQ(verifies_server_certificate(spec), row.want);
+  }
 }
 
 }  // namespace
