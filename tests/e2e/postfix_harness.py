@@ -32,6 +32,7 @@ POSTFIX = "/usr/sbin/postfix"
 POSTCONF = "/usr/sbin/postconf"
 SENDMAIL = "/usr/sbin/sendmail"
 SASLPASSWD2 = "/usr/sbin/saslpasswd2"
+OPENSSL = "/usr/bin/openssl"
 
 NOBODY_UID = 65534
 NOBODY_GID = 65534
@@ -346,7 +347,10 @@ def count_maildir(path: Path) -> int:
 
 # Our own master.cf: the services a Debian Postfix needs to receive, queue and deliver to
 # Maildirs, none chrooted (a chrooted smtpd cannot reach a unix milter socket outside the
-# spool). The listeners are added per instance with the chosen ports. No tlsmgr: no TLS.
+# spool). The listeners are added per instance with the chosen ports. smtpd offers STARTTLS
+# (see main_cf), which needs tlsmgr even without a session cache: Postfix 3.7's smtpd takes
+# its PRNG seed from it, and without it logs "no entropy for TLS key generation: disabling
+# TLS support" and answers STARTTLS with 454.
 _MASTER_CF_SERVICES = """\
 pickup     unix  n       -       n       60      1       pickup
 cleanup    unix  n       -       n       -       0       cleanup
@@ -370,6 +374,7 @@ virtual    unix  -       n       n       -       -       virtual
 anvil      unix  -       -       n       -       1       anvil
 scache     unix  -       -       n       -       1       scache
 postlog    unix-dgram n  -       n       -       1       postlogd
+tlsmgr     unix  -       -       n       1000?   1       tlsmgr
 """
 
 _QUEUE_DIRS = ("maildrop", "incoming", "active", "deferred", "hold")
@@ -383,7 +388,8 @@ class PostfixInstance:
         milter_protocol = 6; None for no milter.
     mailboxes: addresses in `domain` that get a Maildir (virtual delivery as nobody).
     sasl_users: login -> password, for the submission port (Cyrus sasldb, PLAIN/LOGIN);
-        a login without "@" is created in realm `domain`.
+        a login without "@" is created in realm `domain`. AUTH works in clear and after
+        STARTTLS, which both listeners offer with a fresh self-signed pair (tls_cert_file).
     extra_main: more main.cf settings (they win over the defaults here).
     """
 
@@ -408,6 +414,10 @@ class PostfixInstance:
         # cyrus_sasl_config_path says (measured with strace): keep both pointing there.
         self.sasl_dir = self.config_dir / "sasl"
         self.log_path = self.root / "postfix.log"
+        # The self-signed pair smtpd offers STARTTLS with; a client that wants to verify
+        # it can use tls_cert_file as its CA file (it names 127.0.0.1 and localhost).
+        self.tls_cert_file = self.config_dir / "tls" / "rig-cert.pem"
+        self.tls_key_file = self.config_dir / "tls" / "rig-key.pem"
         self._started = False
         self._written = False
 
@@ -460,6 +470,13 @@ class PostfixInstance:
             "cyrus_sasl_config_path": str(self.sasl_dir),
             "smtpd_sasl_security_options": "noanonymous",
             "broken_sasl_auth_clients": "no",
+            # STARTTLS as Debian's package sets it up (/usr/share/postfix/main.cf.tls): a
+            # self-signed pair and "may", on port 25 and on submission, so that clients meet
+            # what operators run. No session cache: smtpd does without one.
+            "smtpd_tls_cert_file": str(self.tls_cert_file),
+            "smtpd_tls_key_file": str(self.tls_key_file),
+            "smtpd_tls_security_level": "may",
+            "smtpd_tls_session_cache_database": "",
         }
         if self.milter:
             settings.update({
@@ -500,6 +517,7 @@ class PostfixInstance:
         (self.config_dir / "master.cf").write_text(self.master_cf())
         self._write_mailbox_map()
         self._write_sasl()
+        self._write_tls_pair()
         self.log_path.touch()
         self._written = True
 
@@ -527,6 +545,17 @@ class PostfixInstance:
         if db.exists():
             shutil.chown(db, "root", "postfix")
             db.chmod(0o640)
+
+    def _write_tls_pair(self) -> None:
+        """A fresh self-signed pair, valid two days. smtpd reads it as root before it
+        drops privileges, so the key stays root's alone."""
+        self.tls_key_file.parent.mkdir(parents=True, exist_ok=True)
+        self._run([OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                   "-subj", "/CN=rig", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                   "-keyout", str(self.tls_key_file), "-out", str(self.tls_cert_file)],
+                  what="openssl req (the rig's TLS pair)")
+        self.tls_key_file.chmod(0o600)
+        self.tls_cert_file.chmod(0o644)
 
     # -- life cycle ----------------------------------------------------------------------
 

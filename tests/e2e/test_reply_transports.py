@@ -6,6 +6,9 @@ does): through sendmail(1) -C, through plain SMTP, and through authenticated sub
 (Cyrus SASL; libcurl's AUTH against a real server, which smtp-sink cannot play). Each
 delivered reply is read back from the requester's Maildir: the AAMP headers, the null
 sender as Return-Path, and one copy only. A wrong password delivers nothing.
+The rig offers STARTTLS with a self-signed certificate, as Debian's Postfix does: the
+default (opportunistic) encrypts without verifying, starttls=required verifies and so
+defers unless ca-file= names the rig's certificate.
 """
 
 import os
@@ -73,6 +76,35 @@ class ReplyTransportsTest(unittest.TestCase):
         got = self.delivered(message_id)
         self.assertEqual(len(got), 1)
         self.check_reply(got[0], "smtp-plain", "<>")
+        # The default is opportunistic: STARTTLS was offered, so the hop was encrypted.
+        self.assertIn("with ESMTPS ", got[0]["Received"])
+
+    def test_smtp_starttls_off_stays_in_clear(self):
+        spec = f"smtp://127.0.0.1:{self.pf.smtp_port} starttls=off"
+        run, message_id = self.send(spec, "", "smtp-clear")
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        got = self.delivered(message_id)
+        self.assertEqual(len(got), 1)
+        self.assertIn("with ESMTP ", got[0]["Received"])
+
+    def test_smtp_starttls_required_refuses_a_self_signed_certificate(self):
+        spec = f"smtp://127.0.0.1:{self.pf.smtp_port} starttls=required"
+        run, message_id = self.send(spec, "", "smtp-required")
+        self.assertEqual(run.returncode, 1, run.stdout + run.stderr)
+        self.assertTrue(run.stdout.startswith("temporary "), run.stdout)
+        self.assertIn("curl error 60", run.stdout)  # CURLE_PEER_FAILED_VERIFICATION
+        self.assertIn("self-signed certificate", run.stdout)
+        self.pf.wait_queue_empty()
+        self.assertEqual([m for m in self.pf.messages(REQUESTER) if m["Message-ID"] == message_id], [])
+
+    def test_smtp_starttls_required_with_the_rigs_certificate_as_ca_file(self):
+        spec = f"smtp://127.0.0.1:{self.pf.smtp_port} starttls=required ca-file={self.pf.tls_cert_file}"
+        run, message_id = self.send(spec, "", "smtp-verified")
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        got = self.delivered(message_id)
+        self.assertEqual(len(got), 1)
+        self.check_reply(got[0], "smtp-verified", "<>")
+        self.assertIn("with ESMTPS ", got[0]["Received"])
 
     def test_smtp_submission_with_auth(self):
         spec = (f"smtp://127.0.0.1:{self.pf.submission_port} user={LOGIN[0]} "
@@ -82,6 +114,8 @@ class ReplyTransportsTest(unittest.TestCase):
         got = self.delivered(message_id)
         self.assertEqual(len(got), 1)
         self.check_reply(got[0], "smtp-auth", f"<{AGENT}>")
+        # Opportunistic on loopback: STARTTLS first, then AUTH inside it.
+        self.assertIn("with ESMTPSA ", got[0]["Received"])
 
     def test_smtp_submission_wrong_password_delivers_nothing(self):
         wrong = self.pf.root / "wrong.secret"
