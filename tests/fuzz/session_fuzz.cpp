@@ -200,7 +200,8 @@ void check_reply(const aamp::SmtpReply& r, char want_class) {
   REQUIRE(dot2 > 2 && dot2 <= 5 && r.xcode.size() - dot2 - 1 >= 1 && r.xcode.size() - dot2 - 1 <= 3);
   for (std::size_t i = 2; i < r.xcode.size(); ++i) REQUIRE(i == dot2 || digit(r.xcode[i]));
   REQUIRE(!r.text.empty());
-  for (const char c : r.text) REQUIRE(c >= 0x20 && c < 0x7f);
+  // No '%': for_milter_reply doubles it for libmilter, and Stalwart shows "%%" to the client.
+  for (const char c : r.text) REQUIRE(c >= 0x20 && c < 0x7f && c != '%');
 }
 
 bool printable_line(std::string_view s) {

@@ -442,6 +442,29 @@ TEST_F(EngineTest, MultiRecipientSplits) {
   }
 }
 
+// Stalwart sends a reply text to the client verbatim: the '%' that for_milter_reply doubles
+// for libmilter would show as "%%". So no reply text the engine makes holds a '%'.
+TEST_F(EngineTest, ReplyTextsNeverHoldAPercent) {
+  struct Row {
+    const char* label;
+    MessageFacts facts;
+    Action want;
+  };
+  const std::vector<Row> rows = {
+      {"denied sender echoed", dispatch({kAgent}, "100%-sure@example.org"), Action::reject},
+      {"unknown intent echoed", facts_for(aamp_headers("task.%d", "alice@example.com"), {kAgent}, "alice@example.com"),
+       Action::reject},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    const Decision d = run(row.facts);
+    EXPECT_EQ(d.action, row.want);
+    ASSERT_TRUE(d.reply);
+    EXPECT_EQ(d.reply->text.find('%'), std::string::npos) << d.reply->text;
+    EXPECT_NE(d.reply->text.find('?'), std::string::npos) << d.reply->text;  // the '%' it replaced
+  }
+}
+
 // A message is never left with zero recipients by smfi_delrcpt (Stalwart would store it and
 // never deliver it): when every recipient goes, the answer is REJECT or DISCARD.
 TEST_F(EngineTest, EveryRecipientGoneIsRejectedOrDiscardedNeverEmptied) {
