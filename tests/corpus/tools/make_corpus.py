@@ -1009,7 +1009,7 @@ untrusted(293, "client-address-garbage", "auth", "a client address that is not a
           blackbox="an MTA sends the client address as an address; libmilter cannot pass this one")
 untrusted(294, "no-auth-external-client", "auth", "an external client without login or signature", message())
 untrusted(295, "auth-empty-login-external", "auth",
-          "an empty login is no login (Stalwart sends {auth_authen} empty when unauthenticated)",
+          "an empty login is no login, as an absent one (Stalwart leaves {auth_authen} out when unauthenticated)",
           message(), auth="")
 untrusted(296, "auth-login-trailing-dot", "auth", "login alice@example.com. is not alice@example.com",
           message(), reply="550 5.7.1 sender alice@example.com is not authenticated (authenticated as alice@example.com.,",
