@@ -41,6 +41,10 @@ void plan_refusal(ApplyPlan& plan, const std::optional<SmtpReply>& given, const 
                                for_log_line(r.xcode, 16), fallback.str());
     r = fallback;
   }
+  // Trap: Stalwart sends the SMFIR_REPLYCODE text to the client verbatim, so a '%' doubled
+  // here for libmilter and Postfix would reach a Stalwart client as "%%". None arrives: the
+  // engine and validator make every reply text with for_smtp_reply, which replaces '%'
+  // (engine_test ReplyTextsNeverHoldAPercent; session_fuzz checks every reply).
   r.text = for_milter_reply(r.text);
   // A 4xx text with SMFIS_REJECT would be ignored by the MTA (and the reverse): the code
   // class decides.

@@ -75,8 +75,9 @@ void Session::connect(std::string_view host_name, std::string_view address, cons
   // Stalwart passes the address in {client_addr} as well; use it when the socket address
   // was not IPv4/IPv6 (miltertest's "unspec", a unix-socket MTA).
   if (client_addr_.empty()) client_addr_ = for_log_line(macro_or(macros, "{client_addr}"), 64);
-  // Stalwart names itself in {daemon_name} ("Stalwart Mail Server v0.x"). It treats DISCARD
-  // as accept, so the engine must remove recipients instead (MessageFacts::discard_is_accept).
+  // Stalwart names itself in {daemon_name} ("Stalwart v0.16.19"; "Stalwart Mail Server vX"
+  // before 0.12). Negotiation came before this, so end_of_headers, not negotiate, combines
+  // the two: Stalwart ignores ACCEPT whatever step flags it offered.
   stalwart_ = istarts_with(macro_or(macros, "{daemon_name}"), "stalwart");
 }
 
@@ -103,8 +104,9 @@ void Session::mail_from(std::string_view sender, const Macros& macros) {
   message_id_ = make_message_id(services_.rng);
   adopt_queue_id(macros);
   facts_.envelope_from = strip_brackets(sender);
-  // Postfix and Stalwart send {auth_authen} with MAIL; Stalwart sends it empty when the
-  // client did not authenticate, which means the same as not sending it.
+  // Postfix and Stalwart send {auth_authen} with MAIL. Stalwart leaves it out when the client
+  // did not authenticate (message.rs:235-241); Postfix may send it empty. Absent and empty
+  // both mean unauthenticated.
   facts_.auth_user = std::string(trim(macro_or(macros, "{auth_authen}")));
 }
 
@@ -127,17 +129,20 @@ void Session::header(std::string_view name, std::string_view value) {
     return;
   }
   header_bytes_ += size;
-  // Stalwart trims header values (no leading space, no trailing white space); Postfix sends
-  // them without the leading space but folded. The validator unfolds both to the same text.
+  // Stalwart trims header values (no leading or trailing white space) and keeps the folds
+  // inside them; Postfix sends them without the leading space, folded. The validator
+  // unfolds both to the same text.
   facts_.headers.push_back(HeaderField{std::string(name), std::string(value)});
 }
 
 AfterHeaders Session::end_of_headers() {
   // libmilter trap: after SMFIS_ACCEPT it forgets the message, and silently ignores the
   // BODY and EOM commands that follow. Postfix stops sending after ACCEPT; Stalwart does
-  // not (it treats ACCEPT like CONTINUE), then waits for an EOM answer that never comes
-  // and tempfails. Accept early only when the MTA offered SMFIP_SKIP (a full milter-6 MTA).
-  const AfterHeaders nothing_for_us = mta_can_skip_ ? AfterHeaders::accept_now : AfterHeaders::pass;
+  // not (it treats ACCEPT like CONTINUE at every step, message.rs:524-530), then waits for
+  // an EOM answer that never comes and tempfails. Accept early only when the MTA offered
+  // SMFIP_SKIP and is not Stalwart: an operator may add SKIP to Stalwart's flagsProtocol,
+  // and Stalwart honours SKIP only inside the body loop (client.rs:270).
+  const AfterHeaders nothing_for_us = mta_can_skip_ && !stalwart_ ? AfterHeaders::accept_now : AfterHeaders::pass;
   if (phase_ == Phase::idle) return nothing_for_us;
   if (dropped_relevant_ || needs_decision(facts_.headers, config_->policy)) {
     phase_ = Phase::deciding;
@@ -161,7 +166,6 @@ MessageEnd Session::end_of_message(const Macros& macros) {
   facts_.client_addr = client_addr_;
   facts_.client_name = client_name_;
   facts_.helo = helo_;
-  facts_.discard_is_accept = stalwart_;
 
   const Policy& policy = config_->policy;
   Decision d;

@@ -52,8 +52,8 @@ struct Services {
 enum class AfterHeaders {
   decide,      // AAMP (or a forged verdict of ours): continue, skip the body, decide at the end
   accept_now,  // nothing for us and the MTA can stop here: SMFIS_ACCEPT
-  pass,        // nothing for us, but this MTA would keep sending (no SMFIP_SKIP, e.g. Stalwart):
-               // continue, ignore the body, accept unchanged at end of message
+  pass,        // nothing for us, but this MTA would keep sending (no SMFIP_SKIP, or Stalwart
+               // whatever it offered): continue, ignore the body, accept unchanged at the end
 };
 
 // The end of one message: what to apply, the one summary line to log, and a notice when
@@ -74,7 +74,8 @@ class Session {
   const std::string& log_id() const noexcept;
 
   // Negotiation: whether the MTA understands SMFIS_SKIP (Postfix and Sendmail do; Stalwart
-  // does not offer it, and keeps sending body chunks after an early ACCEPT).
+  // does not offer it by default, and keeps sending body chunks after an early ACCEPT even
+  // when an operator makes it offer SKIP).
   void negotiate(bool mta_can_skip) noexcept { mta_can_skip_ = mta_can_skip; }
   bool mta_can_skip() const noexcept { return mta_can_skip_; }
   // `address` is the client's textual IP ("" when unknown); macros of the connect stage.

@@ -30,7 +30,7 @@ constexpr std::string_view to_string(Action a) noexcept { return name_of(kAction
 struct SmtpReply {
   std::string code;   // "550"
   std::string xcode;  // "5.7.1"
-  std::string text;   // one line, printable ASCII, no '%' (for_smtp_reply); apply doubles any left
+  std::string text;   // one line, printable ASCII, no '%' (for_smtp_reply: Stalwart shows a doubled one)
   std::string str() const { return code + " " + xcode + " " + text; }
 };
 

@@ -1,7 +1,7 @@
 // engine.cpp — see engine.hpp. Two steps: judge each recipient on its own (protected? valid?
 // trusted? allowed? a pairing?), then combine the outcomes into one Decision that the MTA
 // can carry out at end of message (per-recipient refusals become smfi_delrcpt; the message
-// is rejected only when no recipient is left).
+// is rejected or discarded when no recipient would be left, never emptied).
 #include "policy/engine.hpp"
 
 #include <algorithm>
@@ -349,16 +349,19 @@ void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ct
     d.quarantine_reason = "aamp-milter: " + quarantine->reason;
     return;
   }
+  // Never leave a message with zero recipients through smfi_delrcpt: Stalwart stores such a
+  // message and never schedules it (data.rs:740), so it would sit in its spool. DISCARD is
+  // a drop under Stalwart as under Postfix (data.rs:608-611). Every way a recipient goes
+  // (reject, discard, a consumed pair.request) is in `removed`; a recipient listed twice is
+  // judged alike both times (the pairing shares its outcome).
   if (removed.size() == outcomes.size() && !outcomes.empty()) {
     if (rejected != nullptr) {
       d.action = Action::reject;
       d.reply = rejected->reply;
-      return;
-    }
-    if (!facts.discard_is_accept) {
+    } else {
       d.action = Action::discard;
-      return;
     }
+    return;
   }
   for (const Outcome* o : removed) d.delete_recipients.push_back(o->recipient);
   if (!delivered_protected.empty())

@@ -18,7 +18,6 @@ struct MessageFacts {
   std::string envelope_from;  // MAIL FROM without angle brackets; "" is the null sender
   std::vector<std::string> recipients;  // RCPT TO as the MTA gave them (used for delrcpt)
   HeaderList headers;         // in arrival order
-  bool discard_is_accept = false;  // Stalwart treats DISCARD as accept: remove recipients instead
 };
 
 }  // namespace aamp

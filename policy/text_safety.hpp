@@ -24,7 +24,8 @@ std::string for_log_field(std::string_view text, std::size_t max = 256);
 // The words of an SMTP reply the engine or validator composes (the text after "550 5.7.1").
 // Bytes 0x20-0x7E are kept except '%'; every other byte and '%' become '?'; cut after `max`
 // bytes with no marker. '%' is replaced although for_milter_reply doubles it: libmilter
-// formats the text, and `aampctl check` prints the reply as the engine made it.
+// formats the text, `aampctl check` prints the reply as the engine made it, and Stalwart
+// sends the text to the client verbatim, so a doubled '%' would show there as "%%".
 // The default keeps an SMTP reply line well under RFC 5321's 512 bytes.
 std::string for_smtp_reply(std::string_view text, std::size_t max = 400);
 

@@ -34,6 +34,10 @@ SMFIP_SKIP = 0x400
 # What Postfix 3.7 offers (every step flag it knows); what Stalwart offers (0x42).
 POSTFIX_STEPS = 0x1FFFFF
 STALWART_STEPS = SMFIP_NOHELO | SMFIP_NOEOH
+# The macros Stalwart 0.16.19 sends at connect (crates/smtp/src/inbound/milter/message.rs:206-257);
+# at MAIL only {mail_addr} (and {auth_authen} when authenticated), at RCPT {rcpt_addr}; never `i`.
+STALWART_CONNECT_MACROS = {"{daemon_name}": "Stalwart v0.16.19", "j": "", "{client_addr}": "192.0.2.9",
+                           "{client_port}": "50123", "{client_ptr}": "client.example.test"}
 
 NEGOTIATED_ACTIONS = ("SMFIF_ADDHDRS", "SMFIF_CHGHDRS", "SMFIF_DELRCPT", "SMFIF_QUARANTINE", "SMFIF_CHGBODY",
                       "SMFIF_ADDRCPT", "SMFIF_CHGFROM")

@@ -11,7 +11,7 @@ The scene is tests/corpus/README.md's, set up with aampctl; the pair codes are r
 groups the database's pairing state is put back with sqlite3 (failures, lockouts, paired
 rules, consumed codes), as every group starts from the scene in corpus_test too. Skipped,
 with the rest of their group: files marked `X-Test-Blackbox: skip`, and those needing a
-store fault, the scene's fixed clock, or Stalwart's protocol (milter_replay plays Postfix).
+store fault or the scene's fixed clock (milter_replay plays Postfix).
 A file marked `X-Test-Blackbox: dropped` is sent, and libmilter must drop that connection
 (the MTA then applies milter_default_action) while the milter lives on.
 """
@@ -73,7 +73,7 @@ def skip_reason(case: dict) -> str:
     if case.get("blackbox", "").startswith("skip "):
         return case["blackbox"][5:]
     for key, why in (("store-fault", "a store fault"), ("clock", "the scene's clock"),
-                     ("stalwart", "Stalwart's protocol"), ("known-bug", "a known bug")):
+                     ("known-bug", "a known bug")):
         if key in case:
             return "needs " + why
     return ""

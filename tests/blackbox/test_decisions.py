@@ -5,7 +5,7 @@ it does to AAMP and non-AAMP mail, with a real SQLite policy database.
 import time
 import unittest
 
-from milter_harness import (STALWART_STEPS, Milter, Transaction, aamp_headers)
+from milter_harness import (SMFIP_SKIP, STALWART_CONNECT_MACROS, STALWART_STEPS, Milter, Transaction, aamp_headers)
 
 
 class Decisions(unittest.TestCase):
@@ -144,6 +144,19 @@ class Decisions(unittest.TestCase):
                         connect_macros={"{daemon_name}": "Stalwart Mail Server v0.10.5"})
         self.assertEqual(r.replies["eoh"], "continue", r.stdout)
         self.assertEqual(r.replies["body"], "continue", r.stdout)
+        self.assertIn(r.eom, ("continue", "accept"), r.stdout)
+        self.assertEqual(r.added, {})
+
+    def test_stalwart_offering_skip_is_not_accepted_early(self):
+        # An operator may add SKIP to Stalwart's flagsProtocol; Stalwart still treats ACCEPT as
+        # CONTINUE and would wait for an EOM answer libmilter never sends. SKIP is honoured in
+        # the body loop only.
+        r = self.run_tx(headers=[("From", "bob@example.test"), ("Subject", "hi")], steps=STALWART_STEPS | SMFIP_SKIP,
+                        mail_from="<bob@example.test>", mail_macros={"{mail_addr}": "bob@example.test"},
+                        rcpt_macros={"{rcpt_addr}": "agent@example.test"}, connect_macros=STALWART_CONNECT_MACROS)
+        self.assertTrue(r.negotiated["SMFIP_SKIP"], r.stdout)
+        self.assertEqual(r.replies["eoh"], "continue", r.stdout)
+        self.assertEqual(r.replies["body"], "skip", r.stdout)
         self.assertIn(r.eom, ("continue", "accept"), r.stdout)
         self.assertEqual(r.added, {})
 

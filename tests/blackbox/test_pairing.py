@@ -11,7 +11,7 @@ import subprocess
 import unittest
 from pathlib import Path
 
-from milter_harness import Milter, Transaction, aamp_headers, wait_until
+from milter_harness import STALWART_CONNECT_MACROS, STALWART_STEPS, Milter, Transaction, aamp_headers, wait_until
 
 AAMPCTL = os.environ.get("AAMPCTL", "")
 
@@ -45,6 +45,20 @@ class Pairing(unittest.TestCase):
 
     def sent(self):
         return sorted(self.outdir.glob("mail.*"))
+
+    def test_pair_request_through_stalwart_is_discarded_not_emptied(self):
+        # Stalwart's DISCARD answers 250 and drops the message (data.rs:608-611); a message
+        # left with zero recipients would sit in its spool, never delivered (data.rs:740).
+        self.ctl("mailbox", "add", "agent@example.test")
+        code = json.loads(self.ctl("--json", "pair", "issue", "--mailbox", "agent@example.test", "--ttl", "5m"))["code"]
+        tx = Transaction(mail_from="<bob@partner.test>", steps=STALWART_STEPS, connect_macros=STALWART_CONNECT_MACROS,
+                         mail_macros={"{mail_addr}": "bob@partner.test", "{auth_authen}": "bob@partner.test"},
+                         rcpt_macros={"{rcpt_addr}": "agent@example.test"},
+                         headers=aamp_headers("pair.request", "pair-1", "Bob <bob@partner.test>",
+                                              extra=[("X-AAMP-Pair-Code", code)]))
+        r = self.milter.run(tx)
+        self.assertEqual(r.eom, "discard", r.stdout)
+        self.assertFalse(any(r.rcpt_deleted.values()), r.stdout)
 
     def test_pair_request_is_redeemed_and_answered(self):
         self.ctl("mailbox", "add", "agent@example.test")

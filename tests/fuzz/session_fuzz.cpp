@@ -200,7 +200,8 @@ void check_reply(const aamp::SmtpReply& r, char want_class) {
   REQUIRE(dot2 > 2 && dot2 <= 5 && r.xcode.size() - dot2 - 1 >= 1 && r.xcode.size() - dot2 - 1 <= 3);
   for (std::size_t i = 2; i < r.xcode.size(); ++i) REQUIRE(i == dot2 || digit(r.xcode[i]));
   REQUIRE(!r.text.empty());
-  for (const char c : r.text) REQUIRE(c >= 0x20 && c < 0x7f);
+  // No '%': for_milter_reply doubles it for libmilter, and Stalwart shows "%%" to the client.
+  for (const char c : r.text) REQUIRE(c >= 0x20 && c < 0x7f && c != '%');
 }
 
 bool printable_line(std::string_view s) {
@@ -273,8 +274,9 @@ void check_end(const aamp::milter::MessageEnd& end, const aamp::MessageFacts& fa
     for (const auto& given : facts.recipients) known = known || given == r;
     REQUIRE(known);
   }
-  // Removing every recipient stands for DISCARD only where DISCARD means accept (Stalwart).
-  if (d.action == aamp::Action::accept && !facts.recipients.empty() && !facts.discard_is_accept)
+  // Never zero recipients through delrcpt, on any MTA: Stalwart would store such a message
+  // and never deliver it. Every recipient gone is a REJECT or a DISCARD.
+  if (d.action == aamp::Action::accept && !facts.recipients.empty())
     REQUIRE(d.delete_recipients.size() < facts.recipients.size());
 
   // The promise: a guarded intent reaches an enforced mailbox only from a sender it allows

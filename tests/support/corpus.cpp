@@ -75,8 +75,6 @@ Result<CorpusCase> parse_corpus_case(const std::string& name, const std::string&
       c.auth_user = value;
     } else if (field == "client-addr") {
       c.client_addr = value;
-    } else if (field == "stalwart") {
-      c.stalwart = value == "yes";
     } else if (field == "clock") {
       std::int64_t v = 0;
       const std::string_view digits = std::string_view(value).substr(value.starts_with('+') ? 1 : 0);
@@ -230,7 +228,6 @@ MessageFacts corpus_facts(const CorpusCase& c) {
   f.envelope_from = c.mail_from;
   f.recipients = c.recipients;
   f.headers = split_header_block(c.message).fields;
-  f.discard_is_accept = c.stalwart;
   return f;
 }
 

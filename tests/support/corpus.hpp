@@ -38,7 +38,6 @@ struct CorpusCase {
   std::string mail_from;  // "" = the null sender
   std::string auth_user;
   std::string client_addr = "198.51.100.7";
-  bool stalwart = false;           // DISCARD means accept: recipients are removed instead
   std::int64_t clock_advance = 0;  // seconds the scene's clock moves before this message
   std::string store_fault;         // a Store method that fails once (StoreError busy)
 

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 
 #include <map>
+#include <optional>
 #include <functional>
 #include <regex>
 #include <set>
@@ -56,9 +57,9 @@ struct Rig {
     c.policy.authserv_id = "mx.example.test";
     if (tweak) tweak(c);
     config = std::make_shared<const Config>(c);
-    const auto mb = store->add_mailbox(ProtectedMailbox{0, "agent@example.test", MailboxMode::enforce, {Intent::task_dispatch}, kAnyTrust});
+    mailbox_id = store->add_mailbox(ProtectedMailbox{0, "agent@example.test", MailboxMode::enforce, {Intent::task_dispatch}, kAnyTrust});
     SenderRule rule;
-    rule.mailbox_id = mb;
+    rule.mailbox_id = mailbox_id;
     rule.pattern = "alice@example.test";
     store->add_rule(rule);
   }
@@ -69,6 +70,7 @@ struct Rig {
   test::FixedClock clock;
   test::CountingRng rng;
   std::shared_ptr<const Config> config;
+  std::int64_t mailbox_id = 0;
 };
 
 HeaderList dispatch_headers(const std::string& from = "Alice <alice@example.test>", const std::string& task = "t-1") {
@@ -120,7 +122,6 @@ TEST(Session, AllowedDispatchOnPostfix) {
   EXPECT_EQ(s.facts().auth_user, "alice@example.test");
   EXPECT_EQ(s.facts().envelope_from, "alice@example.test");
   EXPECT_EQ(s.facts().recipients, std::vector<std::string>{"<agent@example.test>"});
-  EXPECT_FALSE(s.facts().discard_is_accept);
   ASSERT_EQ(rig.store->audit().size(), 1u);
   EXPECT_EQ(rig.store->audit()[0].message_id, "4XyZ1");
 }
@@ -279,7 +280,6 @@ TEST(Session, StalwartSession) {
   ASSERT_TRUE(end.decision);
   EXPECT_EQ(end.decision->action, Action::accept);
   EXPECT_EQ(end.decision->add_headers.size(), 1u);
-  EXPECT_TRUE(s.facts().discard_is_accept);
   EXPECT_EQ(s.facts().client_addr, "192.0.2.77");
   EXPECT_TRUE(std::regex_match(s.facts().queue_id, std::regex("aamp-[A-Za-z0-9_-]{8}")));
 
@@ -288,8 +288,166 @@ TEST(Session, StalwartSession) {
   EXPECT_EQ(s.facts().auth_user, "");
 }
 
+// What Stalwart 0.16.19 sends (message.rs:206-257): at connect {daemon_name}, an empty `j`,
+// {client_addr}, {client_port}, {client_ptr}; at MAIL {mail_addr} and {auth_authen} only when
+// the client authenticated; at RCPT {rcpt_addr}; never `i`. `skip`: an operator added SKIP
+// to its flagsProtocol (it offers 0x42, no SKIP, by default).
+void stalwart_connect(Session& s, bool skip = false) {
+  s.negotiate(skip);
+  s.connect("client.example.test", "192.0.2.77",
+            MapMacros{{"{daemon_name}", "Stalwart v0.16.19"}, {"j", ""}, {"{client_addr}", "192.0.2.77"},
+                      {"{client_port}", "50123"}, {"{client_ptr}", "client.example.test"}});
+  s.helo("client.example.test");
+}
+
+void stalwart_message(Session& s, const HeaderList& headers, const std::vector<std::string>& rcpts,
+                      const std::string& sender, std::optional<std::string> auth) {
+  MapMacros mail{{"{mail_addr}", sender}};
+  if (auth) mail = MapMacros{{"{mail_addr}", sender}, {"{auth_authen}", *auth}};
+  s.mail_from("<" + sender + ">", mail);
+  for (const auto& r : rcpts) s.rcpt_to("<" + r + ">", MapMacros{{"{rcpt_addr}", r}});
+  for (const auto& h : headers) s.header(h.name, h.value);
+}
+
+TEST(Session, StalwartIsNeverAcceptedEarlyEvenWhenItOffersSkip) {
+  // Stalwart treats ACCEPT like CONTINUE (message.rs:524-530): an early ACCEPT would leave
+  // it waiting for an EOM answer libmilter never sends, and the message would tempfail.
+  struct Row {
+    const char* label;
+    std::string daemon_name;
+    bool mta_can_skip;
+    AfterHeaders want;
+  };
+  const Row rows[] = {
+      {"Postfix offering SKIP: accept now", "mx.example.test", true, AfterHeaders::accept_now},
+      {"Stalwart 0.16 offering SKIP: pass", "Stalwart v0.16.19", true, AfterHeaders::pass},
+      {"Stalwart before 0.12 offering SKIP: pass", "Stalwart Mail Server v0.10.5", true, AfterHeaders::pass},
+      {"Stalwart by default (no SKIP): pass", "Stalwart v0.16.19", false, AfterHeaders::pass},
+  };
+  const HeaderList plain = {{"From", "bob@example.test"}, {"Subject", "lunch"}};
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    Rig rig;
+    Session s = rig.session();
+    s.negotiate(row.mta_can_skip);
+    s.connect("c", "192.0.2.1", MapMacros{{"{daemon_name}", row.daemon_name}});
+    send_message(s, plain, {"<agent@example.test>"});
+    EXPECT_EQ(s.end_of_headers(), row.want);
+    const auto end = s.end_of_message(MapMacros{});
+    EXPECT_FALSE(end.decision.has_value());  // accepted unchanged either way
+  }
+}
+
+TEST(Session, StalwartMacrosWithoutAuthAuthenMeanUnauthenticated) {
+  // Absent (Stalwart) and empty {auth_authen} are the same: no login.
+  struct Row {
+    const char* label;
+    std::optional<std::string> auth;
+  };
+  const Row rows[] = {{"absent, as Stalwart sends it", std::nullopt}, {"empty", ""}, {"blank", " "}};
+  std::vector<std::string> summaries;
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    Rig rig;
+    Session s = rig.session();
+    stalwart_connect(s);
+    stalwart_message(s, dispatch_headers(), {"agent@example.test"}, "alice@example.test", row.auth);
+    EXPECT_EQ(s.facts().auth_user, "");
+    ASSERT_EQ(s.end_of_headers(), AfterHeaders::decide);
+    const auto end = s.end_of_message(MapMacros{});
+    ASSERT_TRUE(end.decision);
+    EXPECT_EQ(s.facts().auth_user, "");
+    EXPECT_EQ(s.facts().client_addr, "192.0.2.77");
+    EXPECT_TRUE(std::regex_match(s.facts().queue_id, std::regex("aamp-[A-Za-z0-9_-]{8}")));  // never `i`
+    summaries.push_back(end.summary);
+  }
+  EXPECT_NE(summaries[0].find(" auth=- "), std::string::npos) << summaries[0];
+  EXPECT_NE(summaries[0].find(" verdict=untrusted "), std::string::npos) << summaries[0];
+  EXPECT_EQ(summaries[1], summaries[0]);
+  EXPECT_EQ(summaries[2], summaries[0]);
+}
+
+TEST(Session, EveryRecipientRefusedIsDiscardedOnStalwartAsOnPostfix) {
+  // Stalwart's DISCARD answers 250 and drops the message (data.rs:608-611); a message left
+  // with zero recipients would be stored and never delivered (data.rs:740). So no MTA gets
+  // "remove every recipient" from us.
+  struct Row {
+    const char* label;
+    bool stalwart;
+  };
+  for (const Row& row : {Row{"Postfix", false}, Row{"Stalwart", true}}) {
+    SCOPED_TRACE(row.label);
+    Rig rig([](Config& c) { c.policy.on.policy_deny = Action::discard; });
+    Session s = rig.session();
+    if (row.stalwart) {
+      stalwart_connect(s);
+      stalwart_message(s, dispatch_headers("Bob <bob@example.test>"), {"agent@example.test"}, "bob@example.test",
+                       "bob@example.test");
+    } else {
+      postfix_connect(s);
+      send_message(s, dispatch_headers("Bob <bob@example.test>"), {"<agent@example.test>"},
+                   MapMacros{{"{auth_authen}", "bob@example.test"}}, "<bob@example.test>");
+    }
+    ASSERT_EQ(s.end_of_headers(), AfterHeaders::decide);
+    const auto end = s.end_of_message(MapMacros{});
+    ASSERT_TRUE(end.decision);
+    EXPECT_EQ(end.decision->action, Action::discard);
+    EXPECT_TRUE(end.decision->delete_recipients.empty());
+  }
+}
+
+TEST(Session, StalwartShapedHeaderValuesDecideAsPostfixShapedOnes) {
+  // Postfix: the value as written after "Name: ", folds included. Stalwart: trimmed (no
+  // leading or trailing white space), the folds inside kept (client.rs:229-230).
+  struct Row {
+    const char* label;
+    HeaderList postfix;
+    HeaderList stalwart;
+    const char* sender;
+    const char* want;  // verdict/action
+  };
+  const Row rows[] = {
+      {"valid dispatch",
+       {{"From", "Alice\r\n <alice@example.test>"}, {"To", " agent@example.test"}, {"Subject", "work "},
+        {"X-AAMP-Version", "1.1"}, {"X-AAMP-Intent", "\r\n\ttask.dispatch"}, {"X-AAMP-TaskId", "t-1"}},
+       {{"From", "Alice\r\n <alice@example.test>"}, {"To", "agent@example.test"}, {"Subject", "work"},
+        {"X-AAMP-Version", "1.1"}, {"X-AAMP-Intent", "task.dispatch"}, {"X-AAMP-TaskId", "t-1"}},
+       "alice@example.test", "allow/accept"},
+      {"pair.request",
+       {{"From", "Newbie\r\n\t<newbie@example.org>"}, {"To", "agent@example.test"}, {"Subject", "[AAMP Pair] request"},
+        {"X-AAMP-Version", " 1.1"}, {"X-AAMP-Intent", "pair.request"}, {"X-AAMP-TaskId", "\r\n pair-task-1"},
+        {"X-AAMP-Pair-Code", "LiveCode-A1b2C3"}},
+       {{"From", "Newbie\r\n\t<newbie@example.org>"}, {"To", "agent@example.test"}, {"Subject", "[AAMP Pair] request"},
+        {"X-AAMP-Version", "1.1"}, {"X-AAMP-Intent", "pair.request"}, {"X-AAMP-TaskId", "pair-task-1"},
+        {"X-AAMP-Pair-Code", "LiveCode-A1b2C3"}},
+       "newbie@example.org", "pair-completed/discard"},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    for (const bool stalwart : {false, true}) {
+      SCOPED_TRACE(stalwart ? "Stalwart-shaped" : "Postfix-shaped");
+      Rig rig;
+      rig.store->add_pair_code(rig.mailbox_id, "LiveCode-A1b2C3", rig.clock.now() + 300);
+      Session s = rig.session();
+      if (stalwart) {
+        stalwart_connect(s);
+        stalwart_message(s, row.stalwart, {"agent@example.test"}, row.sender, row.sender);
+      } else {
+        postfix_connect(s);
+        send_message(s, row.postfix, {"<agent@example.test>"}, MapMacros{{"{auth_authen}", row.sender}},
+                     std::string("<") + row.sender + ">");
+      }
+      ASSERT_EQ(s.end_of_headers(), AfterHeaders::decide);
+      const auto end = s.end_of_message(MapMacros{});
+      ASSERT_TRUE(end.decision);
+      EXPECT_EQ(std::string(to_string(end.decision->verdict)) + "/" + std::string(to_string(end.decision->action)), row.want)
+          << end.summary;
+    }
+  }
+}
+
 TEST(Session, TrimmedAndFoldedValuesDecideAlike) {
-  // Postfix: no leading space, folded with CRLF+WSP; Stalwart: trimmed and unfolded.
+  // Postfix: no leading space, folded with CRLF+WSP; values without folds as well.
   const HeaderList postfix = {{"From", "Alice\r\n <alice@example.test>"}, {"X-AAMP-Version", "1.1"},
                               {"X-AAMP-Intent", "\n\ttask.dispatch"}, {"X-AAMP-TaskId", "t-1"}};
   const HeaderList stalwart = {{"From", "Alice <alice@example.test>"}, {"X-AAMP-Version", "1.1"},
