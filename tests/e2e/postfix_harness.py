@@ -460,6 +460,11 @@ class PostfixInstance:
             "cyrus_sasl_config_path": str(self.sasl_dir),
             "smtpd_sasl_security_options": "noanonymous",
             "broken_sasl_auth_clients": "no",
+            # As deploy/postfix-main.cf.snippet: only <CR><LF>.<CR><LF> ends DATA. The
+            # exclusions default to $mynetworks, every client of this loopback rig, which
+            # would switch it off for all tests (docs/operations.md, "Bare newlines").
+            "smtpd_forbid_bare_newline": "yes",
+            "smtpd_forbid_bare_newline_exclusions": "",
         }
         if self.milter:
             settings.update({
