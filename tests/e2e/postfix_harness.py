@@ -477,6 +477,11 @@ class PostfixInstance:
             "smtpd_tls_key_file": str(self.tls_key_file),
             "smtpd_tls_security_level": "may",
             "smtpd_tls_session_cache_database": "",
+            # As deploy/postfix-main.cf.snippet: only <CR><LF>.<CR><LF> ends DATA. The
+            # exclusions default to $mynetworks, every client of this loopback rig, which
+            # would switch it off for all tests (docs/operations.md, "Bare newlines").
+            "smtpd_forbid_bare_newline": "yes",
+            "smtpd_forbid_bare_newline_exclusions": "",
         }
         if self.milter:
             settings.update({

@@ -228,7 +228,8 @@ bool has_rule(const aamp::test::MemoryStore& store, std::int64_t mailbox_id, std
 
 std::optional<aamp::ProtectedMailbox> mailbox_of(const aamp::test::MemoryStore& store, std::string_view recipient) {
   const std::string address = aamp::normalize_recipient(recipient);
-  const std::string domain = "@" + std::string(aamp::domain_of(address));
+  // append, not "@" + std::string(...): GCC 12 at -O3 reports a false -Wrestrict.
+  const std::string domain = std::string("@").append(aamp::domain_of(address));
   std::optional<aamp::ProtectedMailbox> by_domain;
   for (const auto& m : store.mailboxes()) {
     if (m.address == address) return m;
