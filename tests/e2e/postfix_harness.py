@@ -717,6 +717,15 @@ class PostfixInstance:
         files = self.queue_files()
         return sum(len(files[q]) for q in queues)
 
+    def wait_kept_nothing(self, what: str, timeout: float = 20.0) -> None:
+        """Waits until Postfix holds no message in incoming, active, deferred or hold: after a
+        4xx the client keeps the mail. A queue file exists from the first accepted RCPT on;
+        smtpd answers the client first and then has cleanup remove it, so the file can
+        outlive the answer by a moment. One that stays fails."""
+        queues = ("incoming", "active", "deferred", "hold")
+        wait_until(lambda: self.queue_size(queues) == 0, timeout, f"Postfix to keep nothing: {what}",
+                   detail=self.diagnostics)
+
     def wait_queue_empty(self, timeout: float = 20.0) -> None:
         """Waits until no message is in maildrop, incoming, active or deferred (hold is
         where quarantine puts mail on purpose, so it does not count)."""

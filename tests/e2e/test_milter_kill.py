@@ -63,12 +63,7 @@ class MilterKilledAtEveryStage(unittest.TestCase):
         self.assertFalse(self.stack.milter.running(), "the milter was killed")
         if not result.transient:
             self.fail(f"killed at {stage}: expected a 4xx answer, got {result}\n{self.stack.diagnostics()}")
-        # Postfix kept nothing (the client still has the mail). After the first accepted RCPT
-        # a queue file exists in incoming/; smtpd answers the client 4xx and then has cleanup
-        # remove it, so the file may outlive the answer by a moment: wait for it to go.
-        h.wait_until(lambda: self.pf.queue_size(("incoming", "active", "deferred", "hold")) == 0, 20,
-                     f"killed at {stage}: Postfix to keep nothing (the client still has the mail)",
-                     detail=self.stack.diagnostics)
+        self.pf.wait_kept_nothing(f"killed at {stage} (the client still has the mail)")
         self.assertEqual(self.delivered(msg["Message-ID"]), 0)
 
         # While it is down every attempt is refused with 4xx, never accepted unchecked.
