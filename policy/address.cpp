@@ -179,10 +179,12 @@ constexpr bool is_plain_phrase_char(char c) noexcept {
          std::string_view("!#$%&'*+/^`{|}~").find(c) != std::string_view::npos;
 }
 
-// ASCII dot-atom without '=' and '?' (so no encoded-word can hide in it).
+// ASCII dot-atom without '=' and '?' (so no encoded-word can hide in it), and without
+// quotes: `""""@d` is four quoted-strings to GMime, one to is_local_part (found by the
+// validator fuzz target); quoted local parts are rare and GMime reads them.
 bool is_plain_local_part(std::string_view l) noexcept {
   for (const char c : l)
-    if (static_cast<unsigned char>(c) >= 0x80 || c == '=' || c == '?') return false;
+    if (static_cast<unsigned char>(c) >= 0x80 || c == '=' || c == '?' || c == '"') return false;
   return is_local_part(l);
 }
 
