@@ -1,12 +1,12 @@
-// sqlite_store.cpp — see sqlite_store.hpp. The pair-code transaction here and
-// tests/support/memory_store.cpp implement the same steps; store_contract_test checks both.
+// sqlite_store.cpp — see sqlite_store.hpp. The pair-code decision is policy/pairing's;
+// this file reads and writes for it inside one BEGIN IMMEDIATE transaction.
 #include "store/sqlite_store.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "policy/pair_code.hpp"
+#include "policy/pairing.hpp"
 #include "policy/sender_pattern.hpp"
 #include "store/codec.hpp"
 #include "store/migrate.hpp"
@@ -233,102 +233,92 @@ void SqliteStore::commit_audit(const std::vector<const AuditRecord*>& rows) {
 
 namespace {
 
-// Steps (a) and (b) of redeem_pair_code: the lockout, then the code's state. Reads only.
-PairCheck inspect(Connection& conn, const PairAttempt& attempt, const std::string& requester, std::int64_t* code_id) {
-  PairCheck check;
-  // (a) An active lockout refuses the attempt without counting it.
-  {
-    auto st = conn.prepare(kActiveLockout);
-    st.bind(1, attempt.mailbox_id).bind(2, requester).bind(3, attempt.now);
-    if (st.step() && !st.is_null(0)) {
-      check.outcome = PairOutcome::locked_out;
-      check.locked_until = st.int64(0);
-      return check;
+// The pairing transaction's reads and writes on one connection (policy/pairing.hpp makes
+// the decision). for_update needs nothing here: BEGIN IMMEDIATE already holds the only
+// write lock of the file.
+class SqlitePairLedger final : public PairLedger {
+ public:
+  explicit SqlitePairLedger(Connection& conn) : conn_(conn) {}
+
+  PairReading read_pair(const PairAttempt& attempt, const std::string& requester, bool /*for_update*/) override {
+    PairReading r;
+    {
+      auto st = conn_.prepare(kActiveLockout);
+      st.bind(1, attempt.mailbox_id).bind(2, requester).bind(3, attempt.now);
+      if (st.step() && !st.is_null(0)) r.locked_until = st.int64(0);
     }
+    {
+      auto st = conn_.prepare(kFindCode);
+      st.bind(1, pair_lookup_hash(attempt));
+      if (st.step()) {
+        StoredPairCode c;
+        c.id = st.int64(0);
+        c.mailbox_id = st.int64(1);
+        c.code_hash = st.text(2);
+        c.rules = rules_column(st.text(3));
+        c.expires_at = st.int64(4);
+        c.consumed = !st.is_null(5);
+        c.revoked = !st.is_null(6);
+        c.address = st.maybe_text(7).value_or("");
+        r.code = std::move(c);
+      }
+    }
+    const UnixTime since = failure_window_start(attempt);
+    r.mailbox_failures = count(conn_, kMailboxFailures, attempt.mailbox_id, since);
+    r.requester_failures = count(conn_, kRequesterFailures, requester, since);
+    return r;
   }
-  // (b) Look the code up by its hash (indexed) and confirm in constant time.
-  const std::string hash = hash_pair_code(attempt.code);
-  auto st = conn.prepare(kFindCode);
-  st.bind(1, hash);
-  const bool found = st.step() && same_hash(st.text(2), hash) && st.int64(1) == attempt.mailbox_id;
-  // A code bound to one address of a domain mailbox is unknown at every other address.
-  const std::string bound_to = found ? st.maybe_text(7).value_or("") : std::string();
-  if (!found || (!bound_to.empty() && bound_to != normalize_address(attempt.recipient))) {
-    check.outcome = PairOutcome::unknown_code;
-    return check;
+
+  bool consume_code(std::int64_t code_id, UnixTime now, const std::string& requester) override {
+    conn_.prepare(kConsumeCode).bind(1, code_id).bind(2, now).bind(3, requester).run();
+    return conn_.changes() == 1;
   }
-  *code_id = st.int64(0);
-  check.issued_rules = rules_column(st.text(3));
-  if (!st.is_null(6)) check.outcome = PairOutcome::revoked;
-  else if (!st.is_null(5)) check.outcome = PairOutcome::already_used;
-  else if (st.int64(4) <= attempt.now) check.outcome = PairOutcome::expired;
-  else check.outcome = PairOutcome::completed;
-  return check;
-}
+
+  std::int64_t upsert_paired_rule(std::int64_t mailbox_id, const std::string& requester, const ContextRules& rules,
+                                  UnixTime now, const std::string& by) override {
+    auto st = conn_.prepare(kUpsertPairedRule);
+    st.bind(1, mailbox_id).bind(2, requester).bind(3, rules_text(rules)).bind(4, now).bind(5, by);
+    if (!st.step()) throw StoreError(StoreErrorKind::io, conn_.path() + ": the paired rule upsert returned no id");
+    return st.int64(0);
+  }
+
+  void record_failure(std::int64_t mailbox_id, const std::string& requester, UnixTime now, PairOutcome outcome,
+                      UnixTime window_start) override {
+    conn_.prepare(kPruneFailures).bind(1, window_start).run();
+    conn_.prepare(kInsertFailure).bind(1, mailbox_id).bind(2, requester).bind(3, now).bind(4, to_string(outcome)).run();
+  }
+
+  void lock_mailbox(std::int64_t mailbox_id, UnixTime now, const PairLockout& l) override {
+    conn_.prepare(kLockMailbox).bind(1, mailbox_id).bind(2, now).bind(3, l.until).bind(4, l.failures).run();
+  }
+
+  void lock_requester(const std::string& requester, UnixTime now, const PairLockout& l) override {
+    conn_.prepare(kLockRequester).bind(1, requester).bind(2, now).bind(3, l.until).bind(4, l.failures).run();
+  }
+
+  void insert_audit(const AuditRecord& record) override { store::insert_audit(conn_, record); }
+  void insert_reply(const OutboxReply& reply, UnixTime now) override { store::insert_reply(conn_, reply, now); }
+
+ private:
+  Connection& conn_;
+};
 
 }  // namespace
 
 PairCheck SqliteStore::peek_pair_code(const PairAttempt& attempt) {
   auto conn = pool_.acquire();
   Transaction tx(*conn, Transaction::Kind::read);  // lockout and code from one snapshot
-  std::int64_t code_id = 0;
-  return inspect(*conn, attempt, normalize_address(attempt.requester), &code_id);
+  SqlitePairLedger ledger(*conn);
+  return peek_pair(ledger, attempt);
 }
 
 PairRedemption SqliteStore::redeem_pair_code(const PairAttempt& attempt,
                                              const std::function<PairEffects(const PairCheck&)>& effects) {
-  const std::string requester = normalize_address(attempt.requester);
-  const UnixTime now = attempt.now;
   const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   Transaction tx(*conn, Transaction::Kind::write);
-  std::int64_t code_id = 0;
-  PairCheck check = inspect(*conn, attempt, requester, &code_id);
-
-  // Consume: the write lock is ours, so nobody can have consumed it since the SELECT.
-  if (check.outcome == PairOutcome::completed) {
-    auto st = conn->prepare(kConsumeCode);
-    st.bind(1, code_id).bind(2, now).bind(3, requester);
-    st.run();
-    // The condition in the UPDATE is the second line of defence.
-    if (conn->changes() != 1) check.outcome = PairOutcome::already_used;
-  }
-
-  // (e) The engine decides what to write. An exception unwinds through `tx`: rollback.
-  PairEffects fx = effects(check);
-
-  PairRedemption result;
-  result.check = check;
-  if (check.outcome == PairOutcome::completed) {
-    // (c) One paired rule per (mailbox, requester): insert or update.
-    auto st = conn->prepare(kUpsertPairedRule);
-    st.bind(1, attempt.mailbox_id).bind(2, requester).bind(3, rules_text(fx.rules_to_grant)).bind(4, now);
-    st.bind(5, "pair-code:" + std::to_string(code_id));
-    if (!st.step()) throw StoreError(StoreErrorKind::io, conn->path() + ": the paired rule upsert returned no id");
-    result.rule_id = st.int64(0);
-    fx.audit.rule_id = result.rule_id;
-  } else if (check.outcome != PairOutcome::locked_out) {
-    // (d) Count the failure in (now - window, now]; lock out past the limit.
-    const UnixTime since = now - attempt.limits.window;
-    conn->prepare(kPruneFailures).bind(1, since).run();
-    conn->prepare(kInsertFailure)
-        .bind(1, attempt.mailbox_id)
-        .bind(2, requester)
-        .bind(3, now)
-        .bind(4, to_string(check.outcome))
-        .run();
-    if (attempt.limits.max_failures > 0) {
-      const UnixTime until = now + attempt.limits.lockout;
-      const auto per_mailbox = count(*conn, kMailboxFailures, attempt.mailbox_id, since);
-      if (per_mailbox >= attempt.limits.max_failures)
-        conn->prepare(kLockMailbox).bind(1, attempt.mailbox_id).bind(2, now).bind(3, until).bind(4, per_mailbox).run();
-      const auto per_requester = count(*conn, kRequesterFailures, requester, since);
-      if (per_requester >= attempt.limits.max_failures)
-        conn->prepare(kLockRequester).bind(1, requester).bind(2, now).bind(3, until).bind(4, per_requester).run();
-    }
-  }
-  insert_audit(*conn, fx.audit);
-  if (fx.reply) insert_reply(*conn, *fx.reply, now);
+  SqlitePairLedger ledger(*conn);
+  PairRedemption result = redeem_pair(ledger, attempt, effects);
   tx.commit();
   return result;
 }

@@ -1,6 +1,6 @@
 // memory_store.cpp — see memory_store.hpp. Each method mirrors a statement or transaction
-// of store/sqlite_store.cpp; a change of semantics there must be made here too (the
-// contract test runs the same cases against both).
+// of the real stores; the pairing decision is policy/pairing's, shared with them (the
+// contract test runs the same cases against every store).
 #include "tests/support/memory_store.hpp"
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "policy/pair_code.hpp"
+#include "policy/pairing.hpp"
 #include "policy/sender_pattern.hpp"
 
 namespace aamp::test {
@@ -68,106 +69,105 @@ void MemoryStore::record_audit(const AuditRecord& record) {
   audit_.push_back(record);
 }
 
-PairCheck MemoryStore::inspect_locked(const PairAttempt& attempt, PairCodeRow** found) {
-  const std::string requester = normalize_address(attempt.requester);
-  const UnixTime now = attempt.now;
-  PairCheck check;
+// The pairing transaction's reads and writes (policy/pairing.hpp makes the decision),
+// under mu_. Writes go to the store at once; redeem_pair_code restores a copy of the
+// state when anything throws, as the SQLite store rolls back.
+class MemoryStore::Ledger final : public PairLedger {
+ public:
+  explicit Ledger(MemoryStore& s) : s_(s) {}
 
-  // (a) An active lockout refuses the attempt without counting it.
-  for (const auto& scope : {mailbox_scope(attempt.mailbox_id), requester_scope(requester)}) {
-    const auto it = lockouts_.find(scope);
-    if (it != lockouts_.end() && it->second > now) {
-      check.outcome = PairOutcome::locked_out;
-      check.locked_until = std::max(check.locked_until, it->second);
+  PairReading read_pair(const PairAttempt& attempt, const std::string& requester, bool /*for_update*/) override {
+    PairReading r;
+    for (const auto& scope : {mailbox_scope(attempt.mailbox_id), requester_scope(requester)}) {
+      const auto it = s_.lockouts_.find(scope);
+      if (it != s_.lockouts_.end() && it->second > attempt.now) r.locked_until = std::max(r.locked_until, it->second);
     }
+    const std::string hash = pair_lookup_hash(attempt);
+    for (const auto& c : s_.codes_) {
+      if (c.code_hash != hash) continue;
+      r.code = StoredPairCode{c.id,         c.mailbox_id,           c.code_hash,           c.address,
+                              c.rules,      c.expires_at,           c.consumed_at.has_value(), c.revoked_at.has_value()};
+    }
+    const UnixTime since = failure_window_start(attempt);
+    for (const auto& f : s_.failures_) {
+      if (f.at <= since) continue;
+      if (f.mailbox_id == attempt.mailbox_id) ++r.mailbox_failures;
+      if (f.requester == requester) ++r.requester_failures;
+    }
+    return r;
   }
-  if (check.outcome == PairOutcome::locked_out) return check;
 
-  // (b) Look the code up by its hash; confirm in constant time.
-  PairCodeRow* code = nullptr;
-  const std::string hash = hash_pair_code(attempt.code);
-  for (auto& c : codes_)
-    if (c.code_hash == hash) code = &c;
-  if (code == nullptr || !same_hash(code->code_hash, hash) || code->mailbox_id != attempt.mailbox_id ||
-      (!code->address.empty() && code->address != normalize_address(attempt.recipient))) {
-    check.outcome = PairOutcome::unknown_code;
-    return check;
+  bool consume_code(std::int64_t code_id, UnixTime now, const std::string& requester) override {
+    for (auto& c : s_.codes_) {
+      if (c.id != code_id || c.consumed_at || c.revoked_at || c.expires_at <= now) continue;
+      c.consumed_at = now;
+      c.consumed_by = requester;
+      return true;
+    }
+    return false;
   }
-  check.issued_rules = code->rules;
-  if (code->revoked_at) check.outcome = PairOutcome::revoked;
-  else if (code->consumed_at) check.outcome = PairOutcome::already_used;
-  else if (code->expires_at <= now) check.outcome = PairOutcome::expired;
-  else check.outcome = PairOutcome::completed;
-  if (found != nullptr) *found = code;
-  return check;
-}
+
+  std::int64_t upsert_paired_rule(std::int64_t mailbox_id, const std::string& requester, const ContextRules& rules,
+                                  UnixTime now, const std::string& by) override {
+    for (auto& row : s_.rules_) {
+      if (row.rule.mailbox_id != mailbox_id || row.rule.origin != RuleOrigin::paired || row.rule.pattern != requester)
+        continue;
+      row.rule.context = rules;
+      return row.rule.id;
+    }
+    SenderRule r;
+    r.id = s_.next_id_++;
+    r.mailbox_id = mailbox_id;
+    r.pattern = requester;
+    r.context = rules;
+    r.origin = RuleOrigin::paired;
+    r.created_at = now;
+    r.created_by = by;
+    s_.rules_.push_back({r, PatternKind::exact});
+    return r.id;
+  }
+
+  void record_failure(std::int64_t mailbox_id, const std::string& requester, UnixTime now, PairOutcome /*outcome*/,
+                      UnixTime window_start) override {
+    std::erase_if(s_.failures_, [&](const PairFailureRow& f) { return f.at <= window_start; });
+    s_.failures_.push_back({mailbox_id, requester, now});
+  }
+
+  void lock_mailbox(std::int64_t mailbox_id, UnixTime /*now*/, const PairLockout& l) override {
+    s_.lockouts_[mailbox_scope(mailbox_id)] = l.until;
+  }
+
+  void lock_requester(const std::string& requester, UnixTime /*now*/, const PairLockout& l) override {
+    s_.lockouts_[requester_scope(requester)] = l.until;
+  }
+
+  void insert_audit(const AuditRecord& record) override { s_.audit_.push_back(record); }
+  void insert_reply(const OutboxReply& reply, UnixTime now) override { s_.enqueue_locked(reply, now); }
+
+ private:
+  MemoryStore& s_;
+};
 
 PairCheck MemoryStore::peek_pair_code(const PairAttempt& attempt) {
   std::lock_guard lock(mu_);
   enter("peek_pair_code");
-  return inspect_locked(attempt, nullptr);
+  Ledger ledger(*this);
+  return peek_pair(ledger, attempt);
 }
 
 PairRedemption MemoryStore::redeem_pair_code(const PairAttempt& attempt,
                                              const std::function<PairEffects(const PairCheck&)>& effects) {
   std::lock_guard lock(mu_);
   enter("redeem_pair_code");
-  const std::string requester = normalize_address(attempt.requester);
-  const UnixTime now = attempt.now;
-  PairCodeRow* code = nullptr;
-  const PairCheck check = inspect_locked(attempt, &code);
-
-  // (e) The engine decides what to write; nothing has changed yet, so an exception here
-  // leaves the state as it was (the SQLite store rolls back).
-  PairEffects fx = effects(check);
-
-  if (fx.reply) check_unique_message_id(fx.reply->message_id);  // before any change
-
-  PairRedemption result;
-  result.check = check;
-  if (check.outcome == PairOutcome::completed) {
-    // (c) Consume and upsert the requester's paired rule.
-    code->consumed_at = now;
-    code->consumed_by = requester;
-    auto row = std::find_if(rules_.begin(), rules_.end(), [&](const RuleRow& r) {
-      return r.rule.mailbox_id == attempt.mailbox_id && r.rule.origin == RuleOrigin::paired &&
-             r.rule.pattern == requester;
-    });
-    if (row != rules_.end()) {
-      row->rule.context = fx.rules_to_grant;
-      result.rule_id = row->rule.id;
-    } else {
-      SenderRule r;
-      r.id = next_id_++;
-      r.mailbox_id = attempt.mailbox_id;
-      r.pattern = requester;
-      r.context = fx.rules_to_grant;
-      r.origin = RuleOrigin::paired;
-      r.created_at = now;
-      r.created_by = "pair-code:" + std::to_string(code->id);
-      rules_.push_back({r, PatternKind::exact});
-      result.rule_id = r.id;
-    }
-    fx.audit.rule_id = result.rule_id;
-  } else if (check.outcome != PairOutcome::locked_out) {
-    // (d) Count the failure; lock the mailbox and/or the requester out when over the limit.
-    const UnixTime since = now - attempt.limits.window;
-    std::erase_if(failures_, [&](const PairFailureRow& f) { return f.at <= since; });
-    failures_.push_back({attempt.mailbox_id, requester, now});
-    if (attempt.limits.max_failures > 0) {
-      const auto per_mailbox = std::count_if(failures_.begin(), failures_.end(),
-                                             [&](const PairFailureRow& f) { return f.mailbox_id == attempt.mailbox_id; });
-      const auto per_requester = std::count_if(failures_.begin(), failures_.end(),
-                                               [&](const PairFailureRow& f) { return f.requester == requester; });
-      if (per_mailbox >= attempt.limits.max_failures)
-        lockouts_[mailbox_scope(attempt.mailbox_id)] = now + attempt.limits.lockout;
-      if (per_requester >= attempt.limits.max_failures)
-        lockouts_[requester_scope(requester)] = now + attempt.limits.lockout;
-    }
+  // The rollback: everything the ledger may write, restored when anything throws.
+  auto saved = std::tuple(next_id_, rules_, codes_, failures_, lockouts_, audit_, outbox_);
+  try {
+    Ledger ledger(*this);
+    return redeem_pair(ledger, attempt, effects);
+  } catch (...) {
+    std::tie(next_id_, rules_, codes_, failures_, lockouts_, audit_, outbox_) = std::move(saved);
+    throw;
   }
-  audit_.push_back(fx.audit);
-  if (fx.reply) enqueue_locked(*fx.reply, now);
-  return result;
 }
 
 // --- Outbox --------------------------------------------------------------------------

@@ -103,8 +103,7 @@ class MemoryStore final : public Store, public Outbox {
   void fail_always(std::optional<StoreErrorKind> kind);
 
  private:
-  // Steps (a) and (b) of redeem: lockout and code state; `found` gets the live row.
-  PairCheck inspect_locked(const PairAttempt& attempt, PairCodeRow** found);  // caller holds mu_
+  class Ledger;  // policy/pairing.hpp's reads and writes on this store; caller holds mu_
   void enter(std::string_view operation);  // counts and maybe throws; caller holds mu_
   void check_unique_message_id(const std::string& message_id) const;  // caller holds mu_
   std::int64_t enqueue_locked(OutboxReply reply, UnixTime now);           // caller holds mu_
