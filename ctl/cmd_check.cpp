@@ -22,7 +22,7 @@
 #include "policy/header_block.hpp"
 #include "policy/sender_pattern.hpp"
 #include "policy/validator.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sql_store.hpp"
 
 namespace aamp::ctl {
 
@@ -99,7 +99,7 @@ int cmd_check(Cli& cli, const Globals& g) {
 
   Globals with_db = g;
   if (!with_db.db && !config.database.empty()) with_db.db = config.database;
-  store::SqliteStore db(database_path(with_db));
+  store::SqlStore db(database_path(with_db));
   DryRunStore dry(db);
   SystemClock clock;
   CryptoRng rng;

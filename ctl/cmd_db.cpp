@@ -32,12 +32,14 @@ void create_private(const std::string& path) {
 
 int run(Cli& cli, const Globals& g, bool create) {
   cli.finish();
-  const std::string path = database_path(g);
-  if (create) create_private(path);
+  const std::string database = database_path(g);
+  const bool file = store::dialect_of(database) == store::Dialect::sqlite;
+  if (create && file) create_private(database);
   store::AdminOptions options;
-  options.create = create;
+  options.create = create && file;
   options.migrate = true;
-  store::PolicyAdmin admin(path, options);
+  store::PolicyAdmin admin(database, options);
+  const std::string path = store::display_database(database);  // never a password
   const auto& m = admin.migration();
   if (g.json) {
     print_json({{"path", path}, {"from", m.from}, {"to", m.to}});

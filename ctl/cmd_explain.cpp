@@ -14,7 +14,7 @@
 #include "policy/engine.hpp"
 #include "policy/recipient.hpp"
 #include "policy/sender_pattern.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sql_store.hpp"
 
 namespace aamp::ctl {
 
@@ -57,7 +57,7 @@ int cmd_explain(Cli& cli, const Globals& g) {
   // The milter's own judge of the recipient, with its Mode and RecipientDelimiter.
   const auto config = milter_config(g);
   const Policy policy = config ? config->policy : Policy{};
-  store::SqliteStore db(database_path(g));
+  store::SqlStore db(database_path(g));
   const RecipientJudgement judged = judge_recipient(db, policy, to, *intent);
   SenderVerdict v;
   if (judged.protection == Protection::none || judged.protection == Protection::off) {

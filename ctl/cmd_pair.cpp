@@ -16,7 +16,7 @@
 #include "platform/system.hpp"
 #include "policy/encodings.hpp"
 #include "policy/recipient.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sql_store.hpp"
 
 namespace aamp::ctl {
 
@@ -102,7 +102,7 @@ int issue(Cli& cli, const Globals& g) {
   // The milter's own judge, with its RecipientDelimiter: the row that will handle a
   // pair.request sent to `address`, and the address at which it redeems the code.
   const auto config = milter_config(g);
-  store::SqliteStore db(admin.path());
+  store::SqlStore db(admin.database());
   const RecipientJudgement judged =
       judge_recipient(db, config ? config->policy : Policy{}, address, Intent::pair_request);
   if (!judged.mailbox)

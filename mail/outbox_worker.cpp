@@ -114,6 +114,13 @@ void OutboxWorker::run(const std::stop_token& stop) {
 DrainStats OutboxWorker::drain_once(const std::stop_token& stop) {
   DrainStats stats;
   std::set<std::int64_t> seen;  // a row still due after we handled it (a failed mark) waits for the next pass
+  // Sent earlier, the mark failed: record it now, whether or not the row is due (a
+  // claimed row is not, until its lease ends).
+  for (auto it = sent_unmarked_.begin(); it != sent_unmarked_.end();) {
+    const OutboxReply reply = (it++)->second;  // mark_sent_surely erases the entry on success
+    seen.insert(reply.id);
+    mark_sent_surely(reply);
+  }
   const int batch = std::max(1, options_.batch);
   for (;;) {
     const auto due = outbox_.due_replies(clock_.now(), batch);
@@ -151,6 +158,12 @@ bool OutboxWorker::deliver(const OutboxReply& reply, DrainStats& stats, const st
     return true;
   }
 
+  // Another worker (another process or MX host on the same database) may have taken it
+  // since we read it: then it is theirs to send.
+  // (With a lock_file this process is the only sender: nothing to claim, and a restart
+  // after a crash sends at once.)
+  if (options_.lock_file.empty() && !outbox_.claim(reply.id, now, now + options_.claim_lease.count())) return true;
+
   const std::string envelope_from = options_.envelope_sender == EnvelopeSender::null ? "" : reply.from;
   SendResult result;
   try {
@@ -159,7 +172,7 @@ bool OutboxWorker::deliver(const OutboxReply& reply, DrainStats& stats, const st
     result = {SendStatus::temporary, printable(e.what())};
   }
   if (result.status == SendStatus::sent) {
-    sent_unmarked_.insert(reply.id);
+    sent_unmarked_.emplace(reply.id, reply);
     mark_sent_surely(reply);
     log(LogLevel::info, fmt::format("{}: pair.respond {} to {} sent via {} (attempt {})", id,
                                     to_string(reply.status),
@@ -169,6 +182,7 @@ bool OutboxWorker::deliver(const OutboxReply& reply, DrainStats& stats, const st
     return true;
   }
   if (stop.stop_requested()) {  // cancelled, not failed: leave the row exactly as it was
+    if (options_.lock_file.empty()) release_claim(reply);
     log(LogLevel::info, fmt::format("{}: send interrupted by shutdown; it stays pending", id));
     return false;
   }
@@ -235,6 +249,15 @@ void OutboxWorker::mark_sent_surely(const OutboxReply& reply) {
       }
       std::this_thread::sleep_for(kMarkSentPause * attempt);
     }
+  }
+}
+
+void OutboxWorker::release_claim(const OutboxReply& reply) {
+  try {
+    outbox_.release(reply.id, reply.next_attempt_at);
+  } catch (const std::exception& e) {  // the lease ends by itself; only later than it could
+    log(LogLevel::warning, fmt::format("{}: cannot give the claim back ({}); it is sent once its lease ends",
+                                       printable(reply.message_id), printable(e.what())));
   }
 }
 

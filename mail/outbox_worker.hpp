@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <map>
 #include <set>
 #include <stop_token>
 #include <string>
@@ -50,6 +51,11 @@ struct OutboxWorkerOptions {
   std::chrono::seconds max_age{86400};                    // ReplyMaxAge
   std::chrono::milliseconds poll_interval{15000};         // ReplyPollInterval
   int batch = 16;                                         // replies read per outbox query
+  // Without a lock_file (a database several hosts share), a reply is claimed
+  // (Outbox::claim) just before it is sent, for this long: the workers of other hosts
+  // leave it alone meanwhile. Longer than any send can take (the transport's timeout); a
+  // worker that dies mid-send delays the reply this long.
+  std::chrono::seconds claim_lease{300};
   // When set, only the process holding an exclusive flock(2) on this file drains the
   // outbox; a worker that cannot take it stands by and tries again every poll interval.
   // Several aamp-milter processes on one database then never send a reply twice, and the
@@ -107,12 +113,14 @@ class OutboxWorker {
   // After a failed attempt: mark_failed with the next backoff, or give up.
   void defer_or_abandon(const OutboxReply& reply, const std::string& error, bool permanent, DrainStats& stats);
   void mark_sent_surely(const OutboxReply& reply);
+  // Gives a claimed reply back unsent (shutdown interrupted the send): due as before.
+  void release_claim(const OutboxReply& reply);
   void log(LogLevel level, const std::string& line) const;
   void audit(const OutboxReply& reply, AuditVerdict verdict, const std::string& reason) const;
 
   // Replies the MTA took but the outbox could not be told about (a store error after the
   // send): the next pass marks them instead of sending them again. Drain thread only.
-  std::set<std::int64_t> sent_unmarked_;
+  std::map<std::int64_t, OutboxReply> sent_unmarked_;
 
   Outbox& outbox_;
   ReplyTransport& transport_;

@@ -62,7 +62,8 @@ Result<Config> parse_config(std::string_view text, std::string_view origin, cons
     if (auto prob = load_sender_logins(p.sender_logins_path, p.read_file, p.cfg.policy.login_grants))
       return Error{where + ": SenderLogins: " + *prob};
   }
-  if (p.cfg.database.empty()) return Error{where + ": Database is required (the SQLite file, e.g. /var/lib/aamp-milter/aamp.db)"};
+  if (p.cfg.database.empty()) return Error{where + ": Database is required (the SQLite file, e.g. /var/lib/aamp-milter/aamp.db, or a PostgreSQL "
+                              "connection string)"};
   const bool unix_socket = p.cfg.socket.kind == SocketSpec::Kind::unix;
   if (!unix_socket && p.seen.count("socketmode"))
     return Error{where + ":" + std::to_string(p.seen["socketmode"]) + ": SocketMode: applies to unix: sockets only"};

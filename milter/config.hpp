@@ -70,7 +70,7 @@ struct Config {
   SocketSpec socket{SocketSpec::Kind::inet, "127.0.0.1", 8891, ""};
   unsigned socket_mode = 0660;           // unix sockets only
   std::optional<Account> socket_owner;   // unix sockets only
-  std::string database;                  // SQLite file; required
+  std::string database;                  // SQLite file or PostgreSQL connection string; required
   std::optional<Account> user;           // UserID: drop to this account after opening resources
   std::string pid_file;                  // "" = none
   bool syslog = true;

@@ -11,6 +11,7 @@
 #include "policy/duration.hpp"
 #include "policy/text.hpp"
 #include "policy/trust.hpp"
+#include "store/database_name.hpp"
 
 namespace aamp::milter::config_file {
 
@@ -75,7 +76,8 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       {"database",
        [](Parser& p, std::string_view v) -> Problem {
          if (v.find('\0') != std::string_view::npos) return "not a path";
-         p.cfg.database = resolve(p.base_dir, v);
+         // A connection string is taken as written; a relative path is the config file's.
+         p.cfg.database = store::dialect_of(v) == store::Dialect::postgresql ? std::string(v) : resolve(p.base_dir, v);
          return std::nullopt;
        }},
       {"authservid",

@@ -31,7 +31,8 @@
 #include "milter/log.hpp"
 #include "milter/store_source.hpp"
 #include "platform/system.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/database_name.hpp"
+#include "store/sql_store.hpp"
 
 #ifndef AAMP_VERSION
 #define AAMP_VERSION "0"
@@ -43,12 +44,12 @@ namespace {
 
 constexpr auto kDrainTimeout = std::chrono::seconds(30);
 
-std::shared_ptr<Store> open_sqlite_store(const std::string& path, int busy_timeout_ms, bool create) {
-  store::SqliteStoreOptions options;
+// Never creates or migrates: a schema changes only through `aampctl init` / `aampctl
+// migrate`, which an operator runs (first, during a rolling upgrade: docs/multi-mx.md).
+std::shared_ptr<Store> open_policy_store(const std::string& database, int busy_timeout_ms) {
+  store::StoreOptions options;
   options.busy_timeout = std::chrono::milliseconds(busy_timeout_ms);
-  options.create = create;
-  options.migrate = true;  // a database restored from an older backup is brought up to date
-  return std::make_shared<store::SqliteStore>(path, options);
+  return std::make_shared<store::SqlStore>(database, options);
 }
 
 Result<Config> load(const Options& options, const std::string& base_dir) {
@@ -84,7 +85,7 @@ class Daemon final : public Runtime {
   Daemon(Options options, std::string base_dir, Config config)
       : options_(std::move(options)), base_dir_(std::move(base_dir)),
         config_(std::make_shared<const Config>(std::move(config))),
-        stores_(open_sqlite_store, clock_), current_store_(stores_) {}
+        stores_(open_policy_store, clock_), current_store_(stores_) {}
 
   std::shared_ptr<const Config> config() const override {
     std::lock_guard lock(config_mutex_);
@@ -132,16 +133,17 @@ void Daemon::start(StartupReport& report) {
     throw StartupError(kExitFailure, e.what());
   }
 
-  // The database: created and migrated if missing. A database that cannot be opened now
-  // does not stop the daemon: AAMP mail tempfails (On-StoreError) while everything else
-  // flows, and the store is opened again as soon as it can be.
-  const bool existed = std::filesystem::exists(cfg->database);
+  // The database: never created or migrated here (`aampctl init` / `migrate` do). One that
+  // cannot be opened now does not stop the daemon: AAMP mail tempfails (On-StoreError)
+  // while everything else flows, and the store is opened again as soon as it can be.
+  const std::string database = store::display_database(cfg->database);
+  const bool file = store::dialect_of(cfg->database) == store::Dialect::sqlite;
   stores_.configure(cfg->database, cfg->busy_timeout_ms);
   try {
     stores_.open_now();
   } catch (const StoreError& e) {
-    logf(Severity::error, "database {} unavailable: {}: AAMP mail gets On-StoreError ({}) until it opens",
-         cfg->database, e.what(), to_string(cfg->policy.on.store_error));
+    logf(Severity::error, "database {} unavailable: {}: AAMP mail gets On-StoreError ({}) until it opens", database,
+         e.what(), to_string(cfg->policy.on.store_error));
   }
 
   try {
@@ -159,17 +161,9 @@ void Daemon::start(StartupReport& report) {
 
   if (cfg->user) {
     const Identity id = resolve_account(*cfg->user);
-    // A database this run created belongs to the account that will write it.
-    if (!existed && std::filesystem::exists(cfg->database)) {
-      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-        const std::string f = cfg->database + suffix;
-        if (std::filesystem::exists(f) && chown(f.c_str(), id.uid, id.gid) != 0)
-          throw StartupError(kExitFailure, "cannot chown " + f + ": " + std::generic_category().message(errno));
-      }
-    }
     drop_privileges(*cfg->user, id);
-    if (access(cfg->database.c_str(), R_OK | W_OK) != 0 && std::filesystem::exists(cfg->database))
-      logf(Severity::error, "database {} is not writable by {}: AAMP mail will tempfail until it is", cfg->database,
+    if (file && access(cfg->database.c_str(), R_OK | W_OK) != 0 && std::filesystem::exists(cfg->database))
+      logf(Severity::error, "database {} is not writable by {}: AAMP mail will tempfail until it is", database,
            cfg->user->str());
   } else if (geteuid() == 0) {
     logf(Severity::warning, "running as root: set UserID to drop privileges");
@@ -178,7 +172,7 @@ void Daemon::start(StartupReport& report) {
   replier_->worker->start();  // after the privilege drop: sendmail runs as UserID
   reloader_ = std::thread([this] { reload_loop(); });
   logf(Severity::info, "{} started: socket {}, database {}, mode {}, authserv-id {}", version_line(), cfg->socket.str(),
-       cfg->database, to_string(cfg->policy.mode), cfg->policy.authserv_id);
+       database, to_string(cfg->policy.mode), cfg->policy.authserv_id);
   report.succeeded();
 }
 
@@ -201,7 +195,7 @@ void Daemon::reload() {
     config_ = snapshot;
   }
   logf(Severity::info, "configuration reloaded from {}: mode {}, database {}", snapshot->source,
-       to_string(snapshot->policy.mode), snapshot->database);
+       to_string(snapshot->policy.mode), store::display_database(snapshot->database));
 }
 
 // A new reply worker for changed Reply* keys; when it cannot be made (a password file the

@@ -7,6 +7,7 @@
 #include "milter/daemon.hpp"
 #include "milter/daemon_startup.hpp"
 #include "milter/log.hpp"
+#include "store/database_name.hpp"
 
 namespace aamp::milter {
 
@@ -14,7 +15,10 @@ namespace {
 
 mail::OutboxWorkerOptions worker_options(const ReplySettings& r, const std::string& database) {
   mail::OutboxWorkerOptions o;
-  o.lock_file = database + ".outbox.lock";  // one sending process per database
+  // On a SQLite file, one sending process per database (a flock beside the file); on a
+  // server shared by several hosts, every worker sends and Outbox::claim keeps each reply
+  // to one of them.
+  if (store::dialect_of(database) == store::Dialect::sqlite) o.lock_file = database + ".outbox.lock";
   o.envelope_sender = r.envelope_sender == ReplySettings::EnvelopeSender::mailbox ? mail::EnvelopeSender::mailbox
                                                                                   : mail::EnvelopeSender::null;
   o.retry_initial = std::chrono::seconds(r.retry_initial_s);
@@ -22,6 +26,7 @@ mail::OutboxWorkerOptions worker_options(const ReplySettings& r, const std::stri
   o.max_attempts = r.max_attempts;
   o.max_age = std::chrono::seconds(r.max_age_s);
   o.poll_interval = std::chrono::seconds(r.poll_interval_s);
+  o.claim_lease = std::chrono::seconds(2 * r.timeout_s + 30);  // outlasts one send, with room
   return o;
 }
 

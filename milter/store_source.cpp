@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "milter/log.hpp"
+#include "store/database_name.hpp"
 
 namespace aamp::milter {
 
@@ -17,6 +18,8 @@ void ReopeningStoreSource::configure(const std::string& path, int busy_timeout_m
     retry_after_ = 0;
   }
   path_ = path;
+  display_ = store::display_database(path);
+  file_ = store::dialect_of(path) == store::Dialect::sqlite;
   busy_timeout_ms_ = busy_timeout_ms;
 }
 
@@ -24,7 +27,7 @@ void ReopeningStoreSource::open_now() {
   std::lock_guard lock(mutex_);
   store_.reset();
   retry_after_ = 0;
-  open_locked(true);
+  open_locked();
 }
 
 void ReopeningStoreSource::close() {
@@ -32,29 +35,30 @@ void ReopeningStoreSource::close() {
   store_.reset();
 }
 
-std::shared_ptr<Store> ReopeningStoreSource::open_locked(bool create) {
+std::shared_ptr<Store> ReopeningStoreSource::open_locked() {
   struct stat st {};
-  if (!create && stat(path_.c_str(), &st) != 0) {
+  if (file_ && stat(path_.c_str(), &st) != 0) {
     const int err = errno;
     retry_after_ = clock_.now() + 1;
-    last_error_ = "cannot open the database " + path_ + ": " + std::generic_category().message(err);
+    last_error_ = "cannot open the database " + path_ + ": " + std::generic_category().message(err) +
+                  (err == ENOENT ? " (create it with `aampctl init`)" : "");
     throw StoreError(StoreErrorKind::unavailable, last_error_);
   }
   try {
-    auto store = opener_(path_, busy_timeout_ms_, create);
-    if (!store) throw StoreError(StoreErrorKind::unavailable, "the database " + path_ + " did not open");
-    if (stat(path_.c_str(), &st) != 0)
+    auto store = opener_(path_, busy_timeout_ms_);
+    if (!store) throw StoreError(StoreErrorKind::unavailable, "the database " + display_ + " did not open");
+    if (file_ && stat(path_.c_str(), &st) != 0)
       throw StoreError(StoreErrorKind::unavailable, "the database " + path_ + " vanished while it was opened");
     store_ = std::move(store);
     dev_ = st.st_dev;
     ino_ = st.st_ino;
-    if (!last_error_.empty()) logf(Severity::notice, "database {} is available again", path_);
+    if (!last_error_.empty()) logf(Severity::notice, "database {} is available again", display_);
     last_error_.clear();
     retry_after_ = 0;
     return store_;
   } catch (const StoreError& e) {
     retry_after_ = clock_.now() + 1;
-    if (last_error_ != e.what()) logf(Severity::error, "database {}: {}", path_, e.what());
+    if (last_error_ != e.what()) logf(Severity::error, "database {}: {}", display_, e.what());
     last_error_ = e.what();
     throw;
   }
@@ -62,6 +66,7 @@ std::shared_ptr<Store> ReopeningStoreSource::open_locked(bool create) {
 
 std::shared_ptr<Store> ReopeningStoreSource::acquire() {
   std::lock_guard lock(mutex_);
+  if (store_ && !file_) return store_;  // a server: its driver reconnects by itself
   if (store_) {
     struct stat st {};
     // One stat per message: cheap, and it notices a database restored from a backup or
@@ -73,7 +78,7 @@ std::shared_ptr<Store> ReopeningStoreSource::acquire() {
   }
   if (clock_.now() < retry_after_)
     throw StoreError(StoreErrorKind::unavailable, last_error_.empty() ? "the database is unavailable" : last_error_);
-  return open_locked(false);
+  return open_locked();
 }
 
 }  // namespace aamp::milter

@@ -1,9 +1,11 @@
 // store_source.hpp — the daemon's StoreSource: opens the policy database on demand and
 // opens it again when that is the way back to service: after a failed open (at most once
-// a second, so a broken database does not cost every message an open), after the file was
-// replaced (another inode at the same path), and when a reload names another file. A
-// database file that vanished is never re-created behind the operator's back: that would
-// be an empty policy, protecting nothing. No SQLite here: the opener is injected.
+// a second, so a broken database does not cost every message an open), after a SQLite
+// file was replaced (another inode at the same path), and when a reload names another
+// database. The daemon never creates or migrates a database (aampctl init and migrate
+// do): a file that vanished is never re-created behind the operator's back, which would
+// be an empty policy, protecting nothing. A PostgreSQL store stays open across outages:
+// its pool drops broken connections and opens new ones. No SQL here: the opener is injected.
 // Thread-safe: acquire() and configure() take one mutex; an open runs under it.
 #pragma once
 
@@ -18,8 +20,9 @@
 
 namespace aamp::milter {
 
-// Opens (and, with `create`, creates and migrates) the store at `path`. Throws StoreError.
-using StoreOpener = std::function<std::shared_ptr<Store>(const std::string& path, int busy_timeout_ms, bool create)>;
+// Opens the store at `database` (a path or a connection string), requiring its schema to
+// be what this program needs. Throws StoreError.
+using StoreOpener = std::function<std::shared_ptr<Store>(const std::string& database, int busy_timeout_ms)>;
 
 class ReopeningStoreSource final : public StoreSource {
  public:
@@ -29,7 +32,7 @@ class ReopeningStoreSource final : public StoreSource {
   // acquire opens the new one). Does not open.
   void configure(const std::string& path, int busy_timeout_ms);
 
-  // Opens now, creating the file when it is missing (startup). Throws StoreError.
+  // Opens now (startup). Throws StoreError.
   void open_now();
 
   std::shared_ptr<Store> acquire() override;
@@ -38,12 +41,14 @@ class ReopeningStoreSource final : public StoreSource {
   void close();
 
  private:
-  std::shared_ptr<Store> open_locked(bool create);
+  std::shared_ptr<Store> open_locked();
 
   StoreOpener opener_;
   const Clock& clock_;
   std::mutex mutex_;
   std::string path_;
+  std::string display_;  // path_ fit for a log line (no password)
+  bool file_ = true;     // a SQLite file, watched for replacement
   int busy_timeout_ms_ = 5000;
   std::shared_ptr<Store> store_;
   dev_t dev_ = 0;
@@ -73,6 +78,8 @@ class CurrentStore final : public Store, public Outbox {
   PairCheck peek_pair_code(const PairAttempt& attempt) override { return source_.acquire()->peek_pair_code(attempt); }
 
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override { return outbox()->due_replies(now, limit); }
+  bool claim(std::int64_t id, UnixTime now, UnixTime until) override { return outbox()->claim(id, now, until); }
+  void release(std::int64_t id, UnixTime due_at) override { outbox()->release(id, due_at); }
   void mark_sent(std::int64_t id, UnixTime now) override { outbox()->mark_sent(id, now); }
   void mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) override {
     outbox()->mark_failed(id, next_attempt_at, error);

@@ -1,6 +1,6 @@
 // store.hpp — the state the engine enforces, as an interface: protected mailboxes, sender
 // rules, pair codes, the audit trail and the reply outbox. The policy layer calls it; it
-// knows nothing of how that state is kept (store/sqlite_store.* keeps it in SQLite,
+// knows nothing of how that state is kept (store/sql_store.* keeps it in SQLite or PostgreSQL,
 // tests/support/memory_store.* in memory). Implementations are safe for concurrent use
 // from many threads; every failure to read or write state throws StoreError.
 #pragma once
@@ -208,6 +208,14 @@ class Outbox {
   virtual ~Outbox() = default;
   // Replies due at `now`, oldest first, at most `limit`.
   virtual std::vector<OutboxReply> due_replies(UnixTime now, int limit) = 0;
+  // Takes a due reply for sending: when it is still unsent, not abandoned and due at
+  // `now`, its next attempt moves to `until` (the lease) and the call returns true; false
+  // when another worker (another thread, process or MX host on the same database) took it
+  // first, or it is no longer due. A worker sends only what it claimed; a worker that dies
+  // after claiming leaves the reply to be sent by any worker once the lease ends.
+  virtual bool claim(std::int64_t id, UnixTime now, UnixTime until) = 0;
+  // Gives a claimed, unsent reply back: due again at `due_at` (what it was before the claim).
+  virtual void release(std::int64_t id, UnixTime due_at) = 0;
   virtual void mark_sent(std::int64_t id, UnixTime now) = 0;
   virtual void mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) = 0;
   // Gives up on a reply (too many attempts); it stays for the audit with the error.

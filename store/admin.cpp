@@ -1,6 +1,6 @@
-// admin.cpp — see admin.hpp. Each change: BEGIN IMMEDIATE, validate against what is in
+// admin.cpp — see admin.hpp. Each change: a write transaction, validate against what is in
 // the database, write, COMMIT; a refusal throws before anything is written and the
-// Transaction rolls back.
+// Transaction rolls back. The SQL runs unchanged on SQLite and PostgreSQL (store/sql.hpp).
 #include "store/admin.hpp"
 
 #include <algorithm>
@@ -9,7 +9,7 @@
 
 #include "policy/pair_code.hpp"
 #include "store/codec.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sql_store.hpp"
 
 namespace aamp::store {
 
@@ -95,6 +95,14 @@ ConnectionOptions connection_options(const AdminOptions& o) {
   return c;
 }
 
+// The id an INSERT ... RETURNING id gave back.
+std::int64_t returned_id(Statement& st) {
+  if (!st.step()) throw StoreError(StoreErrorKind::io, "an insert returned no id");
+  const std::int64_t id = st.int64(0);
+  st.run();
+  return id;
+}
+
 // Binds the columns of a trust set.
 void bind_trust(Statement& st, int first, TrustSet trust) {
   st.bind(first, (trust & trust_auth) != 0 ? 1 : 0);
@@ -119,13 +127,13 @@ std::string parse_mailbox_address(const std::string& text) {
   return p->text;
 }
 
-PolicyAdmin::PolicyAdmin(const std::string& path, const AdminOptions& options)
-    : conn_(Connection::open(path, connection_options(options))) {
+PolicyAdmin::PolicyAdmin(const std::string& database, const AdminOptions& options)
+    : database_(database), conn_(open_connection(database, connection_options(options))) {
   if (options.migrate) {
     migration_ = migrate(*conn_);
   } else {
     require_current(*conn_);
-    migration_.from = migration_.to = latest_version();
+    migration_.from = migration_.to = latest_version(migrations_for(conn_->dialect()));
   }
 }
 
@@ -151,12 +159,11 @@ std::int64_t PolicyAdmin::add_mailbox(const ProtectedMailbox& mailbox, UnixTime 
                                  existing->mailbox.id));
   auto st = conn_->prepare(
       "INSERT INTO mailboxes (address, mode, intents, trust_auth, trust_internal, trust_authres, created_at, "
-      "created_by, updated_at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9)");
+      "created_by, updated_at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9) RETURNING id");
   st.bind(1, address).bind(2, to_string(mailbox.mode)).bind(3, intent_list(mailbox.guarded_intents));
   bind_trust(st, 4, mailbox.trust);
   st.bind(7, now).bind(8, by).bind(9, note);
-  st.run();
-  const auto id = conn_->last_insert_rowid();
+  const auto id = returned_id(st);
   tx.commit();
   return id;
 }
@@ -250,11 +257,10 @@ RuleEntry PolicyAdmin::allow_sender(const std::string& mailbox_text, const std::
   }
   auto st = conn_->prepare(
       "INSERT INTO sender_rules (mailbox_id, pattern, pattern_kind, context_rules, origin, created_at, created_by, "
-      "updated_at, note) VALUES (?1, ?2, ?3, ?4, 'configured', ?5, ?6, ?5, ?7)");
+      "updated_at, note) VALUES (?1, ?2, ?3, ?4, 'configured', ?5, ?6, ?5, ?7) RETURNING id");
   st.bind(1, mb->mailbox.id).bind(2, pattern->text).bind(3, to_string(pattern->kind)).bind(4, json);
   st.bind(5, now).bind(6, by).bind(7, note);
-  st.run();
-  const auto id = conn_->last_insert_rowid();
+  const auto id = returned_id(st);
   auto entry = rule(id);
   tx.commit();
   return *entry;
@@ -263,9 +269,9 @@ RuleEntry PolicyAdmin::allow_sender(const std::string& mailbox_text, const std::
 namespace {
 constexpr std::string_view kInsertRule =
     "INSERT INTO sender_rules (mailbox_id, pattern, pattern_kind, context_rules, origin, created_at, created_by, "
-    "updated_at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?8)";
+    "updated_at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?8) RETURNING id";
 
-void insert_rule_row(Connection& conn, const SenderRule& rule) {
+std::int64_t insert_rule_row(Connection& conn, const SenderRule& rule) {
   const auto pattern = parse_sender_pattern(rule.pattern);
   if (!pattern) throw AdminError(fmt::format("'{}' is not a sender pattern: {}", rule.pattern, pattern.error()));
   // A paired rule names exactly its requester, even one with '*' in its local part.
@@ -275,15 +281,14 @@ void insert_rule_row(Connection& conn, const SenderRule& rule) {
   auto st = conn.prepare(kInsertRule);
   st.bind(1, rule.mailbox_id).bind(2, text).bind(3, to_string(kind)).bind(4, rules_text(rule.context));
   st.bind(5, to_string(rule.origin)).bind(6, rule.created_at).bind(7, rule.created_by).bind(8, rule.note);
-  st.run();
+  return returned_id(st);
 }
 }  // namespace
 
 std::int64_t PolicyAdmin::insert_rule(const SenderRule& r) {
   check_rules(r.context);
   Transaction tx(*conn_, Transaction::Kind::write);
-  insert_rule_row(*conn_, r);
-  const auto id = conn_->last_insert_rowid();
+  const auto id = insert_rule_row(*conn_, r);
   tx.commit();
   return id;
 }
@@ -335,13 +340,12 @@ std::int64_t PolicyAdmin::add_pair_code(std::int64_t mailbox_id, std::string_vie
   }
   auto st = conn_->prepare(
       "INSERT INTO pair_codes (mailbox_id, code_hash, rules, created_at, created_by, expires_at, note, address) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id");
   st.bind(1, mailbox_id).bind(2, hash_pair_code(code)).bind(3, rules_text(rules)).bind(4, now).bind(5, by);
   st.bind(6, expires_at).bind(7, note);
   if (address.empty()) st.bind(8, nullptr);
   else st.bind(8, normalize_address(address));
-  st.run();
-  const auto id = conn_->last_insert_rowid();
+  const auto id = returned_id(st);
   tx.commit();
   return id;
 }
@@ -390,10 +394,12 @@ PairCodeEntry PolicyAdmin::revoke_pair_code(std::int64_t id, UnixTime now) {
 void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(const AuditEntry&)>& row) {
   // The WHERE clause depends only on which filters are present: a handful of statement
   // texts, each cached once.
-  std::string where = "1";
-  auto match = [](std::string_view column, int n, bool domain) {
-    return domain ? fmt::format("substr(lower({0}), -length(?{1})) = ?{1}", column, n)
-                  : fmt::format("lower({0}) = ?{1}", column, n);
+  std::string where = "1 = 1";
+  // The suffix match is the one spelling the engines do not share.
+  const char* suffix = conn_->dialect() == Dialect::postgresql ? "right(lower({0}), length(CAST(?{1} AS TEXT))) = ?{1}"
+                                                                : "substr(lower({0}), -length(?{1})) = ?{1}";
+  auto match = [suffix](std::string_view column, int n, bool domain) {
+    return domain ? fmt::format(fmt::runtime(suffix), column, n) : fmt::format("lower({0}) = ?{1}", column, n);
   };
   if (filter.since) where += " AND at >= ?1";
   if (filter.mailbox) where += " AND " + match("recipient", 2, filter.mailbox->starts_with('@'));
@@ -407,7 +413,7 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
       "reason, rule_id, rule_pattern, rule_origin";
   const std::string sql =
       filter.limit > 0
-          ? fmt::format("SELECT * FROM (SELECT {0} FROM audit WHERE {1} ORDER BY at DESC, id DESC LIMIT ?5) "
+          ? fmt::format("SELECT * FROM (SELECT {0} FROM audit WHERE {1} ORDER BY at DESC, id DESC LIMIT ?5) AS recent "
                         "ORDER BY at, id",
                         kColumns, where)
           : fmt::format("SELECT {} FROM audit WHERE {} ORDER BY at, id", kColumns, where);

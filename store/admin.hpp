@@ -17,7 +17,7 @@
 #include "policy/sender_pattern.hpp"
 #include "policy/store.hpp"
 #include "store/migrate.hpp"
-#include "store/sqlite.hpp"
+#include "store/sql.hpp"
 
 namespace aamp::store {
 
@@ -110,11 +110,14 @@ struct AdminOptions {
 
 class PolicyAdmin {
  public:
-  explicit PolicyAdmin(const std::string& path, const AdminOptions& options = {});
+  // `database`: a SQLite path or a PostgreSQL connection string (store/sql.hpp).
+  explicit PolicyAdmin(const std::string& database, const AdminOptions& options = {});
 
   // What opening did to the schema (from == to unless options.migrate applied something).
   const MigrationResult& migration() const noexcept { return migration_; }
+  // The database as messages name it (no password), and as given (to open it again).
   const std::string& path() const noexcept { return conn_->path(); }
+  const std::string& database() const noexcept { return database_; }
 
   // --- mailboxes (address: "agent@example.com" or "@example.com", any case) ---------------
   std::int64_t add_mailbox(const ProtectedMailbox& mailbox, UnixTime now, const std::string& by,
@@ -158,6 +161,7 @@ class PolicyAdmin {
   std::optional<RuleEntry> rule(std::int64_t id);
   std::optional<PairCodeEntry> pair_code(std::int64_t id);
 
+  std::string database_;
   std::unique_ptr<Connection> conn_;
   MigrationResult migration_;
 };

@@ -25,15 +25,19 @@ void check_numbering(const std::vector<Migration>& migrations) {
 
 }  // namespace
 
-int schema_version(Connection& conn) {
-  auto st = conn.prepare("PRAGMA user_version");
-  if (!st.step()) throw StoreError(StoreErrorKind::io, conn.path() + ": PRAGMA user_version returned nothing");
-  return static_cast<int>(st.int64(0));
+const std::vector<Migration>& migrations_for(Dialect dialect) noexcept {
+  return dialect == Dialect::postgresql ? kPgMigrations : kSqliteMigrations;
 }
+
+int schema_version(Connection& conn) { return conn.schema_version(); }
 
 int latest_version(const std::vector<Migration>& migrations) noexcept {
   return migrations.empty() ? 0 : migrations.back().version;
 }
+
+MigrationResult migrate(Connection& conn) { return migrate(conn, migrations_for(conn.dialect())); }
+
+void require_current(Connection& conn) { require_current(conn, migrations_for(conn.dialect())); }
 
 MigrationResult migrate(Connection& conn, const std::vector<Migration>& migrations) {
   check_numbering(migrations);
@@ -43,12 +47,13 @@ MigrationResult migrate(Connection& conn, const std::vector<Migration>& migratio
   if (result.from > latest) newer(conn, result.from, latest);
   for (const auto& m : migrations) {
     Transaction tx(conn, Transaction::Kind::write);
+    conn.lock_key("aamp-migrate");
     // Read again under the write lock: another process may have migrated meanwhile.
     const int now_at = schema_version(conn);
     if (now_at > latest) newer(conn, now_at, latest);
     if (m.version <= now_at) continue;
     conn.exec(m.sql, fmt::format("applying migration {}", m.name));
-    conn.exec(fmt::format("PRAGMA user_version = {}", m.version), "recording the schema version");
+    conn.set_schema_version(m.version);
     tx.commit();
   }
   result.to = schema_version(conn);

@@ -1,4 +1,4 @@
-// migrations.hpp — the schema migrations compiled into the program, from schema/NNNN_*.sql
+// migrations.hpp — the schema migrations compiled into the program, from schema/sqlite/ and schema/postgresql/NNNN_*.sql
 // (the build generates their definition, cmake/EmbedMigrations.cmake). Append-only: a
 // released migration is never edited; a change is a new file with the next number.
 // Immutable after static initialisation; safe to read from any thread.
@@ -14,7 +14,9 @@ struct Migration {
   const char* sql;   // the whole file, run as one script inside one transaction
 };
 
-// In ascending version order, starting at 1, without gaps.
-extern const std::vector<Migration> kMigrations;
+// In ascending version order, starting at 1, without gaps; the two lists are numbered in
+// lockstep (migration N does the same to either engine).
+extern const std::vector<Migration> kSqliteMigrations;  // schema/sqlite/
+extern const std::vector<Migration> kPgMigrations;      // schema/postgresql/
 
 }  // namespace aamp::store

@@ -42,71 +42,58 @@ void throw_sqlite(int rc, const std::string& path, std::string_view doing, sqlit
 
 // --- Statement ---------------------------------------------------------------------------
 
-Statement::~Statement() {
-  sqlite3_reset(st_);
-  sqlite3_clear_bindings(st_);
-}
+namespace {
 
-Statement& Statement::bind(int index, std::int64_t value) {
-  if (const int rc = sqlite3_bind_int64(st_, index, value); rc != SQLITE_OK) conn_->fail(rc, "bind");
-  return *this;
-}
+class SqliteStatement final : public StatementImpl {
+ public:
+  SqliteStatement(SqliteConnection& conn, StatementHandle st) noexcept : conn_(conn), st_(std::move(st)) {}
 
-Statement& Statement::bind(int index, std::string_view value) {
-  // SQLITE_TRANSIENT: SQLite copies, so a temporary argument cannot dangle before step().
-  const int rc = sqlite3_bind_text64(st_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  if (rc != SQLITE_OK) conn_->fail(rc, "bind");
-  return *this;
-}
-
-Statement& Statement::bind(int index, const std::optional<std::int64_t>& value) {
-  return value ? bind(index, *value) : bind(index, nullptr);
-}
-
-Statement& Statement::bind(int index, std::nullptr_t) {
-  if (const int rc = sqlite3_bind_null(st_, index); rc != SQLITE_OK) conn_->fail(rc, "bind");
-  return *this;
-}
-
-bool Statement::step() {
-  const int rc = sqlite3_step(st_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  const char* sql = sqlite3_sql(st_);
-  std::string_view what = sql != nullptr ? std::string_view(sql) : std::string_view("statement");
-  // cppcheck-suppress missingReturn ; Connection::fail is [[noreturn]] (it always throws)
-  if (what.size() > 60) what = what.substr(0, 60);
-  conn_->fail(rc, fmt::format("executing \"{}\"", what));
-}
-
-void Statement::run() {
-  while (step()) {
+  void bind_int64(int index, std::int64_t value) override {
+    if (const int rc = sqlite3_bind_int64(st_.get(), index, value); rc != SQLITE_OK) conn_.fail(rc, "bind");
   }
-}
+  void bind_text(int index, std::string_view value) override {
+    // SQLITE_TRANSIENT: SQLite copies, so a temporary argument cannot dangle before step().
+    const int rc = sqlite3_bind_text64(st_.get(), index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    if (rc != SQLITE_OK) conn_.fail(rc, "bind");
+  }
+  void bind_null(int index) override {
+    if (const int rc = sqlite3_bind_null(st_.get(), index); rc != SQLITE_OK) conn_.fail(rc, "bind");
+  }
 
-std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(st_, column); }
+  bool step() override {
+    const int rc = sqlite3_step(st_.get());
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    const char* sql = sqlite3_sql(st_.get());
+    std::string_view what = sql != nullptr ? std::string_view(sql) : std::string_view("statement");
+    // cppcheck-suppress missingReturn ; fail is [[noreturn]] (it always throws)
+    if (what.size() > 60) what = what.substr(0, 60);
+    conn_.fail(rc, fmt::format("executing \"{}\"", what));
+  }
 
-std::string Statement::text(int column) const {
-  const auto* p = sqlite3_column_text(st_, column);
-  const int n = sqlite3_column_bytes(st_, column);
-  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
-}
+  std::int64_t int64(int column) const override { return sqlite3_column_int64(st_.get(), column); }
+  std::string text(int column) const override {
+    const auto* p = sqlite3_column_text(st_.get(), column);
+    const int n = sqlite3_column_bytes(st_.get(), column);
+    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+  }
+  bool is_null(int column) const override { return sqlite3_column_type(st_.get(), column) == SQLITE_NULL; }
 
-bool Statement::is_null(int column) const { return sqlite3_column_type(st_, column) == SQLITE_NULL; }
+  void reset() noexcept override {
+    sqlite3_reset(st_.get());
+    sqlite3_clear_bindings(st_.get());
+  }
 
-std::optional<std::int64_t> Statement::maybe_int64(int column) const {
-  if (is_null(column)) return std::nullopt;
-  return int64(column);
-}
+ private:
+  SqliteConnection& conn_;
+  StatementHandle st_;
+};
 
-std::optional<std::string> Statement::maybe_text(int column) const {
-  if (is_null(column)) return std::nullopt;
-  return text(column);
-}
+}  // namespace
 
 // --- Connection --------------------------------------------------------------------------
 
-std::unique_ptr<Connection> Connection::open(const std::string& path, const ConnectionOptions& options) {
+std::unique_ptr<SqliteConnection> SqliteConnection::open(const std::string& path, const ConnectionOptions& options) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;  // one thread at a time per connection
   if (options.create) flags |= SQLITE_OPEN_CREATE;
   sqlite3* raw = nullptr;
@@ -125,7 +112,7 @@ std::unique_ptr<Connection> Connection::open(const std::string& path, const Conn
                      fmt::format("{}: the database is read-only for this user (check the file's permissions)", path));
   sqlite3_extended_result_codes(db.get(), 1);
   sqlite3_busy_timeout(db.get(), static_cast<int>(options.busy_timeout.count()));
-  std::unique_ptr<Connection> conn(new Connection(std::move(db), path));
+  std::unique_ptr<SqliteConnection> conn(new SqliteConnection(std::move(db), path));
   // WAL: readers never block the writer and the writer never blocks readers, which is
   // what many milter threads beside aampctl need. synchronous=NORMAL is durable across
   // process crashes and never corrupts; a power loss may forget the last transactions
@@ -140,7 +127,13 @@ std::unique_ptr<Connection> Connection::open(const std::string& path, const Conn
   return conn;
 }
 
-Statement Connection::prepare(std::string_view sql) {
+std::unique_ptr<Connection> open_sqlite_connection(const std::string& path, const ConnectionOptions& options) {
+  return SqliteConnection::open(path, options);
+}
+
+SqliteConnection::~SqliteConnection() { cache_.clear(); }  // statements before the handle
+
+StatementImpl& SqliteConnection::prepare_cached(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {
     sqlite3_stmt* raw = nullptr;
@@ -148,34 +141,42 @@ Statement Connection::prepare(std::string_view sql) {
                                       &raw, nullptr);
     StatementHandle st(raw);
     if (rc != SQLITE_OK) fail(rc, fmt::format("preparing \"{}\"", sql.substr(0, 60)));
-    it = cache_.emplace(std::string(sql), std::move(st)).first;
+    it = cache_.emplace(std::string(sql), std::make_unique<SqliteStatement>(*this, std::move(st))).first;
   }
-  return Statement(*this, it->second.get());
+  return *it->second;
 }
 
-void Connection::exec(const std::string& sql, std::string_view doing) {
+void SqliteConnection::exec(const std::string& sql, std::string_view doing) {
   char* err = nullptr;
   const int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &err);
   std::unique_ptr<char, decltype(&sqlite3_free)> owned(err, &sqlite3_free);
   if (rc != SQLITE_OK) fail(rc, doing);
 }
 
-// --- Transaction -------------------------------------------------------------------------
+// --- Transactions and the schema version -------------------------------------------------
 
-Transaction::Transaction(Connection& conn, Kind kind) : conn_(conn) {
-  conn_.prepare(kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN").run();
+// BEGIN IMMEDIATE for a write: the write lock at once, so a transaction never fails half-way
+// with SQLITE_BUSY_SNAPSHOT; BEGIN (deferred) for a read snapshot.
+void SqliteConnection::begin(TransactionKind kind) {
+  prepare(kind == TransactionKind::write ? "BEGIN IMMEDIATE" : "BEGIN").run();
 }
 
-Transaction::~Transaction() {
-  if (!open_) return;
+void SqliteConnection::commit() { prepare("COMMIT").run(); }
+
+void SqliteConnection::rollback() noexcept {
   // Never throws: a failed rollback leaves SQLite to roll back when the connection next
   // starts a transaction or closes.
-  sqlite3_exec(conn_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
-void Transaction::commit() {
-  conn_.prepare("COMMIT").run();
-  open_ = false;
+int SqliteConnection::schema_version() {
+  auto st = prepare("PRAGMA user_version");
+  if (!st.step()) throw StoreError(StoreErrorKind::io, path_ + ": PRAGMA user_version returned nothing");
+  return static_cast<int>(st.int64(0));
+}
+
+void SqliteConnection::set_schema_version(int version) {
+  exec(fmt::format("PRAGMA user_version = {}", version), "recording the schema version");
 }
 
 }  // namespace aamp::store

@@ -1,9 +1,9 @@
-// sqlite.hpp — a thin RAII layer over the SQLite C API for the store: owned handles,
-// one Connection with its own prepared-statement cache, statements that reset themselves,
-// transactions that roll back unless committed, and every SQLite error turned into a
-// StoreError of the right kind that names the database file. Nothing policy-specific here.
-// Threading: a Connection (and its statements) is used by one thread at a time; the pool
-// in sqlite_store.cpp hands connections out.
+// sqlite.hpp — the SQLite driver behind store/sql.hpp: a thin RAII layer over the SQLite C
+// API with owned handles, one prepared-statement cache per connection, and every SQLite
+// error turned into a StoreError of the right kind that names the database file. Nothing
+// policy-specific here.
+// Threading: a connection (and its statements) is used by one thread at a time; a
+// ConnectionPool hands connections out.
 #pragma once
 
 #include <sqlite3.h>
@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "policy/store.hpp"
+#include "store/sql.hpp"
 
 namespace aamp::store {
 
@@ -37,70 +38,34 @@ StoreErrorKind error_kind(int rc) noexcept;
 // Throws StoreError(error_kind(rc)) "PATH: DOING: sqlite's message".
 [[noreturn]] void throw_sqlite(int rc, const std::string& path, std::string_view doing, sqlite3* db = nullptr);
 
-struct ConnectionOptions {
-  bool create = false;  // create the file when it does not exist (aampctl init)
-  // How long a statement waits for another writer (thread, process, aampctl) before
-  // SQLITE_BUSY surfaces as StoreError(busy).
-  std::chrono::milliseconds busy_timeout{5000};
-};
-
-class Connection;
-
-// A cached prepared statement in use. Binds are 1-based like SQLite's; columns 0-based.
-// The destructor resets it and clears its bindings, so the cache can hand it out again.
-class Statement {
- public:
-  Statement(Connection& conn, sqlite3_stmt* st) noexcept : conn_(&conn), st_(st) {}
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  ~Statement();
-
-  Statement& bind(int index, std::int64_t value);
-  Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
-  Statement& bind(int index, std::string_view value);
-  Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
-  Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
-  Statement& bind(int index, const std::optional<std::int64_t>& value);
-  Statement& bind(int index, std::nullptr_t);
-
-  // True when a row is ready; false when done. Errors throw StoreError.
-  bool step();
-  // Steps to completion; for statements that return no rows.
-  void run();
-
-  std::int64_t int64(int column) const;
-  std::string text(int column) const;
-  std::optional<std::int64_t> maybe_int64(int column) const;
-  std::optional<std::string> maybe_text(int column) const;
-  bool is_null(int column) const;
-
- private:
-  Connection* conn_;
-  sqlite3_stmt* st_;
-};
-
-class Connection {
+// The SQLite driver of store/sql.hpp: one sqlite3 handle per connection, in WAL mode with
+// foreign keys on (docs/decisions.md).
+class SqliteConnection final : public Connection {
  public:
   // Opens (and with options.create creates) the file and configures the connection:
-  // busy timeout, foreign_keys=ON, journal_mode=WAL, synchronous=NORMAL (docs/decisions.md).
-  static std::unique_ptr<Connection> open(const std::string& path, const ConnectionOptions& options);
+  // busy timeout, foreign_keys=ON, journal_mode=WAL, synchronous=NORMAL.
+  static std::unique_ptr<SqliteConnection> open(const std::string& path, const ConnectionOptions& options);
+  ~SqliteConnection() override;
 
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
+  void exec(const std::string& sql, std::string_view doing) override;
+  std::int64_t changes() const noexcept override { return sqlite3_changes(db_.get()); }
+  const std::string& path() const noexcept override { return path_; }
+  Dialect dialect() const noexcept override { return Dialect::sqlite; }
+  void begin(TransactionKind kind) override;
+  void commit() override;
+  void rollback() noexcept override;
+  int schema_version() override;  // PRAGMA user_version
+  void set_schema_version(int version) override;
+  void lock_key(std::string_view /*key*/) override {}  // BEGIN IMMEDIATE excludes every other writer
 
-  // The statement for `sql`, prepared once per connection and cached by its text.
-  Statement prepare(std::string_view sql);
-  // Runs a script of several statements (migrations), not cached.
-  void exec(const std::string& sql, std::string_view doing);
-
-  std::int64_t last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_.get()); }
-  int changes() const noexcept { return sqlite3_changes(db_.get()); }
-  const std::string& path() const noexcept { return path_; }
   sqlite3* handle() const noexcept { return db_.get(); }
   [[noreturn]] void fail(int rc, std::string_view doing) const { throw_sqlite(rc, path_, doing, db_.get()); }
 
+ protected:
+  StatementImpl& prepare_cached(std::string_view sql) override;
+
  private:
-  Connection(DatabaseHandle db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
+  SqliteConnection(DatabaseHandle db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
 
   DatabaseHandle db_;
   std::string path_;
@@ -109,27 +74,10 @@ class Connection {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, StatementHandle, TextHash, std::equal_to<>> cache_;
+  std::unordered_map<std::string, std::unique_ptr<StatementImpl>, TextHash, std::equal_to<>> cache_;
 };
 
-// BEGIN IMMEDIATE (write: takes the write lock at once, so it never fails half-way with
-// SQLITE_BUSY_SNAPSHOT) or BEGIN (read). Rolls back in its noexcept destructor unless
-// committed.
-class Transaction {
- public:
-  enum class Kind {
-    read,   // BEGIN DEFERRED: a consistent snapshot of several reads
-    write,  // BEGIN IMMEDIATE: the write lock now, waiting up to the busy timeout
-  };
-  Transaction(Connection& conn, Kind kind);
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  ~Transaction();
-  void commit();
-
- private:
-  Connection& conn_;
-  bool open_ = true;
-};
+// What open_connection() calls for a path.
+std::unique_ptr<Connection> open_sqlite_connection(const std::string& path, const ConnectionOptions& options);
 
 }  // namespace aamp::store

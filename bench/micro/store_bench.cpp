@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "store/admin.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sql_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace {
@@ -40,7 +40,7 @@ struct RuleDb {
   aamp::test::TempDir dir;
   std::string path = dir.file("bench.db");
   std::vector<std::int64_t> mailbox_ids;
-  std::unique_ptr<aamp::store::SqliteStore> store;
+  std::unique_ptr<aamp::store::SqlStore> store;
 
   explicit RuleDb(std::int64_t rules) {
     aamp::store::PolicyAdmin admin(path, {.create = true, .migrate = true});
@@ -70,7 +70,7 @@ struct RuleDb {
       }
       return r;
     });
-    store = std::make_unique<aamp::store::SqliteStore>(path);
+    store = std::make_unique<aamp::store::SqlStore>(path);
   }
 };
 
@@ -163,7 +163,7 @@ void BM_RedeemPairCode(benchmark::State& state) {
       admin.add_pair_code(mailbox, codes.back(), kNow, kNow + 300, {{"source", {"github"}}}, "bench");
     }
   }
-  aamp::store::SqliteStore store(path);
+  aamp::store::SqlStore store(path);
   std::size_t i = 0;
   std::int64_t completed = 0;
   for (auto _ : state) {

@@ -14,7 +14,7 @@
 #include "mail/outbox_worker.hpp"
 #include "mail/sendmail_transport.hpp"
 #include "platform/system.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sql_store.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 3) {
@@ -27,12 +27,13 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   try {
-    aamp::store::SqliteStore store(argv[1]);
+    aamp::store::SqlStore store(argv[1]);
     aamp::mail::SendmailTransport transport(argv[2], {}, std::chrono::seconds(60));
     aamp::SystemClock clock;
     aamp::mail::OutboxWorkerOptions options;
     options.poll_interval = std::chrono::milliseconds(100);
     options.retry_initial = std::chrono::seconds(1);
+    options.lock_file = std::string(argv[1]) + ".outbox.lock";  // as the daemon sets it on a SQLite file
     aamp::mail::OutboxWorker worker(
         store, transport, clock, options,
         [](aamp::mail::LogLevel, const std::string& line) { std::fprintf(stderr, "worker: %s\n", line.c_str()); },

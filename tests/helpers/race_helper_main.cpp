@@ -1,5 +1,5 @@
 // race_helper_main.cpp — the second process of sqlite_store_test's cross-process race.
-// Opens the database with its own SqliteStore and prints "ready". Then, for each CODE in
+// Opens the database with its own SqlStore and prints "ready". Then, for each CODE in
 // turn: waits for one line on stdin (the round's start signal, sent when the test's own
 // threads start on the same code), has THREADS threads try to redeem that code at once,
 // prints "<code> <outcome>" per attempt and then "done".
@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "store/sqlite_store.hpp"
+#include "store/sql_store.hpp"
 
 int main(int argc, char** argv) {
   if (argc < 7) {
@@ -22,9 +22,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   try {
-    aamp::store::SqliteStoreOptions options;
+    aamp::store::StoreOptions options;
     options.max_connections = std::atoi(argv[4]);
-    aamp::store::SqliteStore store(argv[1], options);
+    aamp::store::SqlStore store(argv[1], options);
     const std::int64_t mailbox_id = std::atoll(argv[2]);
     const std::string requester = argv[3];
     const int threads = std::atoi(argv[4]);

@@ -204,6 +204,24 @@ std::vector<OutboxReply> MemoryStore::due_replies(UnixTime now, int limit) {
   return out;
 }
 
+bool MemoryStore::claim(std::int64_t id, UnixTime now, UnixTime until) {
+  std::lock_guard lock(mu_);
+  enter("claim");
+  for (auto& o : outbox_) {
+    if (o.reply.id != id || o.sent_at || o.abandoned_at || o.reply.next_attempt_at > now) continue;
+    o.reply.next_attempt_at = until;
+    return true;
+  }
+  return false;
+}
+
+void MemoryStore::release(std::int64_t id, UnixTime due_at) {
+  std::lock_guard lock(mu_);
+  enter("release");
+  for (auto& o : outbox_)
+    if (o.reply.id == id && !o.sent_at && !o.abandoned_at) o.reply.next_attempt_at = due_at;
+}
+
 void MemoryStore::mark_sent(std::int64_t id, UnixTime now) {
   std::lock_guard lock(mu_);
   enter("mark_sent");

@@ -58,6 +58,8 @@ class MemoryStore final : public Store, public Outbox {
 
   // --- Outbox ------------------------------------------------------------------------
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
+  bool claim(std::int64_t id, UnixTime now, UnixTime until) override;
+  void release(std::int64_t id, UnixTime due_at) override;
   void mark_sent(std::int64_t id, UnixTime now) override;
   void mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) override;
   void mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) override;

@@ -1,5 +1,5 @@
 // outbox_worker_test.cpp — the reply worker (mail/outbox_worker.hpp) over both outboxes
-// (MemoryStore and the real SqliteStore): one send per reply, backoff and abandonment,
+// (MemoryStore and the real SqlStore): one send per reply, backoff and abandonment,
 // stop mid-send, restart, store faults, audit rows; then with real transports (a sendmail
 // script, smtp-sink that is down and comes back), the promise that a send in progress
 // never holds up the store, and the fault test: the worker process killed with SIGKILL
@@ -31,7 +31,7 @@
 #include "platform/system.hpp"
 #include "store/admin.hpp"
 #include "store/sqlite.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sql_store.hpp"
 #include "tests/support/files.hpp"
 #include "tests/support/memory_store.hpp"
 #include "tests/support/paths.hpp"
@@ -169,14 +169,14 @@ class SqliteBackend final : public Backend {
  public:
   SqliteBackend()
       : path_(dir_.file("policy.db")),
-        store_(path_, store::SqliteStoreOptions{.create = true, .migrate = true}),
+        store_(path_, store::StoreOptions{.create = true, .migrate = true}),
         admin_(path_) {}
   Outbox& outbox() override { return store_; }
   Store& store() override { return store_; }
   std::int64_t enqueue(const OutboxReply& reply) override { return admin_.enqueue_reply(reply, reply.created_at); }
   RowState state(std::int64_t id) override { return sqlite_row(path_, id); }
   std::vector<std::string> verdicts() override {
-    auto conn = store::Connection::open(path_, {});
+    auto conn = store::SqliteConnection::open(path_, {});
     auto st = conn->prepare("SELECT verdict FROM audit ORDER BY id");
     std::vector<std::string> out;
     while (st.step()) out.push_back(st.text(0));
@@ -185,7 +185,7 @@ class SqliteBackend final : public Backend {
   const std::string& path() const { return path_; }
 
   static RowState sqlite_row(const std::string& path, std::int64_t id) {
-    auto conn = store::Connection::open(path, {});
+    auto conn = store::SqliteConnection::open(path, {});
     auto st = conn->prepare(
         "SELECT attempts, sent_at IS NOT NULL, abandoned_at IS NOT NULL, next_attempt_at, last_error FROM outbox "
         "WHERE id = ?1");
@@ -200,7 +200,7 @@ class SqliteBackend final : public Backend {
  private:
   test::TempDir dir_;
   std::string path_;
-  store::SqliteStore store_;
+  store::SqlStore store_;
   store::PolicyAdmin admin_;
 };
 
@@ -622,8 +622,8 @@ TEST_P(OutboxWorkerTest, SmtpServerDownThenBack) {
 TEST(OutboxWorkerSqlite, ASendInProgressNeverBlocksTheStore) {
   test::TempDir dir;
   const std::string path = dir.file("policy.db");
-  store::SqliteStoreOptions options{.busy_timeout = 200ms, .create = true, .migrate = true};
-  store::SqliteStore store(path, options);
+  store::StoreOptions options{.busy_timeout = 200ms, .create = true, .migrate = true};
+  store::SqlStore store(path, options);
   store::PolicyAdmin admin(path, store::AdminOptions{.busy_timeout = 200ms});
   const std::string script = delivering_script(dir);
   test::write_file(dir.file("slow"), "");
@@ -725,7 +725,7 @@ TEST(OutboxWorkerFault, KilledMidSendTheReplyIsSentOnceAfterRestart) {
   }
   EXPECT_EQ(deliveries(), 1u);
   // 4. And a third start finds nothing to send.
-  store::SqliteStore store(db);
+  store::SqlStore store(db);
   SendmailTransport sendmail(script, {}, 10s);
   OutboxWorker third(store, sendmail, clock, fast_options());
   EXPECT_EQ(third.drain_once().sent, 0);

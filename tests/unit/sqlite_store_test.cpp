@@ -1,5 +1,5 @@
 // sqlite_store_test.cpp — what only the SQLite store has: migrations (from empty and from
-// every earlier version, generic over kMigrations), schema versions it refuses, the mapping
+// every earlier version, generic over kSqliteMigrations), schema versions it refuses, the mapping
 // of SQLite failures to StoreErrorKind (missing directory, read-only file, garbage file,
 // a lock held past the busy timeout, a full database), and concurrency: threads of this
 // process and a second process (store_race_helper) racing for the same pair codes.
@@ -26,7 +26,7 @@
 #include "store/admin.hpp"
 #include "store/migrate.hpp"
 #include "store/sqlite.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sql_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace aamp::test {
@@ -34,8 +34,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using store::Connection;
+using store::SqliteConnection;
 using store::ConnectionOptions;
-using store::kMigrations;
+using store::kSqliteMigrations;
 using store::Migration;
 
 constexpr UnixTime kNow = 1'800'000'000;
@@ -92,18 +93,18 @@ std::string read_file(const std::string& path) {
 // --- migrations ------------------------------------------------------------------------
 
 TEST(Migrations, AreNumberedFromOneWithoutGaps) {
-  ASSERT_FALSE(kMigrations.empty());
-  for (std::size_t i = 0; i < kMigrations.size(); ++i) {
-    SCOPED_TRACE(kMigrations[i].name);
-    EXPECT_EQ(kMigrations[i].version, static_cast<int>(i) + 1);
-    EXPECT_EQ(std::string(kMigrations[i].name).substr(0, 4), fmt::format("{:04}", i + 1));
+  ASSERT_FALSE(kSqliteMigrations.empty());
+  for (std::size_t i = 0; i < kSqliteMigrations.size(); ++i) {
+    SCOPED_TRACE(kSqliteMigrations[i].name);
+    EXPECT_EQ(kSqliteMigrations[i].version, static_cast<int>(i) + 1);
+    EXPECT_EQ(std::string(kSqliteMigrations[i].name).substr(0, 4), fmt::format("{:04}", i + 1));
   }
-  EXPECT_EQ(store::latest_version(), kMigrations.back().version);
+  EXPECT_EQ(store::latest_version(), kSqliteMigrations.back().version);
 }
 
 TEST(Migrations, FromEmptyToLatest) {
   TempDir dir;
-  auto conn = Connection::open(dir.file("p.db"), create());
+  auto conn = SqliteConnection::open(dir.file("p.db"), create());
   EXPECT_EQ(store::schema_version(*conn), 0);
   const auto r = store::migrate(*conn);
   EXPECT_EQ(r.from, 0);
@@ -120,14 +121,14 @@ TEST(Migrations, FromEmptyToLatest) {
 
 TEST(Migrations, FromEveryEarlierVersionToTheSameSchema) {
   TempDir dir;
-  auto fresh = Connection::open(dir.file("fresh.db"), create());
+  auto fresh = SqliteConnection::open(dir.file("fresh.db"), create());
   store::migrate(*fresh);
   const std::string want = schema_of(*fresh);
-  for (std::size_t v = 0; v < kMigrations.size(); ++v) {
+  for (std::size_t v = 0; v < kSqliteMigrations.size(); ++v) {
     SCOPED_TRACE("from version " + std::to_string(v));
     // Appended, not "v" + a temporary string: GCC 12 at -O3 reports a false -Wrestrict.
-    auto conn = Connection::open(dir.file(std::string("v").append(std::to_string(v)).append(".db")), create());
-    const std::vector<Migration> prefix(kMigrations.begin(), kMigrations.begin() + static_cast<long>(v));
+    auto conn = SqliteConnection::open(dir.file(std::string("v").append(std::to_string(v)).append(".db")), create());
+    const std::vector<Migration> prefix(kSqliteMigrations.begin(), kSqliteMigrations.begin() + static_cast<long>(v));
     EXPECT_EQ(store::migrate(*conn, prefix).to, static_cast<int>(v));
     if (v > 0) {
       EXPECT_THROW(store::require_current(*conn), StoreError);
@@ -142,8 +143,8 @@ TEST(Migrations, FromEveryEarlierVersionToTheSameSchema) {
 
 TEST(Migrations, AFailingMigrationLeavesThePreviousVersion) {
   TempDir dir;
-  auto conn = Connection::open(dir.file("p.db"), create());
-  std::vector<Migration> broken(kMigrations.begin(), kMigrations.end());
+  auto conn = SqliteConnection::open(dir.file("p.db"), create());
+  std::vector<Migration> broken(kSqliteMigrations.begin(), kSqliteMigrations.end());
   broken.push_back({static_cast<int>(broken.size()) + 1, "9999_broken.sql",
                     "CREATE TABLE half_done (x INTEGER) STRICT; THIS IS NOT SQL;"});
   std::string message;
@@ -155,7 +156,7 @@ TEST(Migrations, AFailingMigrationLeavesThePreviousVersion) {
 
 TEST(Migrations, RefusesGapsInNumbering) {
   TempDir dir;
-  auto conn = Connection::open(dir.file("p.db"), create());
+  auto conn = SqliteConnection::open(dir.file("p.db"), create());
   const std::vector<Migration> gap = {{1, "0001_a.sql", "CREATE TABLE a (x INTEGER) STRICT;"},
                                       {3, "0003_c.sql", "CREATE TABLE c (x INTEGER) STRICT;"}};
   EXPECT_EQ(kind_of([&] { store::migrate(*conn, gap); }), StoreErrorKind::schema);
@@ -166,7 +167,7 @@ TEST(Migrations, ADatabaseNewerThanTheProgramIsRefused) {
   TempDir dir;
   const std::string path = dir.file("p.db");
   {
-    auto conn = Connection::open(path, create());
+    auto conn = SqliteConnection::open(path, create());
     store::migrate(*conn);
     conn->exec(fmt::format("PRAGMA user_version = {}", store::latest_version() + 1), "test");
   }
@@ -175,8 +176,8 @@ TEST(Migrations, ADatabaseNewerThanTheProgramIsRefused) {
     std::function<void()> open;
   };
   const Row rows[] = {
-      {"store", [&] { store::SqliteStore s(path); }},
-      {"store, migrating", [&] { store::SqliteStore s(path, {.migrate = true}); }},
+      {"store", [&] { store::SqlStore s(path); }},
+      {"store, migrating", [&] { store::SqlStore s(path, {.migrate = true}); }},
       {"admin", [&] { store::PolicyAdmin a(path); }},
       {"admin, migrating", [&] { store::PolicyAdmin a(path, {.migrate = true}); }},
   };
@@ -192,12 +193,12 @@ TEST(Migrations, ADatabaseNewerThanTheProgramIsRefused) {
 TEST(Migrations, AnUninitialisedDatabaseIsRefusedUnlessMigrating) {
   TempDir dir;
   const std::string path = dir.file("p.db");
-  Connection::open(path, create());
+  SqliteConnection::open(path, create());
   std::string message;
-  EXPECT_EQ(kind_of([&] { store::SqliteStore s(path); }, &message), StoreErrorKind::schema);
+  EXPECT_EQ(kind_of([&] { store::SqlStore s(path); }, &message), StoreErrorKind::schema);
   EXPECT_NE(message.find("aampctl init"), std::string::npos) << message;
-  EXPECT_NO_THROW(store::SqliteStore(path, {.migrate = true}));
-  EXPECT_NO_THROW(store::SqliteStore{path});
+  EXPECT_NO_THROW(store::SqlStore(path, {.migrate = true}));
+  EXPECT_NO_THROW(store::SqlStore{path});
 }
 
 // --- error mapping ---------------------------------------------------------------------
@@ -246,7 +247,7 @@ TEST(SqliteErrors, MissingDirectoryOrFileIsUnavailable) {
   for (const auto& row : rows) {
     SCOPED_TRACE(row.label);
     std::string message;
-    EXPECT_EQ(kind_of([&] { store::SqliteStore s(row.path, {.create = row.create, .migrate = true}); }, &message),
+    EXPECT_EQ(kind_of([&] { store::SqlStore s(row.path, {.create = row.create, .migrate = true}); }, &message),
               StoreErrorKind::unavailable);
     EXPECT_NE(message.find(row.path), std::string::npos) << message;
   }
@@ -261,7 +262,7 @@ TEST(SqliteErrors, AGarbageFileIsCorrupt) {
     for (int i = 0; i < 4096; ++i) out.put(static_cast<char>('A' + i % 26));
   }
   std::string message;
-  EXPECT_EQ(kind_of([&] { store::SqliteStore s(path); }, &message), StoreErrorKind::corrupt);
+  EXPECT_EQ(kind_of([&] { store::SqlStore s(path); }, &message), StoreErrorKind::corrupt);
   EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_EQ(kind_of([&] { store::PolicyAdmin a(path, {.migrate = true}); }), StoreErrorKind::corrupt);
 }
@@ -296,7 +297,7 @@ TEST(SqliteErrors, AReadOnlyFileIsUnavailable) {
   fs::permissions(path, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
   fs::remove(path + "-wal");
   fs::remove(path + "-shm");
-  EXPECT_EQ(in_child_as_nobody([&] { store::SqliteStore s(path); }), static_cast<int>(StoreErrorKind::unavailable));
+  EXPECT_EQ(in_child_as_nobody([&] { store::SqlStore s(path); }), static_cast<int>(StoreErrorKind::unavailable));
   EXPECT_EQ(in_child_as_nobody([&] { store::PolicyAdmin a(path); }), static_cast<int>(StoreErrorKind::unavailable));
 }
 
@@ -308,9 +309,9 @@ TEST(SqliteErrors, ALockHeldPastTheBusyTimeoutIsBusy) {
   m.address = "agent@example.com";
   const auto mb = admin.add_mailbox(m, kNow, "test");
   admin.add_pair_code(mb, "code", kNow, kNow + 300, {}, "test");
-  store::SqliteStore s(path, {.busy_timeout = 100ms});
+  store::SqlStore s(path, {.busy_timeout = 100ms});
 
-  auto holder = Connection::open(path, {});
+  auto holder = SqliteConnection::open(path, {});
   store::Transaction lock(*holder, store::Transaction::Kind::write);  // another writer, holding on
 
   std::string message;
@@ -334,7 +335,7 @@ TEST(SqliteErrors, ALockHeldPastTheBusyTimeoutIsBusy) {
 
 TEST(SqliteErrors, AFullDatabaseIsFull) {
   TempDir dir;
-  auto conn = Connection::open(dir.file("p.db"), create());
+  auto conn = SqliteConnection::open(dir.file("p.db"), create());
   store::migrate(*conn);
   auto st = conn->prepare("PRAGMA page_count");
   ASSERT_TRUE(st.step());
@@ -352,7 +353,7 @@ TEST(SqliteErrors, AFullDatabaseIsFull) {
 TEST(SqliteErrors, AnExceptionInsideATransactionRollsBack) {
   TempDir dir;
   store::PolicyAdmin admin(dir.file("p.db"), {.create = true, .migrate = true});
-  auto conn = Connection::open(dir.file("p.db"), {});
+  auto conn = SqliteConnection::open(dir.file("p.db"), {});
   try {
     store::Transaction tx(*conn, store::Transaction::Kind::write);
     store::insert_audit(*conn, {});
@@ -400,7 +401,7 @@ struct RaceDb {
   }
 };
 
-PairOutcome try_code(store::SqliteStore& s, std::int64_t mailbox, const std::string& code, const std::string& who) {
+PairOutcome try_code(store::SqlStore& s, std::int64_t mailbox, const std::string& code, const std::string& who) {
   PairAttempt a;
   a.mailbox_id = mailbox;
   a.requester = who;
@@ -418,7 +419,7 @@ PairOutcome try_code(store::SqliteStore& s, std::int64_t mailbox, const std::str
 
 TEST(Concurrency, EightThreadsRaceForOneCodeAndOneWins) {
   RaceDb db(1);
-  store::SqliteStore s(db.path, {.max_connections = 8});
+  store::SqlStore s(db.path, {.max_connections = 8});
   std::atomic<bool> go{false};
   std::vector<PairOutcome> outcomes(8);
   std::vector<std::thread> threads;
@@ -503,7 +504,7 @@ TEST(Concurrency, ThreadsAndASecondProcessRaceForTheSameCodesAndOneWinsEach) {
   Child helper(argv);
   ASSERT_EQ(helper.line(), "ready");
 
-  store::SqliteStore s(db.path, {.max_connections = kThreads});
+  store::SqlStore s(db.path, {.max_connections = kThreads});
   int helper_wins = 0;
   int our_wins = 0;
   for (const auto& code : db.codes) {
@@ -550,7 +551,7 @@ TEST(Concurrency, WritersFromManyThreadsAndAnAdminNeverSeeBusy) {
   TempDir dir;
   const std::string path = dir.file("p.db");
   store::PolicyAdmin admin(path, {.create = true, .migrate = true});
-  store::SqliteStore s(path, {.max_connections = 2});  // fewer connections than threads
+  store::SqlStore s(path, {.max_connections = 2});  // fewer connections than threads
   constexpr int kThreads = 6;
   constexpr int kRows = 150;
   std::atomic<int> errors{0};
@@ -581,7 +582,7 @@ TEST(Concurrency, WritersFromManyThreadsAndAnAdminNeverSeeBusy) {
   EXPECT_EQ(admin.list_mailboxes().size(), 30u);
 }
 
-TEST(SqliteStore, StoresOnlyTheHashOfACode) {
+TEST(SqlStore, StoresOnlyTheHashOfACode) {
   TempDir dir;
   const std::string path = dir.file("p.db");
   store::PolicyAdmin admin(path, {.create = true, .migrate = true});
@@ -599,7 +600,7 @@ TEST(SqliteStore, StoresOnlyTheHashOfACode) {
   EXPECT_EQ(codes[0].state(kNow + 60), store::PairCodeState::expired);
 }
 
-TEST(SqliteStore, AuditKeepsTheRuleItNamedAfterTheRuleIsGone) {
+TEST(SqlStore, AuditKeepsTheRuleItNamedAfterTheRuleIsGone) {
   TempDir dir;
   const std::string path = dir.file("p.db");
   store::PolicyAdmin admin(path, {.create = true, .migrate = true});
@@ -607,7 +608,7 @@ TEST(SqliteStore, AuditKeepsTheRuleItNamedAfterTheRuleIsGone) {
   m.address = "agent@example.com";
   admin.add_mailbox(m, kNow, "t");
   const auto rule = admin.allow_sender("agent@example.com", "@partner.com", {}, kNow, "t");
-  store::SqliteStore s(path);
+  store::SqlStore s(path);
   AuditRecord a;
   a.verdict = AuditVerdict::allow;
   a.rule_id = rule.rule.id;

@@ -11,7 +11,7 @@
 
 #include "policy/store.hpp"
 #include "store/admin.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sql_store.hpp"
 #include "tests/support/memory_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -86,7 +86,7 @@ class SqliteHarness final : public StoreHarness {
  private:
   TempDir dir_;
   store::PolicyAdmin admin_;
-  store::SqliteStore s_;
+  store::SqlStore s_;
 };
 
 template <class H>
@@ -707,6 +707,33 @@ TYPED_TEST(StoreContract, OutboxDueSentFailedAbandoned) {
   this->outbox().mark_failed(d, kNow, "late");
   this->outbox().mark_sent(999999, kNow);  // unknown ids are ignored
   EXPECT_EQ(ids(kNow + 60, 10), (std::vector<std::int64_t>{b, c}));
+}
+
+TYPED_TEST(StoreContract, OutboxClaimIsTakenOnceAndLeased) {
+  OutboxReply r;
+  r.message_id = "<claimed@example.com>";
+  r.from = "agent@example.com";
+  r.to = "bob@partner.com";
+  r.task_id = "claimed";
+  r.created_at = kNow;
+  r.next_attempt_at = kNow;
+  const auto id = this->h().enqueue_reply(r);
+
+  EXPECT_FALSE(this->outbox().claim(id, kNow - 1, kNow + 100));  // not due yet
+  EXPECT_TRUE(this->outbox().claim(id, kNow, kNow + 100));
+  EXPECT_FALSE(this->outbox().claim(id, kNow, kNow + 100));  // the second worker loses
+  EXPECT_TRUE(this->outbox().due_replies(kNow + 99, 10).empty());
+  ASSERT_EQ(this->outbox().due_replies(kNow + 100, 10).size(), 1u);  // the lease ended
+
+  EXPECT_TRUE(this->outbox().claim(id, kNow + 100, kNow + 200));
+  this->outbox().release(id, kNow);  // given back unsent: due as before
+  ASSERT_EQ(this->outbox().due_replies(kNow, 10).size(), 1u);
+  EXPECT_EQ(this->outbox().due_replies(kNow, 10)[0].attempts, 0);
+
+  this->outbox().mark_sent(id, kNow);
+  EXPECT_FALSE(this->outbox().claim(id, kNow + 500, kNow + 600));  // sent: nothing to claim
+  this->outbox().release(id, kNow);
+  EXPECT_TRUE(this->outbox().due_replies(kNow + 500, 10).empty());
 }
 
 }  // namespace

@@ -1,13 +1,15 @@
-// sqlite_store.hpp — the production Store and Outbox: the policy database in one SQLite
-// file (schema/), shared by many milter threads, several milter processes and aampctl.
+// sql_store.hpp — the production Store and Outbox, written once over store/sql.hpp: the
+// policy database in one SQLite file (one host) or in PostgreSQL (several MX hosts),
+// shared by many milter threads, several milter processes and aampctl.
 // Threading: safe for any number of threads. Each call borrows a connection from a small
-// pool (each connection with its own prepared-statement cache) and gives it back; writes
-// serialise on SQLite's write lock (BEGIN IMMEDIATE + busy timeout), reads run in parallel
-// under WAL. Every failure throws StoreError naming the file.
+// pool (each connection with its own prepared-statement cache) and gives it back. On SQLite
+// writes serialise on the file's write lock (BEGIN IMMEDIATE + busy timeout) and reads run
+// in parallel under WAL; on PostgreSQL pair attempts serialise per mailbox and requester
+// (Connection::lock_key). Every failure throws StoreError naming the database (never its
+// password).
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,63 +17,26 @@
 
 #include "policy/store.hpp"
 #include "store/audit_writer.hpp"
-#include "store/sqlite.hpp"
+#include "store/sql.hpp"
 
 namespace aamp::store {
 
-struct SqliteStoreOptions {
-  // How long one statement waits for the write lock held by another thread or process.
+struct StoreOptions {
+  // How long one statement waits for a lock held by another thread or process.
   // The milter's own timeouts must stay above it (docs/configuration.md).
   std::chrono::milliseconds busy_timeout{5000};
   // Connections kept open. More threads than this wait (at most busy_timeout) for one.
   int max_connections = 4;
-  bool create = false;   // create the file when missing
-  bool migrate = false;  // apply pending migrations when opening; else require the current schema
+  bool create = false;   // SQLite: create the file when missing
+  bool migrate = false;  // apply pending migrations when opening; else require the schema
+                         // this program needs (aampctl only: the daemon never migrates)
 };
 
-// Hands out connections to the same file, opening up to `max` lazily; a borrowed
-// connection returns to the pool when the Lease goes.
-class ConnectionPool {
+class SqlStore final : public Store, public Outbox {
  public:
-  ConnectionPool(std::string path, ConnectionOptions options, int max);
-  ConnectionPool(const ConnectionPool&) = delete;
-  ConnectionPool& operator=(const ConnectionPool&) = delete;
-
-  class Lease {
-   public:
-    Lease(ConnectionPool& pool, std::unique_ptr<Connection> conn) : pool_(&pool), conn_(std::move(conn)) {}
-    Lease(Lease&&) = default;
-    Lease& operator=(Lease&&) = delete;
-    Lease(const Lease&) = delete;
-    ~Lease();
-    Connection& operator*() const { return *conn_; }
-    Connection* operator->() const { return conn_.get(); }
-
-   private:
-    ConnectionPool* pool_;
-    std::unique_ptr<Connection> conn_;
-  };
-
-  // Waits up to the busy timeout for a free connection; StoreError(busy) after that.
-  Lease acquire();
-  const std::string& path() const noexcept { return path_; }
-
- private:
-  void give_back(std::unique_ptr<Connection> conn) noexcept;
-
-  const std::string path_;
-  const ConnectionOptions options_;
-  const int max_;
-  std::mutex mu_;
-  std::condition_variable freed_;
-  std::vector<std::unique_ptr<Connection>> idle_;
-  int open_ = 0;  // idle + lent + being opened
-};
-
-class SqliteStore final : public Store, public Outbox {
- public:
-  // Opens the file and checks its schema (or migrates it with options.migrate).
-  explicit SqliteStore(const std::string& path, const SqliteStoreOptions& options = {});
+  // Opens the database (a path or a PostgreSQL connection string, store/sql.hpp) and
+  // checks its schema (or migrates it with options.migrate).
+  explicit SqlStore(const std::string& database, const StoreOptions& options = {});
 
   std::optional<ProtectedMailbox> find_mailbox(std::string_view recipient) override;
   // Indexed: exact and domain rules by (mailbox_id, pattern); wildcard rules of the one
@@ -80,13 +45,16 @@ class SqliteStore final : public Store, public Outbox {
   // Committed before it returns, in a group commit with the rows of other threads that
   // arrive meanwhile (store/audit_writer.hpp).
   void record_audit(const AuditRecord& record) override;
-  // One BEGIN IMMEDIATE transaction; `effects` runs inside it, holding the write lock:
-  // it must be quick and must not call this store.
+  // One write transaction (policy/pairing.hpp decides); `effects` runs inside it, holding
+  // the write lock: it must be quick and must not call this store.
   PairRedemption redeem_pair_code(const PairAttempt& attempt,
                                   const std::function<PairEffects(const PairCheck&)>& effects) override;
   PairCheck peek_pair_code(const PairAttempt& attempt) override;
 
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
+  // One conditional UPDATE: of several workers (threads, processes, hosts) exactly one wins.
+  bool claim(std::int64_t id, UnixTime now, UnixTime until) override;
+  void release(std::int64_t id, UnixTime due_at) override;
   void mark_sent(std::int64_t id, UnixTime now) override;
   void mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) override;
   void mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) override;
@@ -100,7 +68,8 @@ class SqliteStore final : public Store, public Outbox {
   // Our own threads take turns at writing here instead of meeting SQLITE_BUSY and sleeping
   // in SQLite's busy handler (1, 2, 5, 10 ... ms back-off: the latency tail measured in
   // docs/performance.md); the busy timeout still governs other processes (aampctl, a
-  // second milter). Always taken before a pool connection, never while holding one.
+  // second milter, other hosts). Always taken before a pool connection, never while
+  // holding one.
   std::mutex write_mu_;
   AuditWriter audit_{[this](const std::vector<const AuditRecord*>& rows) { commit_audit(rows); }};
 };

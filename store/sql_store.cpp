@@ -1,6 +1,7 @@
-// sqlite_store.cpp — see sqlite_store.hpp. The pair-code decision is policy/pairing's;
-// this file reads and writes for it inside one BEGIN IMMEDIATE transaction.
-#include "store/sqlite_store.hpp"
+// sql_store.cpp — see sql_store.hpp. The pair-code decision is policy/pairing's; this file
+// reads and writes for it inside one write transaction. The SQL runs unchanged on SQLite
+// and PostgreSQL (store/sql.hpp's shared dialect).
+#include "store/sql_store.hpp"
 
 #include <algorithm>
 
@@ -13,49 +14,7 @@
 
 namespace aamp::store {
 
-// --- ConnectionPool ----------------------------------------------------------------------
-
-ConnectionPool::ConnectionPool(std::string path, ConnectionOptions options, int max)
-    : path_(std::move(path)), options_(options), max_(std::max(1, max)) {}
-
-ConnectionPool::Lease::~Lease() {
-  if (conn_) pool_->give_back(std::move(conn_));
-}
-
-ConnectionPool::Lease ConnectionPool::acquire() {
-  {
-    std::unique_lock lock(mu_);
-    const bool ready = freed_.wait_for(lock, options_.busy_timeout, [&] { return !idle_.empty() || open_ < max_; });
-    if (!ready)
-      throw StoreError(StoreErrorKind::busy,
-                       fmt::format("{}: no free database connection within {} ms ({} in use)", path_,
-                                   options_.busy_timeout.count(), max_));
-    if (!idle_.empty()) {
-      auto conn = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(*this, std::move(conn));
-    }
-    ++open_;  // reserve the slot; open outside the lock
-  }
-  try {
-    return Lease(*this, Connection::open(path_, options_));
-  } catch (...) {
-    std::lock_guard lock(mu_);
-    --open_;
-    freed_.notify_one();
-    throw;
-  }
-}
-
-void ConnectionPool::give_back(std::unique_ptr<Connection> conn) noexcept {
-  {
-    std::lock_guard lock(mu_);
-    idle_.push_back(std::move(conn));
-  }
-  freed_.notify_one();
-}
-
-// --- SqliteStore -------------------------------------------------------------------------
+// --- SqlStore -------------------------------------------------------------------------
 
 namespace {
 
@@ -81,7 +40,7 @@ constexpr std::string_view kInsertAudit =
 
 constexpr std::string_view kInsertReply =
     "INSERT INTO outbox (message_id, from_addr, to_addr, task_id, status, error_msg, in_reply_to, created_at, "
-    "attempts, next_attempt_at, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    "attempts, next_attempt_at, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id";
 
 constexpr std::string_view kActiveLockout =
     "SELECT max(until) FROM pair_lockouts WHERE (mailbox_id = ?1 OR requester = ?2) AND until > ?3";
@@ -121,6 +80,11 @@ constexpr std::string_view kDueReplies =
     "next_attempt_at, last_error FROM outbox "
     "WHERE sent_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= ?1 "
     "ORDER BY created_at, id LIMIT ?2";
+constexpr std::string_view kClaimReply =
+    "UPDATE outbox SET next_attempt_at = ?3 "
+    "WHERE id = ?1 AND sent_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= ?2";
+constexpr std::string_view kReleaseReply =
+    "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1 AND sent_at IS NULL AND abandoned_at IS NULL";
 constexpr std::string_view kMarkSent =
     "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1 "
     "WHERE id = ?1 AND sent_at IS NULL AND abandoned_at IS NULL";
@@ -137,7 +101,7 @@ std::int64_t count(Connection& conn, std::string_view sql, const auto& key, Unix
   return st.step() ? st.int64(0) : 0;
 }
 
-ConnectionOptions connection_options(const SqliteStoreOptions& o) {
+ConnectionOptions connection_options(const StoreOptions& o) {
   ConnectionOptions c;
   c.create = o.create;
   c.busy_timeout = o.busy_timeout;
@@ -146,14 +110,14 @@ ConnectionOptions connection_options(const SqliteStoreOptions& o) {
 
 }  // namespace
 
-SqliteStore::SqliteStore(const std::string& path, const SqliteStoreOptions& options)
-    : pool_(path, connection_options(options), options.max_connections) {
+SqlStore::SqlStore(const std::string& database, const StoreOptions& options)
+    : pool_(database, connection_options(options), options.max_connections) {
   auto conn = pool_.acquire();  // opens the first connection now: a bad path fails at startup
   if (options.migrate) migrate(*conn);
   else require_current(*conn);
 }
 
-std::optional<ProtectedMailbox> SqliteStore::find_mailbox(std::string_view recipient) {
+std::optional<ProtectedMailbox> SqlStore::find_mailbox(std::string_view recipient) {
   const std::string address = normalize_address(recipient);
   // append, not "@" + std::string(...): GCC 12 at -O3 reports a false -Wrestrict.
   const std::string domain =
@@ -175,7 +139,7 @@ std::optional<ProtectedMailbox> SqliteStore::find_mailbox(std::string_view recip
   return found;
 }
 
-std::vector<SenderRule> SqliteStore::matching_rules(std::int64_t mailbox_id, std::string_view sender) {
+std::vector<SenderRule> SqlStore::matching_rules(std::int64_t mailbox_id, std::string_view sender) {
   const std::string address = normalize_address(sender);
   const auto at = address.rfind('@');
   const std::string domain = at == std::string::npos ? std::string() : address.substr(at);
@@ -217,13 +181,15 @@ std::int64_t insert_reply(Connection& conn, const OutboxReply& r, UnixTime now) 
   st.bind(1, r.message_id).bind(2, r.from).bind(3, r.to).bind(4, r.task_id).bind(5, to_string(r.status));
   st.bind(6, r.error_msg).bind(7, r.in_reply_to).bind(8, created).bind(9, r.attempts);
   st.bind(10, r.next_attempt_at != 0 ? r.next_attempt_at : created).bind(11, r.last_error);
+  if (!st.step()) throw StoreError(StoreErrorKind::io, conn.path() + ": the outbox insert returned no id");
+  const std::int64_t id = st.int64(0);
   st.run();
-  return conn.last_insert_rowid();
+  return id;
 }
 
-void SqliteStore::record_audit(const AuditRecord& record) { audit_.write(record); }
+void SqlStore::record_audit(const AuditRecord& record) { audit_.write(record); }
 
-void SqliteStore::commit_audit(const std::vector<const AuditRecord*>& rows) {
+void SqlStore::commit_audit(const std::vector<const AuditRecord*>& rows) {
   const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   Transaction tx(*conn, Transaction::Kind::write);
@@ -234,13 +200,18 @@ void SqliteStore::commit_audit(const std::vector<const AuditRecord*>& rows) {
 namespace {
 
 // The pairing transaction's reads and writes on one connection (policy/pairing.hpp makes
-// the decision). for_update needs nothing here: BEGIN IMMEDIATE already holds the only
-// write lock of the file.
-class SqlitePairLedger final : public PairLedger {
+// the decision). For an update, the attempt's mailbox and requester are locked first (in
+// that order, so two attempts never wait for each other in a cycle): failures are counted
+// and lockouts started by one attempt at a time, across every host on the database.
+class SqlPairLedger final : public PairLedger {
  public:
-  explicit SqlitePairLedger(Connection& conn) : conn_(conn) {}
+  explicit SqlPairLedger(Connection& conn) : conn_(conn) {}
 
-  PairReading read_pair(const PairAttempt& attempt, const std::string& requester, bool /*for_update*/) override {
+  PairReading read_pair(const PairAttempt& attempt, const std::string& requester, bool for_update) override {
+    if (for_update) {
+      conn_.lock_key("aamp-pair-mailbox:" + std::to_string(attempt.mailbox_id));
+      conn_.lock_key("aamp-pair-requester:" + requester);
+    }
     PairReading r;
     {
       auto st = conn_.prepare(kActiveLockout);
@@ -305,25 +276,25 @@ class SqlitePairLedger final : public PairLedger {
 
 }  // namespace
 
-PairCheck SqliteStore::peek_pair_code(const PairAttempt& attempt) {
+PairCheck SqlStore::peek_pair_code(const PairAttempt& attempt) {
   auto conn = pool_.acquire();
   Transaction tx(*conn, Transaction::Kind::read);  // lockout and code from one snapshot
-  SqlitePairLedger ledger(*conn);
+  SqlPairLedger ledger(*conn);
   return peek_pair(ledger, attempt);
 }
 
-PairRedemption SqliteStore::redeem_pair_code(const PairAttempt& attempt,
+PairRedemption SqlStore::redeem_pair_code(const PairAttempt& attempt,
                                              const std::function<PairEffects(const PairCheck&)>& effects) {
   const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   Transaction tx(*conn, Transaction::Kind::write);
-  SqlitePairLedger ledger(*conn);
+  SqlPairLedger ledger(*conn);
   PairRedemption result = redeem_pair(ledger, attempt, effects);
   tx.commit();
   return result;
 }
 
-std::vector<OutboxReply> SqliteStore::due_replies(UnixTime now, int limit) {
+std::vector<OutboxReply> SqlStore::due_replies(UnixTime now, int limit) {
   auto conn = pool_.acquire();
   auto st = conn->prepare(kDueReplies);
   st.bind(1, now).bind(2, std::max(0, limit));
@@ -347,19 +318,32 @@ std::vector<OutboxReply> SqliteStore::due_replies(UnixTime now, int limit) {
   return out;
 }
 
-void SqliteStore::mark_sent(std::int64_t id, UnixTime now) {
+bool SqlStore::claim(std::int64_t id, UnixTime now, UnixTime until) {
+  const std::lock_guard writing(write_mu_);
+  auto conn = pool_.acquire();
+  conn->prepare(kClaimReply).bind(1, id).bind(2, now).bind(3, until).run();
+  return conn->changes() == 1;
+}
+
+void SqlStore::release(std::int64_t id, UnixTime due_at) {
+  const std::lock_guard writing(write_mu_);
+  auto conn = pool_.acquire();
+  conn->prepare(kReleaseReply).bind(1, id).bind(2, due_at).run();
+}
+
+void SqlStore::mark_sent(std::int64_t id, UnixTime now) {
   const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   conn->prepare(kMarkSent).bind(1, id).bind(2, now).run();
 }
 
-void SqliteStore::mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) {
+void SqlStore::mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) {
   const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   conn->prepare(kMarkFailed).bind(1, id).bind(2, next_attempt_at).bind(3, error).run();
 }
 
-void SqliteStore::mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) {
+void SqlStore::mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) {
   const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
   conn->prepare(kMarkAbandoned).bind(1, id).bind(2, now).bind(3, error).run();
