@@ -1,8 +1,11 @@
-# Writes OUT, a C++ file defining aamp::store::kMigrations from the schema/NNNN_*.sql FILES
-# ('|'-separated: see store/CMakeLists.txt).
+# Writes OUT, a C++ file defining aamp::store::${VAR} (default kMigrations) from the
+# NNNN_*.sql FILES ('|'-separated: see store/CMakeLists.txt) of one dialect's directory.
+if(NOT VAR)
+  set(VAR kMigrations)
+endif()
 string(REPLACE "|" ";" FILES "${FILES}")
-set(body "// Generated from schema/*.sql by cmake/EmbedMigrations.cmake. Do not edit.\n")
-string(APPEND body "#include \"store/migrations.hpp\"\nnamespace aamp::store {\nconst std::vector<Migration> kMigrations = {\n")
+set(body "// Generated from schema/ by cmake/EmbedMigrations.cmake. Do not edit.\n")
+string(APPEND body "#include \"store/migrations.hpp\"\nnamespace aamp::store {\nconst std::vector<Migration> ${VAR} = {\n")
 foreach(f IN LISTS FILES)
   get_filename_component(name ${f} NAME)
   string(SUBSTRING ${name} 0 4 num)

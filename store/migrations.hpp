@@ -14,7 +14,9 @@ struct Migration {
   const char* sql;   // the whole file, run as one script inside one transaction
 };
 
-// In ascending version order, starting at 1, without gaps.
+// In ascending version order, starting at 1, without gaps: SQLite's (schema/sqlite/) and
+// PostgreSQL's (schema/postgresql/), numbered in lockstep.
 extern const std::vector<Migration> kMigrations;
+extern const std::vector<Migration> kPgMigrations;
 
 }  // namespace aamp::store
