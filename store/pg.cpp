@@ -71,6 +71,8 @@ struct FreeOptions {
 using ConnHandle = std::unique_ptr<PGconn, FinishConn>;
 using ResultHandle = std::unique_ptr<PGresult, ClearResult>;
 
+constexpr Oid kBoolOid = 16;  // pg_type.oid of boolean (catalog/pg_type_d.h, stable)
+
 std::string_view shortened(std::string_view sql) { return sql.substr(0, 60); }
 
 // libpq's messages end in a newline and may span lines: one line for ours.
@@ -299,6 +301,8 @@ std::int64_t PgStatement::int64(int column) const {
   const PGresult* res = row_result(column);
   if (PQgetisnull(res, row_, column) != 0) return 0;  // as SQLite reads NULL
   const char* v = PQgetvalue(res, row_, column);
+  // A boolean expression (x IS NULL, EXISTS (...)) is 0/1 in SQLite: read it so here too.
+  if (PQftype(res, column) == kBoolOid) return *v == 't' ? 1 : 0;
   const std::size_t n = static_cast<std::size_t>(PQgetlength(res, row_, column));
   std::int64_t out = 0;
   const auto [end, ec] = std::from_chars(v, v + n, out);

@@ -105,6 +105,16 @@ TEST_F(PgDriver, RoundTripsValues) {
   EXPECT_FALSE(st.step());
 }
 
+TEST_F(PgDriver, ReadsBooleansAsSqliteDoes) {
+  auto st = conn_->prepare("SELECT 1 = 1, 1 = 2, EXISTS (SELECT 1 WHERE false), CAST(?1 AS bigint) IS NULL");
+  st.bind(1, nullptr);
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.int64(0), 1);
+  EXPECT_EQ(st.int64(1), 0);
+  EXPECT_EQ(st.int64(2), 0);
+  EXPECT_EQ(st.int64(3), 1);
+}
+
 TEST_F(PgDriver, StatementsResetWhenTheyGo) {
   conn_->exec("CREATE TABLE v (i bigint)", "creating");
   conn_->exec("INSERT INTO v VALUES (1), (2), (3)", "filling");
