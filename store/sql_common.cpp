@@ -158,10 +158,15 @@ std::string display_keywords(std::string_view s) {
       while (i < s.size() && !is_space(s[i])) i += (s[i] == '\\' && i + 1 < s.size()) ? 2 : 1;
       i = std::min(i, s.size());
     }
+    const std::string_view value = s.substr(v, i - v);
+    const bool quoted = value.size() >= 2 && value.front() == '\'' && value.back() == '\'';
+    const std::string_view bare = quoted ? value.substr(1, value.size() - 2) : value;
     if (key == "password")
       out.append(kMask);
+    else if (key == "dbname" && is_url(bare))  // a URL given as dbname may hold a password too
+      out.append(quoted ? "'" + display_url(bare) + "'" : display_url(bare));
     else
-      out.append(s.substr(v, i - v));
+      out.append(value);
   }
   return out;
 }

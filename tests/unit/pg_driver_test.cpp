@@ -364,6 +364,46 @@ TEST_F(PgDriver, WrongPasswordIsUnavailableAndNotShown) {
   }
 }
 
+// The port of the cluster's URL.
+std::string cluster_port() {
+  const std::string& url = PgCluster::shared().url();
+  const std::size_t colon = url.rfind(':');
+  return url.substr(colon + 1, url.find('/', colon) - colon - 1);
+}
+
+TEST_F(PgDriver, KeywordFormConnects) {
+  const std::string conninfo = "host=127.0.0.1 port=" + cluster_port() + " dbname=aamp user=aamp password='" +
+                               PgCluster::kPassword + "' application_name='aamp test'";
+  auto conn = open_connection(conninfo, {});
+  EXPECT_EQ(conn->dialect(), Dialect::postgresql);
+  expect_no_password(conn->path());
+  auto st = conn->prepare("SELECT current_user, current_setting('application_name')");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.text(0), "aamp");
+  EXPECT_EQ(st.text(1), "aamp test");  // the connection string's own wins over our default
+  std::string wrong = conninfo;
+  wrong.replace(wrong.find(PgCluster::kPassword), std::string_view(PgCluster::kPassword).size(), "Wr0ng pw 42");
+  try {
+    open_connection(wrong, {});
+    FAIL();
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreErrorKind::unavailable) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("Wr0ng"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PgDriver, MultiHostUrlFindsTheWritableServer) {
+  // The first host refuses connections; libpq goes on to the second, which is writable.
+  const std::string url = std::string("postgresql://aamp:") + PgCluster::kPassword + "@127.0.0.1:1,127.0.0.1:" +
+                          cluster_port() + "/aamp?target_session_attrs=read-write";
+  auto conn = open_connection(url, {});
+  expect_no_password(conn->path());
+  EXPECT_NE(conn->path().find("127.0.0.1:1,127.0.0.1:"), std::string::npos) << conn->path();
+  auto st = conn->prepare("SELECT inet_server_port()");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(std::to_string(st.int64(0)), cluster_port());
+}
+
 TEST_F(PgDriver, UnreachableServerIsUnavailable) {
   // Port 1 on loopback: nobody listens there.
   try {

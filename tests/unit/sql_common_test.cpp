@@ -117,6 +117,9 @@ TEST(DisplayDatabase, Keywords) {
       {"quoted other values", "host=db options='-c search_path=x' password=s3cret",
        "host=db options='-c search_path=x' password=***", "s3cret"},
       {"passfile", "host=db passfile=/etc/pgpass", "host=db passfile=/etc/pgpass", ""},
+      {"url as dbname", "dbname=postgresql://aamp:s3cret@db/aamp", "dbname=postgresql://aamp:***@db/aamp", "s3cret"},
+      {"quoted url as dbname", "host=x dbname='postgresql://aamp:s3cret@db/aamp'",
+       "host=x dbname='postgresql://aamp:***@db/aamp'", "s3cret"},
       {"tabs and newlines", "host=db\tpassword=s3cret\ndbname=aamp", "host=db\tpassword=***\ndbname=aamp", "s3cret"},
   };
   for (const auto& row : rows) check_display(row);
