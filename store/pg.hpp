@@ -1,6 +1,6 @@
 // pg.hpp — the PostgreSQL driver behind store/sql.hpp, over libpq: one PGconn per
-// Connection, statements prepared once per connection (PQprepare, named by their text's
-// hash) with ?N rewritten to $N, parameters sent as text, results read whole. Errors
+// Connection, statements prepared once per connection (PQprepare, named aamp_1, aamp_2, ...
+// in order) with ?N rewritten to $N, parameters sent as text, results read whole. Errors
 // become StoreError by SQLSTATE and connection state: a connection that is gone (server
 // stopped, backend terminated, network) -> unavailable, and the Connection reports
 // usable() == false so the pool drops it; lock_timeout / serialization failure /
