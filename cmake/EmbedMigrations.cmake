@@ -1,7 +1,10 @@
-# Writes OUT, a C++ file defining aamp::store::${VAR} from the NNNN_*.sql FILES
-# ('|'-separated: see store/CMakeLists.txt).
+# Writes OUT, a C++ file defining aamp::store::${VAR} from the
+# NNNN_*.sql FILES ('|'-separated: see store/CMakeLists.txt) of one dialect's directory.
+if(NOT VAR)
+  message(FATAL_ERROR "EmbedMigrations.cmake: give -DVAR=<variable name>")
+endif()
 string(REPLACE "|" ";" FILES "${FILES}")
-set(body "// Generated from schema/*.sql by cmake/EmbedMigrations.cmake. Do not edit.\n")
+set(body "// Generated from schema/ by cmake/EmbedMigrations.cmake. Do not edit.\n")
 string(APPEND body "#include \"store/migrations.hpp\"\nnamespace aamp::store {\nconst std::vector<Migration> ${VAR} = {\n")
 foreach(f IN LISTS FILES)
   get_filename_component(name ${f} NAME)
