@@ -41,6 +41,7 @@ std::shared_ptr<const Snapshot::Mailbox> build_mailbox(MailboxRows rows) {
   std::sort(m->rules.begin(), m->rules.end(), [](const CachedRule& a, const CachedRule& b) {
     return a.rule.created_at != b.rule.created_at ? a.rule.created_at < b.rule.created_at : a.rule.id < b.rule.id;
   });
+  m->rules.shrink_to_fit();  // before the index: its views point into these strings
   m->by_pattern.reserve(m->rules.size());
   for (std::uint32_t i = 0; i < m->rules.size(); ++i) {
     const CachedRule& r = m->rules[i];
