@@ -206,6 +206,7 @@ std::vector<SenderRule> PolicyCache::matching_rules(std::int64_t mailbox_id, std
 }
 
 void PolicyCache::refresh() {
+  std::lock_guard turn(refresh_mu_);
   try {
     const auto started = options_.clock();  // the data read below is at least this new
     const auto last_ok = Clock::time_point(Clock::duration(refreshed_at_.load()));

@@ -7,8 +7,7 @@
 // Pair codes and lockouts are never cached. The SQL lives behind PolicySource
 // (store/sql_policy_source.*); nothing here knows SQL.
 // Threading: lookups from any number of threads, lock-free except for one mutex held
-// only to copy the current snapshot's pointer; refresh() from one thread at a time (the
-// background thread, or a test with the thread off).
+// only to copy the current snapshot's pointer; refresh() from any thread (calls take turns).
 #pragma once
 
 #include <atomic>
@@ -129,6 +128,7 @@ class PolicyCache {
   // steady_clock ticks of the last successful refresh (or load).
   std::atomic<std::chrono::steady_clock::rep> refreshed_at_{0};
 
+  std::mutex refresh_mu_;  // one refresh at a time: each builds on the snapshot the last one published
   mutable std::mutex error_mu_;
   std::string last_error_;
 

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <future>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "store/admin.hpp"
@@ -469,6 +470,34 @@ TEST_F(PolicyCacheTest, DestructionStopsTheThreadInTheMiddleOfItsWait) {
   auto gone = std::async(std::launch::async, [&] { c.reset(); });
   ASSERT_EQ(gone.wait_for(10s), std::future_status::ready);  // not an hour
   EXPECT_EQ(log_.change_reads, 0);
+}
+
+TEST_F(PolicyCacheTest, ReadersSeeWholeSnapshotsWhileRefreshesPublish) {
+  const auto mb = mailbox("agent@example.com");
+  const auto kept = rule(mb, "@partner.com");
+  auto& c = cache();
+  std::atomic<bool> done = false;
+  std::atomic<int> bad = 0;
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t)
+    readers.emplace_back([&] {
+      while (!done) {
+        const auto m = c.find_mailbox("agent@example.com");
+        const auto rules = c.matching_rules(mb, "alice@partner.com");
+        // The domain rule is always there; the exact one comes and goes, oldest first.
+        if (!m || m->id != mb || rules.empty() || rules.front().id != kept || rules.size() > 2) ++bad;
+      }
+    });
+  for (int i = 0; i < 20; ++i) {
+    const auto r = rule(mb, "alice@partner.com", kNow + 1);
+    c.refresh();
+    admin_.remove_rule(r);
+    c.refresh();
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(bad, 0);
+  EXPECT_EQ(c.rule_count(), 1u);
 }
 
 TEST_F(PolicyCacheTest, MemoryEstimateGrowsWithTheRules) {
