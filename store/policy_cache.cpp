@@ -4,6 +4,7 @@
 #include "store/policy_cache.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
