@@ -157,6 +157,8 @@ class Milter:
         self.port = free_port()
         self.database = database or str(self.root / "aamp.db")
         self.db = PolicyDb(Path(self.database))
+        if database is None:
+            self.db.ctl("init")  # as an operator does: the daemon never creates a database
         self.config_path = self.root / "aamp-milter.conf"
         self.log_path = self.root / "milter.log"
         self.proc: Optional[subprocess.Popen] = None
