@@ -15,5 +15,7 @@ int cmd_pair(Cli& cli, const Globals& g);      // cmd_pair.cpp
 int cmd_audit(Cli& cli, const Globals& g);     // cmd_audit.cpp
 int cmd_explain(Cli& cli, const Globals& g);   // cmd_explain.cpp
 int cmd_check(Cli& cli, const Globals& g);     // cmd_check.cpp
+int cmd_export(Cli& cli, const Globals& g);    // cmd_transfer.cpp: export and import
+int cmd_import(Cli& cli, const Globals& g);
 
 }  // namespace aamp::ctl

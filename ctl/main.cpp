@@ -33,6 +33,8 @@ const std::vector<Command> kCommands = {
     {"pair", aamp::ctl::cmd_pair, "pair issue --mailbox M [--ttl 5m] [--rules k=v1,v2]... [--qr] | list | revoke ID"},
     {"explain", aamp::ctl::cmd_explain, "explain --from SENDER --to MAILBOX [--intent I] [--context k=v]...  would the sender policy allow it?"},
     {"check", aamp::ctl::cmd_check, "check FILE.eml --rcpt MAILBOX... [--auth-user U] [--client-ip IP] [--mail-from S]  the milter's decision, changing nothing"},
+    {"export", aamp::ctl::cmd_export, "export [-o FILE]          all policy as one JSON document (mailboxes, rules, live codes' hashes, lockouts)"},
+    {"import", aamp::ctl::cmd_import, "import FILE|-             read an export into this database (idempotent, one transaction)"},
     {"audit", aamp::ctl::cmd_audit, "audit [export] [--since T] [--mailbox M] [--sender S] [--verdict V] [--limit N]"},
 };
 

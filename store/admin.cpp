@@ -4,6 +4,8 @@
 #include "store/admin.hpp"
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -55,7 +57,7 @@ RuleEntry read_rule(const Statement& st) {
 
 constexpr std::string_view kCodeColumns =
     "c.id, c.mailbox_id, m.address, c.rules, c.created_at, c.created_by, c.expires_at, c.consumed_at, "
-    "c.consumed_by, c.revoked_at, c.note, c.address";
+    "c.consumed_by, c.revoked_at, c.note, c.address, c.code_hash";
 
 PairCodeEntry read_code(const Statement& st) {
   PairCodeEntry e;
@@ -71,6 +73,7 @@ PairCodeEntry read_code(const Statement& st) {
   e.revoked_at = st.maybe_int64(9);
   e.note = st.text(10);
   e.address = st.maybe_text(11).value_or("");
+  e.code_hash = st.text(12);
   return e;
 }
 
@@ -271,15 +274,19 @@ constexpr std::string_view kInsertRule =
     "INSERT INTO sender_rules (mailbox_id, pattern, pattern_kind, context_rules, origin, created_at, created_by, "
     "updated_at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, ?8) RETURNING id";
 
-std::int64_t insert_rule_row(Connection& conn, const SenderRule& rule) {
+// The pattern as the database stores it, and its kind. AdminError when it does not parse.
+SenderPattern stored_pattern(const SenderRule& rule) {
   const auto pattern = parse_sender_pattern(rule.pattern);
   if (!pattern) throw AdminError(fmt::format("'{}' is not a sender pattern: {}", rule.pattern, pattern.error()));
   // A paired rule names exactly its requester, even one with '*' in its local part.
-  const bool paired = rule.origin == RuleOrigin::paired;
-  const std::string text = paired ? normalize_address(rule.pattern) : pattern->text;
-  const PatternKind kind = paired ? PatternKind::exact : pattern->kind;
+  if (rule.origin == RuleOrigin::paired) return SenderPattern{PatternKind::exact, normalize_address(rule.pattern)};
+  return *pattern;
+}
+
+std::int64_t insert_rule_row(Connection& conn, const SenderRule& rule) {
+  const auto pattern = stored_pattern(rule);
   auto st = conn.prepare(kInsertRule);
-  st.bind(1, rule.mailbox_id).bind(2, text).bind(3, to_string(kind)).bind(4, rules_text(rule.context));
+  st.bind(1, rule.mailbox_id).bind(2, pattern.text).bind(3, to_string(pattern.kind)).bind(4, rules_text(rule.context));
   st.bind(5, to_string(rule.origin)).bind(6, rule.created_at).bind(7, rule.created_by).bind(8, rule.note);
   return returned_id(st);
 }
@@ -458,6 +465,288 @@ std::int64_t PolicyAdmin::enqueue_reply(const OutboxReply& reply, UnixTime now) 
   const auto id = insert_reply(*conn_, reply, now);
   tx.commit();
   return id;
+}
+
+// --- export and import ---------------------------------------------------------------------
+
+namespace {
+
+// Natural keys, compared bytewise (not by either engine's collation, which differ).
+auto rule_key(const RuleEntry& r) {
+  return std::make_tuple(r.mailbox, r.rule.pattern, std::string(to_string(r.rule.origin)), rules_text(r.rule.context));
+}
+
+bool same_mailbox(const MailboxEntry& a, const MailboxEntry& b) {
+  return a.mailbox.mode == b.mailbox.mode && a.mailbox.guarded_intents == b.mailbox.guarded_intents &&
+         a.mailbox.trust == b.mailbox.trust && a.note == b.note && a.created_at == b.created_at &&
+         a.created_by == b.created_by && a.updated_at == b.updated_at;
+}
+
+bool same_rule(const RuleEntry& a, const RuleEntry& b) {
+  return a.rule.context == b.rule.context && a.rule.created_at == b.rule.created_at &&
+         a.rule.created_by == b.rule.created_by && a.updated_at == b.updated_at && a.rule.note == b.rule.note;
+}
+
+bool same_code(const PairCodeEntry& a, const PairCodeEntry& b) {
+  return a.mailbox == b.mailbox && a.rules == b.rules && a.created_at == b.created_at &&
+         a.created_by == b.created_by && a.expires_at == b.expires_at && a.note == b.note && a.address == b.address &&
+         !a.consumed_at && !a.revoked_at;
+}
+
+bool is_code_hash(std::string_view h) {
+  return h.size() == 64 && std::all_of(h.begin(), h.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// AdminError when two rows of `rows` have one key; `what` names the list as the export
+// document does ("mailboxes"), so the message points at the rows.
+template <typename Row, typename Key>
+void require_unique(const std::vector<Row>& rows, std::string_view what, Key key) {
+  std::map<decltype(key(rows.front())), std::size_t> seen;
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    if (const auto [it, fresh] = seen.emplace(key(rows[i]), i); !fresh)
+      throw AdminError(fmt::format("{}[{}] has the same key as {}[{}]", what, i, what, it->second));
+}
+
+// The snapshot with addresses and patterns canonical; AdminError naming the row otherwise.
+PolicySnapshot canonical(PolicySnapshot s) {
+  for (std::size_t i = 0; i < s.mailboxes.size(); ++i) {
+    auto& m = s.mailboxes[i];
+    try {
+      m.mailbox.address = parse_mailbox_address(m.mailbox.address);
+    } catch (const AdminError& e) {
+      throw AdminError(fmt::format("mailboxes[{}].address: {}", i, e.what()));
+    }
+  }
+  for (std::size_t i = 0; i < s.rules.size(); ++i) {
+    auto& r = s.rules[i];
+    try {
+      r.mailbox = parse_mailbox_address(r.mailbox);
+      check_rules(r.rule.context);
+      const auto p = stored_pattern(r.rule);
+      r.rule.pattern = p.text;
+      r.kind = p.kind;
+    } catch (const AdminError& e) {
+      throw AdminError(fmt::format("senderRules[{}]: {}", i, e.what()));
+    }
+  }
+  for (std::size_t i = 0; i < s.pair_codes.size(); ++i) {
+    auto& c = s.pair_codes[i];
+    try {
+      c.mailbox = parse_mailbox_address(c.mailbox);
+      check_rules(c.rules);
+      if (!is_code_hash(c.code_hash)) throw AdminError("the code hash is not 64 lower-case hex digits");
+      if (!c.address.empty()) c.address = normalize_address(c.address);
+    } catch (const AdminError& e) {
+      throw AdminError(fmt::format("pairCodes[{}]: {}", i, e.what()));
+    }
+  }
+  for (std::size_t i = 0; i < s.lockouts.size(); ++i) {
+    auto& l = s.lockouts[i];
+    if (l.mailbox.empty() == l.requester.empty())
+      throw AdminError(fmt::format("lockouts[{}]: give a mailbox or a requester, not both", i));
+    try {
+      if (!l.mailbox.empty()) l.mailbox = parse_mailbox_address(l.mailbox);
+      else l.requester = normalize_address(l.requester);
+    } catch (const AdminError& e) {
+      throw AdminError(fmt::format("lockouts[{}]: {}", i, e.what()));
+    }
+  }
+  require_unique(s.mailboxes, "mailboxes", [](const MailboxEntry& m) { return m.mailbox.address; });
+  require_unique(s.rules, "senderRules", [](const RuleEntry& r) {
+    // One paired rule per (mailbox, requester), whatever its context.
+    auto k = rule_key(r);
+    if (r.rule.origin == RuleOrigin::paired) std::get<3>(k).clear();
+    return k;
+  });
+  require_unique(s.pair_codes, "pairCodes", [](const PairCodeEntry& c) { return c.code_hash; });
+  require_unique(s.lockouts, "lockouts", [](const LockoutEntry& l) { return std::make_pair(l.mailbox, l.requester); });
+  return s;
+}
+
+}  // namespace
+
+PolicySnapshot PolicyAdmin::export_policy(UnixTime now) {
+  PolicySnapshot out;
+  Transaction tx(*conn_, Transaction::Kind::read);  // one snapshot of every table
+  out.mailboxes = list_mailboxes();
+  out.rules = list_rules();
+  {
+    auto st = conn_->prepare(fmt::format(
+        "SELECT {} FROM pair_codes c JOIN mailboxes m ON m.id = c.mailbox_id "
+        "WHERE c.consumed_at IS NULL AND c.revoked_at IS NULL AND c.expires_at > ?1",
+        kCodeColumns));
+    st.bind(1, now);
+    while (st.step()) out.pair_codes.push_back(read_code(st));
+  }
+  {
+    auto st = conn_->prepare(
+        "SELECT m.address, l.requester, l.locked_at, l.until, l.failures FROM pair_lockouts l "
+        "LEFT JOIN mailboxes m ON m.id = l.mailbox_id WHERE l.until > ?1");
+    st.bind(1, now);
+    while (st.step())
+      out.lockouts.push_back({st.maybe_text(0).value_or(""), st.maybe_text(1).value_or(""), st.int64(2), st.int64(3),
+                              st.int64(4)});
+  }
+  tx.commit();
+  auto by = [](auto key) { return [key](const auto& a, const auto& b) { return key(a) < key(b); }; };
+  std::sort(out.mailboxes.begin(), out.mailboxes.end(), by([](const MailboxEntry& m) { return m.mailbox.address; }));
+  std::sort(out.rules.begin(), out.rules.end(), by([](const RuleEntry& r) {
+              return std::tuple_cat(rule_key(r), std::make_tuple(r.rule.created_at, r.rule.created_by, r.rule.note));
+            }));
+  std::sort(out.pair_codes.begin(), out.pair_codes.end(), by([](const PairCodeEntry& c) { return c.code_hash; }));
+  // Mailbox lockouts (requester "") first, by address; then requester lockouts.
+  std::sort(out.lockouts.begin(), out.lockouts.end(),
+            by([](const LockoutEntry& l) { return std::make_pair(l.requester, l.mailbox); }));
+  return out;
+}
+
+namespace {
+
+// ?1: the lockout's mailbox id, or its requester.
+void bind_scope(Statement& st, const LockoutEntry& l, std::optional<std::int64_t> mailbox_id) {
+  if (mailbox_id) st.bind(1, *mailbox_id);
+  else st.bind(1, l.requester);
+}
+
+void import_mailbox(Connection& conn, const MailboxEntry& m, const std::optional<MailboxEntry>& existing,
+                    ImportCounts& n) {
+  if (existing && same_mailbox(*existing, m)) {
+    ++n.unchanged;
+    return;
+  }
+  auto st = conn.prepare(
+      existing ? std::string_view("UPDATE mailboxes SET mode = ?2, intents = ?3, trust_auth = ?4, trust_internal = ?5, "
+                                  "trust_authres = ?6, created_at = ?7, created_by = ?8, updated_at = ?9, note = ?10 "
+                                  "WHERE address = ?1")
+               : std::string_view("INSERT INTO mailboxes (address, mode, intents, trust_auth, trust_internal, "
+                                  "trust_authres, created_at, created_by, updated_at, note) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+  st.bind(1, m.mailbox.address).bind(2, to_string(m.mailbox.mode)).bind(3, intent_list(m.mailbox.guarded_intents));
+  bind_trust(st, 4, m.mailbox.trust);
+  st.bind(7, m.created_at).bind(8, m.created_by).bind(9, m.updated_at).bind(10, m.note);
+  st.run();
+  ++(existing ? n.updated : n.added);
+}
+
+}  // namespace
+
+ImportSummary PolicyAdmin::import_policy(const PolicySnapshot& given) {
+  const PolicySnapshot s = canonical(given);
+  ImportSummary sum;
+  Transaction tx(*conn_, Transaction::Kind::write);
+  for (const auto& m : s.mailboxes) import_mailbox(*conn_, m, mailbox_locked(m.mailbox.address), sum.mailboxes);
+  // The id of a mailbox the snapshot names, now that the snapshot's mailboxes are in.
+  auto mailbox_id = [this](const std::string& address, std::string_view row) {
+    const auto m = mailbox_locked(address);
+    if (!m) throw AdminError(fmt::format("{}: no mailbox {} in the file or the database", row, address));
+    return m->mailbox.id;
+  };
+  for (std::size_t i = 0; i < s.rules.size(); ++i) import_rule(s.rules[i], mailbox_id(s.rules[i].mailbox, fmt::format("senderRules[{}]", i)), sum.rules);
+  for (std::size_t i = 0; i < s.pair_codes.size(); ++i) import_code(s.pair_codes[i], mailbox_id(s.pair_codes[i].mailbox, fmt::format("pairCodes[{}]", i)), sum.pair_codes);
+  for (std::size_t i = 0; i < s.lockouts.size(); ++i) {
+    const auto& l = s.lockouts[i];
+    import_lockout(l, l.mailbox.empty() ? std::nullopt : std::optional(mailbox_id(l.mailbox, fmt::format("lockouts[{}]", i))),
+                   sum.lockouts);
+  }
+  tx.commit();
+  return sum;
+}
+
+void PolicyAdmin::import_rule(const RuleEntry& r, std::int64_t mailbox_id, ImportCounts& n) {
+  std::optional<RuleEntry> existing;
+  {
+    auto st = conn_->prepare(fmt::format(
+        "SELECT {} FROM sender_rules r JOIN mailboxes m ON m.id = r.mailbox_id "
+        "WHERE r.mailbox_id = ?1 AND r.pattern = ?2 AND r.origin = ?3 ORDER BY r.id",
+        kRuleColumns));
+    st.bind(1, mailbox_id).bind(2, r.rule.pattern).bind(3, to_string(r.rule.origin));
+    while (!existing && st.step()) {
+      auto e = read_rule(st);
+      // A paired rule is one per requester: its context is a value, not part of its key.
+      if (r.rule.origin == RuleOrigin::paired || e.rule.context == r.rule.context) existing = std::move(e);
+    }
+  }
+  if (existing && same_rule(*existing, r)) {
+    ++n.unchanged;
+    return;
+  }
+  if (existing) {
+    auto st = conn_->prepare(
+        "UPDATE sender_rules SET context_rules = ?2, created_at = ?3, created_by = ?4, updated_at = ?5, note = ?6 "
+        "WHERE id = ?1");
+    st.bind(1, existing->rule.id).bind(2, rules_text(r.rule.context)).bind(3, r.rule.created_at);
+    st.bind(4, r.rule.created_by).bind(5, r.updated_at).bind(6, r.rule.note);
+    st.run();
+    ++n.updated;
+    return;
+  }
+  auto st = conn_->prepare(
+      "INSERT INTO sender_rules (mailbox_id, pattern, pattern_kind, context_rules, origin, created_at, created_by, "
+      "updated_at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  st.bind(1, mailbox_id).bind(2, r.rule.pattern).bind(3, to_string(r.kind)).bind(4, rules_text(r.rule.context));
+  st.bind(5, to_string(r.rule.origin)).bind(6, r.rule.created_at).bind(7, r.rule.created_by).bind(8, r.updated_at);
+  st.bind(9, r.rule.note);
+  st.run();
+  ++n.added;
+}
+
+void PolicyAdmin::import_code(const PairCodeEntry& c, std::int64_t mailbox_id, ImportCounts& n) {
+  {
+    auto st = conn_->prepare(fmt::format(
+        "SELECT {} FROM pair_codes c JOIN mailboxes m ON m.id = c.mailbox_id WHERE c.code_hash = ?1", kCodeColumns));
+    st.bind(1, c.code_hash);
+    if (st.step()) {
+      // The database's row stays: a code used or revoked here must not come back to life.
+      ++(same_code(read_code(st), c) ? n.unchanged : n.kept);
+      return;
+    }
+  }
+  auto st = conn_->prepare(
+      "INSERT INTO pair_codes (mailbox_id, code_hash, rules, created_at, created_by, expires_at, note, address) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  st.bind(1, mailbox_id).bind(2, c.code_hash).bind(3, rules_text(c.rules)).bind(4, c.created_at);
+  st.bind(5, c.created_by).bind(6, c.expires_at).bind(7, c.note);
+  if (c.address.empty()) st.bind(8, nullptr);
+  else st.bind(8, c.address);
+  st.run();
+  ++n.added;
+}
+
+void PolicyAdmin::import_lockout(const LockoutEntry& l, std::optional<std::int64_t> mailbox_id, ImportCounts& n) {
+  std::optional<LockoutEntry> existing;
+  {
+    auto st = conn_->prepare(mailbox_id ? "SELECT locked_at, until, failures FROM pair_lockouts WHERE mailbox_id = ?1"
+                                        : "SELECT locked_at, until, failures FROM pair_lockouts WHERE requester = ?1");
+    bind_scope(st, l, mailbox_id);
+    if (st.step()) existing = LockoutEntry{l.mailbox, l.requester, st.int64(0), st.int64(1), st.int64(2)};
+  }
+  if (existing && existing->locked_at == l.locked_at && existing->until == l.until &&
+      existing->failures == l.failures) {
+    ++n.unchanged;
+    return;
+  }
+  if (existing && existing->until >= l.until) {  // the later lockout wins
+    ++n.kept;
+    return;
+  }
+  if (existing) {
+    auto st = conn_->prepare(
+        mailbox_id ? "UPDATE pair_lockouts SET locked_at = ?2, until = ?3, failures = ?4 WHERE mailbox_id = ?1"
+                   : "UPDATE pair_lockouts SET locked_at = ?2, until = ?3, failures = ?4 WHERE requester = ?1");
+    bind_scope(st, l, mailbox_id);
+    st.bind(2, l.locked_at).bind(3, l.until).bind(4, l.failures);
+    st.run();
+    ++n.updated;
+    return;
+  }
+  auto st = conn_->prepare(
+      "INSERT INTO pair_lockouts (mailbox_id, requester, locked_at, until, failures) VALUES (?1, ?2, ?3, ?4, ?5)");
+  st.bind(1, mailbox_id);
+  if (mailbox_id) st.bind(2, nullptr);
+  else st.bind(2, l.requester);
+  st.bind(3, l.locked_at).bind(4, l.until).bind(5, l.failures);
+  st.run();
+  ++n.added;
 }
 
 }  // namespace aamp::store

@@ -82,6 +82,7 @@ struct PairCodeEntry {
   std::optional<UnixTime> revoked_at;
   std::string note;
   std::string address;  // the agent address it is bound to; "" = any the mailbox row protects
+  std::string code_hash;  // hash_pair_code(code): what export/import carry, never the code
   PairCodeState state(UnixTime now) const noexcept;
 };
 
@@ -100,6 +101,37 @@ struct AuditFilter {
   std::optional<std::string> sender;    // header or envelope From: an address, or "@domain"
   std::optional<std::string> verdict;   // exact verdict name (kAuditVerdictNames); unknown: no rows
   std::int64_t limit = 0;               // the most recent `limit` rows; 0 = all
+};
+
+// A lockout of pair attempts: on one mailbox, or on one requester at every mailbox.
+struct LockoutEntry {
+  std::string mailbox;    // the locked mailbox's address; "" for a requester lockout
+  std::string requester;  // the locked requester; "" for a mailbox lockout
+  UnixTime locked_at = 0;
+  UnixTime until = 0;     // pair.requests are refused while now < until
+  std::int64_t failures = 0;
+};
+
+// All policy, as `aampctl export` writes it and `aampctl import` reads it: mailboxes, sender
+// rules, live pair codes (hashes), active lockouts. No ids (a database hands out its own),
+// no audit rows, no outbox. export_policy() sorts every list bytewise by its natural key, so
+// the same policy gives the same snapshot on either engine.
+struct PolicySnapshot {
+  std::vector<MailboxEntry> mailboxes;   // by address
+  std::vector<RuleEntry> rules;          // by mailbox, pattern, origin, context
+  std::vector<PairCodeEntry> pair_codes; // by code hash; live ones only
+  std::vector<LockoutEntry> lockouts;    // mailbox lockouts by address, then requesters; active ones only
+};
+
+// What import_policy() did with the rows of one kind.
+struct ImportCounts {
+  std::int64_t added = 0;      // not in the database: inserted
+  std::int64_t updated = 0;    // in the database with other values: now as the snapshot says
+  std::int64_t unchanged = 0;  // in the database as the snapshot says
+  std::int64_t kept = 0;       // in the database with other values that the database keeps (see import_policy)
+};
+struct ImportSummary {
+  ImportCounts mailboxes, rules, pair_codes, lockouts;
 };
 
 struct AdminOptions {
@@ -156,10 +188,27 @@ class PolicyAdmin {
   std::vector<AuditEntry> audit(const AuditFilter& filter = {});
   std::int64_t enqueue_reply(const OutboxReply& reply, UnixTime now);
 
+  // --- moving policy between databases (docs/cli.md, "export and import") -----------------
+  // One read snapshot: every mailbox and rule, pair codes live at `now`, lockouts active at `now`.
+  PolicySnapshot export_policy(UnixTime now);
+  // Writes `snapshot` in one transaction, keyed by natural keys; nothing is ever deleted.
+  // Mailboxes (by address): the snapshot wins, the row becomes what it says. Rules (by
+  // mailbox, pattern, origin, context; a paired rule by mailbox and requester, as the
+  // database holds one per requester): added when absent, else the snapshot's context,
+  // times and note win. Pair codes (by hash): added when absent, else the database's row is
+  // kept (a code used or revoked there is never revived). Lockouts (by mailbox or
+  // requester): the later `until` wins. Importing the same snapshot twice changes nothing
+  // the second time. AdminError (nothing written) for a row that names a mailbox neither the
+  // snapshot nor the database has, or two rows with one key.
+  ImportSummary import_policy(const PolicySnapshot& snapshot);
+
  private:
   std::optional<MailboxEntry> mailbox_locked(const std::string& address);
   std::optional<RuleEntry> rule(std::int64_t id);
   std::optional<PairCodeEntry> pair_code(std::int64_t id);
+  void import_rule(const RuleEntry& rule, std::int64_t mailbox_id, ImportCounts& counts);
+  void import_code(const PairCodeEntry& code, std::int64_t mailbox_id, ImportCounts& counts);
+  void import_lockout(const LockoutEntry& lockout, std::optional<std::int64_t> mailbox_id, ImportCounts& counts);
 
   std::string database_;
   std::unique_ptr<Connection> conn_;

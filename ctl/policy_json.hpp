@@ -1,0 +1,22 @@
+// policy_json.hpp — the policy document of `aampctl export` and `aampctl import`: a
+// store::PolicySnapshot as JSON (format "aamp-milter-policy", version 1; fields in
+// docs/cli.md) and back. Writing is deterministic (the snapshot's order, fixed key order,
+// two-space indent), so one policy gives one byte string. Reading validates the whole
+// document before anything is written: a bad one is a UsageError naming the field
+// ("senderRules[2].origin: ..."). Pure functions; no database.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "store/admin.hpp"
+
+namespace aamp::ctl {
+
+inline constexpr std::string_view kPolicyFormat = "aamp-milter-policy";
+inline constexpr int kPolicyFormatVersion = 1;
+
+std::string policy_document(const store::PolicySnapshot& snapshot);  // ends with a newline
+store::PolicySnapshot parse_policy_document(std::string_view text);
+
+}  // namespace aamp::ctl
