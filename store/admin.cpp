@@ -408,29 +408,38 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
   auto match = [suffix](std::string_view column, int n, bool domain) {
     return domain ? fmt::format(fmt::runtime(suffix), column, n) : fmt::format("lower({0}) = ?{1}", column, n);
   };
-  if (filter.since) where += " AND at >= ?1";
-  if (filter.mailbox) where += " AND " + match("recipient", 2, filter.mailbox->starts_with('@'));
+  // Placeholders are numbered by the filters present, with no gaps: PostgreSQL cannot type
+  // a parameter ($1) that the statement never mentions.
+  int n = 0;
+  const int since_n = filter.since ? ++n : 0;
+  const int mailbox_n = filter.mailbox ? ++n : 0;
+  const int sender_n = filter.sender ? ++n : 0;
+  const int verdict_n = filter.verdict ? ++n : 0;
+  const int limit_n = filter.limit > 0 ? ++n : 0;
+  if (filter.since) where += fmt::format(" AND at >= ?{}", since_n);
+  if (filter.mailbox) where += " AND " + match("recipient", mailbox_n, filter.mailbox->starts_with('@'));
   if (filter.sender) {
     const bool domain = filter.sender->starts_with('@');
-    where += fmt::format(" AND ({} OR {})", match("header_from", 3, domain), match("envelope_from", 3, domain));
+    where += fmt::format(" AND ({} OR {})", match("header_from", sender_n, domain),
+                         match("envelope_from", sender_n, domain));
   }
-  if (filter.verdict) where += " AND verdict = ?4";
+  if (filter.verdict) where += fmt::format(" AND verdict = ?{}", verdict_n);
   constexpr std::string_view kColumns =
       "id, at, message_id, client_addr, auth_user, envelope_from, header_from, recipient, intent, task_id, verdict, "
       "reason, rule_id, rule_pattern, rule_origin";
   const std::string sql =
       filter.limit > 0
-          ? fmt::format("SELECT * FROM (SELECT {0} FROM audit WHERE {1} ORDER BY at DESC, id DESC LIMIT ?5) AS recent "
-                        "ORDER BY at, id",
-                        kColumns, where)
+          ? fmt::format("SELECT * FROM (SELECT {0} FROM audit WHERE {1} ORDER BY at DESC, id DESC LIMIT ?{2}) AS "
+                        "recent ORDER BY at, id",
+                        kColumns, where, limit_n)
           : fmt::format("SELECT {} FROM audit WHERE {} ORDER BY at, id", kColumns, where);
   Transaction tx(*conn_, Transaction::Kind::read);  // one snapshot for the whole export
   auto st = conn_->prepare(sql);
-  if (filter.since) st.bind(1, *filter.since);
-  if (filter.mailbox) st.bind(2, normalize_address(*filter.mailbox));
-  if (filter.sender) st.bind(3, normalize_address(*filter.sender));
-  if (filter.verdict) st.bind(4, *filter.verdict);
-  if (filter.limit > 0) st.bind(5, filter.limit);
+  if (filter.since) st.bind(since_n, *filter.since);
+  if (filter.mailbox) st.bind(mailbox_n, normalize_address(*filter.mailbox));
+  if (filter.sender) st.bind(sender_n, normalize_address(*filter.sender));
+  if (filter.verdict) st.bind(verdict_n, *filter.verdict);
+  if (filter.limit > 0) st.bind(limit_n, filter.limit);
   while (st.step()) {
     AuditEntry e;
     e.id = st.int64(0);
