@@ -167,7 +167,8 @@ store::MailboxEntry read_mailbox(const Json& v, const std::string& path) {
   e.mailbox.trust = 0;
   for (const auto& name : strings(v, path, "trust")) {
     const auto basis = parse_name(kTrustBasisNames, name);
-    if (!basis) bad(at(path, "trust"), fmt::format("'{}' is not one of {}", name, join_names(kTrustBasisNames, ", ", ", ")));
+    if (!basis)
+      bad(at(path, "trust"), fmt::format("'{}' is not one of {}", name, join_names(kTrustBasisNames, ", ", ", ")));
     e.mailbox.trust |= *basis;
   }
   e.note = note(v, path);

@@ -498,12 +498,13 @@ bool same_rule(const RuleEntry& a, const RuleEntry& b) {
 
 bool same_code(const PairCodeEntry& a, const PairCodeEntry& b) {
   return a.mailbox == b.mailbox && a.rules == b.rules && a.created_at == b.created_at &&
-         a.created_by == b.created_by && a.expires_at == b.expires_at && a.note == b.note && a.address == b.address &&
-         !a.consumed_at && !a.revoked_at;
+         a.created_by == b.created_by && a.expires_at == b.expires_at && a.note == b.note &&
+         a.address == b.address && !a.consumed_at && !a.revoked_at;
 }
 
 bool is_code_hash(std::string_view h) {
-  return h.size() == 64 && std::all_of(h.begin(), h.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  const auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  return h.size() == 64 && std::all_of(h.begin(), h.end(), hex);
 }
 
 // AdminError when two rows of `rows` have one key; `what` names the list as the export
@@ -516,50 +517,40 @@ void require_unique(const std::vector<Row>& rows, std::string_view what, Key key
       throw AdminError(fmt::format("{}[{}] has the same key as {}[{}]", what, i, what, it->second));
 }
 
+// fn(row) for each row; an AdminError it throws names the row ("senderRules[2]: ...").
+template <typename Row, typename Fn>
+void each_row(std::vector<Row>& rows, std::string_view what, Fn fn) {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    try {
+      fn(rows[i]);
+    } catch (const AdminError& e) {
+      throw AdminError(fmt::format("{}[{}]: {}", what, i, e.what()));
+    }
+  }
+}
+
 // The snapshot with addresses and patterns canonical; AdminError naming the row otherwise.
 PolicySnapshot canonical(PolicySnapshot s) {
-  for (std::size_t i = 0; i < s.mailboxes.size(); ++i) {
-    auto& m = s.mailboxes[i];
-    try {
-      m.mailbox.address = parse_mailbox_address(m.mailbox.address);
-    } catch (const AdminError& e) {
-      throw AdminError(fmt::format("mailboxes[{}].address: {}", i, e.what()));
-    }
-  }
-  for (std::size_t i = 0; i < s.rules.size(); ++i) {
-    auto& r = s.rules[i];
-    try {
-      r.mailbox = parse_mailbox_address(r.mailbox);
-      check_rules(r.rule.context);
-      const auto p = stored_pattern(r.rule);
-      r.rule.pattern = p.text;
-      r.kind = p.kind;
-    } catch (const AdminError& e) {
-      throw AdminError(fmt::format("senderRules[{}]: {}", i, e.what()));
-    }
-  }
-  for (std::size_t i = 0; i < s.pair_codes.size(); ++i) {
-    auto& c = s.pair_codes[i];
-    try {
-      c.mailbox = parse_mailbox_address(c.mailbox);
-      check_rules(c.rules);
-      if (!is_code_hash(c.code_hash)) throw AdminError("the code hash is not 64 lower-case hex digits");
-      if (!c.address.empty()) c.address = normalize_address(c.address);
-    } catch (const AdminError& e) {
-      throw AdminError(fmt::format("pairCodes[{}]: {}", i, e.what()));
-    }
-  }
-  for (std::size_t i = 0; i < s.lockouts.size(); ++i) {
-    auto& l = s.lockouts[i];
-    if (l.mailbox.empty() == l.requester.empty())
-      throw AdminError(fmt::format("lockouts[{}]: give a mailbox or a requester, not both", i));
-    try {
-      if (!l.mailbox.empty()) l.mailbox = parse_mailbox_address(l.mailbox);
-      else l.requester = normalize_address(l.requester);
-    } catch (const AdminError& e) {
-      throw AdminError(fmt::format("lockouts[{}]: {}", i, e.what()));
-    }
-  }
+  each_row(s.mailboxes, "mailboxes",
+           [](MailboxEntry& m) { m.mailbox.address = parse_mailbox_address(m.mailbox.address); });
+  each_row(s.rules, "senderRules", [](RuleEntry& r) {
+    r.mailbox = parse_mailbox_address(r.mailbox);
+    check_rules(r.rule.context);
+    const auto p = stored_pattern(r.rule);
+    r.rule.pattern = p.text;
+    r.kind = p.kind;
+  });
+  each_row(s.pair_codes, "pairCodes", [](PairCodeEntry& c) {
+    c.mailbox = parse_mailbox_address(c.mailbox);
+    check_rules(c.rules);
+    if (!is_code_hash(c.code_hash)) throw AdminError("the code hash is not 64 lower-case hex digits");
+    if (!c.address.empty()) c.address = normalize_address(c.address);
+  });
+  each_row(s.lockouts, "lockouts", [](LockoutEntry& l) {
+    if (l.mailbox.empty() == l.requester.empty()) throw AdminError("give a mailbox or a requester, not both");
+    if (!l.mailbox.empty()) l.mailbox = parse_mailbox_address(l.mailbox);
+    else l.requester = normalize_address(l.requester);
+  });
   require_unique(s.mailboxes, "mailboxes", [](const MailboxEntry& m) { return m.mailbox.address; });
   require_unique(s.rules, "senderRules", [](const RuleEntry& r) {
     // One paired rule per (mailbox, requester), whatever its context.
@@ -645,17 +636,21 @@ ImportSummary PolicyAdmin::import_policy(const PolicySnapshot& given) {
   Transaction tx(*conn_, Transaction::Kind::write);
   for (const auto& m : s.mailboxes) import_mailbox(*conn_, m, mailbox_locked(m.mailbox.address), sum.mailboxes);
   // The id of a mailbox the snapshot names, now that the snapshot's mailboxes are in.
-  auto mailbox_id = [this](const std::string& address, std::string_view row) {
+  // `list`[`i`] names the row in a refusal, as the export document does.
+  auto mailbox_id = [this](const std::string& address, std::string_view list, std::size_t i) {
     const auto m = mailbox_locked(address);
-    if (!m) throw AdminError(fmt::format("{}: no mailbox {} in the file or the database", row, address));
+    if (!m) throw AdminError(fmt::format("{}[{}]: no mailbox {} in the file or the database", list, i, address));
     return m->mailbox.id;
   };
-  for (std::size_t i = 0; i < s.rules.size(); ++i) import_rule(s.rules[i], mailbox_id(s.rules[i].mailbox, fmt::format("senderRules[{}]", i)), sum.rules);
-  for (std::size_t i = 0; i < s.pair_codes.size(); ++i) import_code(s.pair_codes[i], mailbox_id(s.pair_codes[i].mailbox, fmt::format("pairCodes[{}]", i)), sum.pair_codes);
+  for (std::size_t i = 0; i < s.rules.size(); ++i)
+    import_rule(s.rules[i], mailbox_id(s.rules[i].mailbox, "senderRules", i), sum.rules);
+  for (std::size_t i = 0; i < s.pair_codes.size(); ++i)
+    import_code(s.pair_codes[i], mailbox_id(s.pair_codes[i].mailbox, "pairCodes", i), sum.pair_codes);
   for (std::size_t i = 0; i < s.lockouts.size(); ++i) {
     const auto& l = s.lockouts[i];
-    import_lockout(l, l.mailbox.empty() ? std::nullopt : std::optional(mailbox_id(l.mailbox, fmt::format("lockouts[{}]", i))),
-                   sum.lockouts);
+    std::optional<std::int64_t> id;
+    if (!l.mailbox.empty()) id = mailbox_id(l.mailbox, "lockouts", i);
+    import_lockout(l, id, sum.lockouts);
   }
   tx.commit();
   return sum;

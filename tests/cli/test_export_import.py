@@ -321,7 +321,7 @@ class ExportImportTest(unittest.TestCase):
              "mailboxes[0].intents: 'task.bogus' is not an AAMP intent"),
             ("misspelt field", edit(lambda d: d["mailboxes"][2].update(mdoe="off")), "mailboxes[2].mdoe: unknown field"),
             ("bad address", edit(lambda d: d["mailboxes"][2].update(address="a*@b.c")),
-             "mailboxes[2].address: 'a*@b.c' is not a mailbox address"),
+             "mailboxes[2]: 'a*@b.c' is not a mailbox address"),
             ("bad time", edit(lambda d: d["mailboxes"][0].update(createdAt="yesterday")),
              "mailboxes[0].createdAt: 'yesterday' is not an RFC 3339 time"),
             ("bad origin", edit(lambda d: d["senderRules"][0].update(origin="guessed")),
