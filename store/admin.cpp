@@ -547,7 +547,7 @@ PolicySnapshot canonical(PolicySnapshot s) {
     if (!c.address.empty()) c.address = normalize_address(c.address);
   });
   each_row(s.lockouts, "lockouts", [](LockoutEntry& l) {
-    if (l.mailbox.empty() == l.requester.empty()) throw AdminError("give a mailbox or a requester, not both");
+    if (l.mailbox.empty() == l.requester.empty()) throw AdminError("give either a mailbox or a requester");
     if (!l.mailbox.empty()) l.mailbox = parse_mailbox_address(l.mailbox);
     else l.requester = normalize_address(l.requester);
   });
