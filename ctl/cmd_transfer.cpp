@@ -22,9 +22,9 @@ namespace {
 
 constexpr std::size_t kMaxDocument = std::size_t{1} << 30;  // 1 GiB: far above a million rules
 
-// Writes `text` to `path`, made 0640 when new (it names people's addresses).
+// Writes `text` to `path`, made 0600 when new (it names people's addresses and live codes' hashes).
 void write_file(const std::string& path, const std::string& text) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) throw UsageError(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
   std::size_t done = 0;
   while (done < text.size()) {

@@ -49,6 +49,7 @@ constexpr auto kDrainTimeout = std::chrono::seconds(30);
 std::shared_ptr<Store> open_policy_store(const std::string& database, int busy_timeout_ms) {
   store::StoreOptions options;
   options.busy_timeout = std::chrono::milliseconds(busy_timeout_ms);
+  options.cache = true;  // no database round trip for a message's policy lookups
   return std::make_shared<store::SqlStore>(database, options);
 }
 

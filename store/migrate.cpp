@@ -23,6 +23,33 @@ void check_numbering(const std::vector<Migration>& migrations) {
                                conn.path(), have, know));
 }
 
+// The first schema version with the schema_compat table (0006_schema_compat.sql).
+constexpr int kFirstCompatVersion = 6;
+
+// The migration file's "-- min-reader: N" line; without one, its own version.
+int declared_min_reader(const Migration& m) {
+  const std::string_view sql = m.sql;
+  constexpr std::string_view key = "-- min-reader: ";
+  const auto at = sql.find(key);
+  if (at == std::string_view::npos) return m.version;
+  int n = 0;
+  for (auto i = at + key.size(); i < sql.size() && sql[i] >= '0' && sql[i] <= '9'; ++i) n = n * 10 + (sql[i] - '0');
+  return n >= 1 && n <= m.version ? n : m.version;
+}
+
+// Whether a program whose schema is `latest` may run against the database's `have` >
+// latest: schema_compat's row for `have` says so. No table or no row: it may not.
+bool readable_by(Connection& conn, int have, int latest) {
+  if (have < kFirstCompatVersion) return false;
+  try {
+    auto st = conn.prepare("SELECT min_reader FROM schema_compat WHERE version = ?1");
+    st.bind(1, have);
+    return st.step() && st.int64(0) <= latest;
+  } catch (const StoreError&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 const std::vector<Migration>& migrations_for(Dialect dialect) noexcept {
@@ -54,6 +81,11 @@ MigrationResult migrate(Connection& conn, const std::vector<Migration>& migratio
     if (m.version <= now_at) continue;
     conn.exec(m.sql, fmt::format("applying migration {}", m.name));
     conn.set_schema_version(m.version);
+    if (m.version >= kFirstCompatVersion)
+      conn.prepare("INSERT INTO schema_compat (version, min_reader) VALUES (?1, ?2)")
+          .bind(1, m.version)
+          .bind(2, declared_min_reader(m))
+          .run();
     tx.commit();
   }
   result.to = schema_version(conn);
@@ -64,6 +96,9 @@ void require_current(Connection& conn, const std::vector<Migration>& migrations)
   const int have = schema_version(conn);
   const int latest = latest_version(migrations);
   if (have == latest) return;
+  // A newer schema that declares itself readable by this version: a rolling upgrade in
+  // progress (aampctl migrate ran first; this program is the one release older).
+  if (have > latest && readable_by(conn, have, latest)) return;
   if (have > latest) newer(conn, have, latest);
   if (have == 0)
     throw StoreError(StoreErrorKind::schema,

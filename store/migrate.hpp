@@ -33,8 +33,10 @@ MigrationResult migrate(Connection& conn, const std::vector<Migration>& migratio
 // ... with the migrations of the connection's dialect.
 MigrationResult migrate(Connection& conn);
 
-// StoreError(schema) unless the database is exactly at latest_version(migrations): older
-// ("run aampctl migrate"; "run aampctl init" when empty) or newer ("upgrade").
+// StoreError(schema) unless the database is at latest_version(migrations), or newer by
+// additive migrations only (its schema_compat row names a min_reader this program
+// meets: a rolling upgrade, docs/multi-mx.md): older ("run aampctl migrate"; "run
+// aampctl init" when empty) or newer ("upgrade").
 void require_current(Connection& conn, const std::vector<Migration>& migrations);
 void require_current(Connection& conn);
 

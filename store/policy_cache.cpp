@@ -235,6 +235,18 @@ void PolicyCache::refresh() {
   }
 }
 
+void PolicyCache::sync() {
+  std::int64_t end = 0;
+  try {
+    end = source_->last_seq();
+  } catch (const std::exception& e) {
+    std::lock_guard lock(error_mu_);
+    last_error_ = e.what();
+    throw;
+  }
+  if (end != current()->seq) refresh();
+}
+
 void PolicyCache::run() noexcept {
   std::unique_lock lock(stop_mu_);
   while (!stop_cv_.wait_for(lock, options_.refresh_interval, [&] { return stopping_; })) {

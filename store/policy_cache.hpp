@@ -63,6 +63,8 @@ class PolicySource {
   virtual PolicyLoad load_all() = 0;
   // The change log after `seq`, in seq order.
   virtual std::vector<PolicyChange> changes_since(std::int64_t seq) = 0;
+  // The change log's end: the highest seq (0 when empty). One indexed read.
+  virtual std::int64_t last_seq() = 0;
   // These mailboxes as they are now, with their rules; one that no longer exists is absent.
   virtual std::vector<MailboxRows> load_mailboxes(std::span<const std::int64_t> ids) = 0;
   // The database as messages name it (never a password: display_database()).
@@ -100,6 +102,11 @@ class PolicyCache {
   // Reads the change log and publishes a new snapshot when something changed. Remembers a
   // failure (last_error) and rethrows it; the next call tries again.
   void refresh();
+  // Catches up at once when the change log moved past the snapshot: one read of its end,
+  // and a refresh only when it did. What a store whose database is a local file calls
+  // before each message's lookups, so that a change is enforced from the next message on.
+  // Throws StoreError like refresh().
+  void sync();
 
   std::size_t mailbox_count() const;
   std::size_t rule_count() const;

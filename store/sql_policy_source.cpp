@@ -40,6 +40,12 @@ class SqlPolicySource final : public PolicySource {
  public:
   explicit SqlPolicySource(ConnectionPool& pool) : pool_(pool) {}
 
+  std::int64_t last_seq() override {
+    auto conn = pool_.acquire();
+    auto st = conn->prepare(policy_sql::kLastSeq);
+    return st.step() ? st.int64(0) : 0;
+  }
+
   PolicyLoad load_all() override {
     auto conn = pool_.acquire();
     Transaction tx(*conn, Transaction::Kind::read);

@@ -11,6 +11,7 @@
 #include "policy/sender_pattern.hpp"
 #include "store/codec.hpp"
 #include "store/migrate.hpp"
+#include "store/sql_policy_source.hpp"
 
 namespace aamp::store {
 
@@ -112,12 +113,20 @@ ConnectionOptions connection_options(const StoreOptions& o) {
 
 SqlStore::SqlStore(const std::string& database, const StoreOptions& options)
     : pool_(database, connection_options(options), options.max_connections) {
-  auto conn = pool_.acquire();  // opens the first connection now: a bad path fails at startup
-  if (options.migrate) migrate(*conn);
-  else require_current(*conn);
+  {
+    auto conn = pool_.acquire();  // opens the first connection now: a bad path fails at startup
+    if (options.migrate) migrate(*conn);
+    else require_current(*conn);
+    sync_each_lookup_ = conn->dialect() == Dialect::sqlite;
+  }
+  if (options.cache) cache_ = std::make_unique<PolicyCache>(make_sql_policy_source(pool_));
 }
 
 std::optional<ProtectedMailbox> SqlStore::find_mailbox(std::string_view recipient) {
+  if (cache_) {
+    if (sync_each_lookup_) cache_->sync();
+    return cache_->find_mailbox(recipient);
+  }
   const std::string address = normalize_address(recipient);
   // append, not "@" + std::string(...): GCC 12 at -O3 reports a false -Wrestrict.
   const std::string domain =
@@ -140,6 +149,10 @@ std::optional<ProtectedMailbox> SqlStore::find_mailbox(std::string_view recipien
 }
 
 std::vector<SenderRule> SqlStore::matching_rules(std::int64_t mailbox_id, std::string_view sender) {
+  if (cache_) {
+    if (sync_each_lookup_) cache_->sync();
+    return cache_->matching_rules(mailbox_id, sender);
+  }
   const std::string address = normalize_address(sender);
   const auto at = address.rfind('@');
   const std::string domain = at == std::string::npos ? std::string() : address.substr(at);
@@ -291,6 +304,14 @@ PairRedemption SqlStore::redeem_pair_code(const PairAttempt& attempt,
   SqlPairLedger ledger(*conn);
   PairRedemption result = redeem_pair(ledger, attempt, effects);
   tx.commit();
+  // This host enforces a new paired rule from the next message on, whatever the cache's
+  // interval; a failure here is the background refresh's to retry.
+  if (cache_ && result.rule_id) {
+    try {
+      cache_->refresh();
+    } catch (const StoreError&) {  // remembered by the cache; its background refresh retries
+    }
+  }
   return result;
 }
 

@@ -17,6 +17,7 @@
 
 #include "policy/store.hpp"
 #include "store/audit_writer.hpp"
+#include "store/policy_cache.hpp"
 #include "store/sql.hpp"
 
 namespace aamp::store {
@@ -30,6 +31,12 @@ struct StoreOptions {
   bool create = false;   // SQLite: create the file when missing
   bool migrate = false;  // apply pending migrations when opening; else require the schema
                          // this program needs (aampctl only: the daemon never migrates)
+  // Answer find_mailbox and matching_rules from memory (store/policy_cache.hpp): the
+  // daemon's setting. On a SQLite file each lookup first reads the change log's end (one
+  // indexed read) and catches up, so a change holds from the next message on; on
+  // PostgreSQL the cache refreshes every 250 ms and no lookup costs a round trip, so a
+  // change holds on every host within 1 s. Off: every lookup is a query (aampctl).
+  bool cache = false;
 };
 
 class SqlStore final : public Store, public Outbox {
@@ -38,6 +45,7 @@ class SqlStore final : public Store, public Outbox {
   // checks its schema (or migrates it with options.migrate).
   explicit SqlStore(const std::string& database, const StoreOptions& options = {});
 
+  // From the policy cache when there is one (options.cache); else a query.
   std::optional<ProtectedMailbox> find_mailbox(std::string_view recipient) override;
   // Indexed: exact and domain rules by (mailbox_id, pattern); wildcard rules of the one
   // mailbox scanned and glob-matched here.
@@ -65,6 +73,8 @@ class SqlStore final : public Store, public Outbox {
   void commit_audit(const std::vector<const AuditRecord*>& rows);  // one write transaction
 
   ConnectionPool pool_;
+  std::unique_ptr<PolicyCache> cache_;  // with options.cache; uses pool_, so declared after it
+  bool sync_each_lookup_ = false;       // a local file: catch up before each lookup
   // Our own threads take turns at writing here instead of meeting SQLITE_BUSY and sleeping
   // in SQLite's busy handler (1, 2, 5, 10 ... ms back-off: the latency tail measured in
   // docs/performance.md); the busy timeout still governs other processes (aampctl, a

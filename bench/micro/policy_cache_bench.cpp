@@ -83,6 +83,7 @@ class GeneratedSource final : public aamp::store::PolicySource {
     return load;
   }
   std::vector<aamp::store::PolicyChange> changes_since(std::int64_t) override { return {}; }
+  std::int64_t last_seq() override { return 0; }
   std::vector<MailboxRows> load_mailboxes(std::span<const std::int64_t>) override { return {}; }
   const std::string& name() const noexcept override { return name_; }
 

@@ -7,6 +7,7 @@
 -- Pruned here: rows older than one day go, about once every 1,000 changes. A reader whose
 -- last refresh is more than an hour old reloads everything instead of reading this log
 -- (PolicyCacheOptions::full_reload_after), so it never needs a pruned row.
+-- min-reader: 4
 
 CREATE TABLE policy_changes (
   seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- change number, ascending in commit order (see aamp_policy_lock below)

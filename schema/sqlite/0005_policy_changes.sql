@@ -8,6 +8,7 @@
 -- changes. A reader whose last refresh is more than an hour old reloads everything
 -- instead of reading this log (PolicyCacheOptions::full_reload_after), so it never needs
 -- a pruned row.
+-- min-reader: 4
 
 CREATE TABLE policy_changes (
   seq        INTEGER PRIMARY KEY AUTOINCREMENT,  -- change number, ascending in commit order (SQLite has one writer at a time); AUTOINCREMENT: never handed out again after pruning, or a reader's `seq > last` would miss new rows

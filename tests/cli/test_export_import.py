@@ -151,7 +151,7 @@ class ExportImportTest(unittest.TestCase):
         self.ok("export", "-o", out, db=self.src)
         with open(out) as f:
             self.assertEqual(f.read(), text)
-        self.assertEqual(os.stat(out).st_mode & 0o777, 0o640)
+        self.assertEqual(os.stat(out).st_mode & 0o777, 0o600)
 
         doc = json.loads(text)
         self.assertEqual(list(doc), ["format", "version", "mailboxes", "senderRules", "pairCodes", "lockouts"])

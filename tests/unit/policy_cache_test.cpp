@@ -58,6 +58,10 @@ class TestSource final : public store::PolicySource {
     ++log_.change_reads;
     return real_->changes_since(seq);
   }
+  std::int64_t last_seq() override {
+    check();
+    return real_->last_seq();
+  }
   std::vector<MailboxRows> load_mailboxes(std::span<const std::int64_t> ids) override {
     check();
     log_.last_ids.assign(ids.begin(), ids.end());

@@ -190,6 +190,45 @@ TEST(Migrations, ADatabaseNewerThanTheProgramIsRefused) {
   }
 }
 
+// A rolling upgrade: `aampctl migrate` (the newer release) ran first and its migrations
+// declared themselves additive; this program, one release older, keeps serving.
+TEST(Migrations, ANewerSchemaDeclaredReadableIsServedButNeverMigrated) {
+  TempDir dir;
+  const std::string path = dir.file("p.db");
+  const int latest = store::latest_version();
+  auto newer_by = [&](int min_reader) {
+    auto conn = SqliteConnection::open(path, create());
+    if (store::schema_version(*conn) <= latest) store::migrate(*conn);
+    conn->exec(fmt::format("PRAGMA user_version = {0}; INSERT OR REPLACE INTO schema_compat VALUES ({0}, {1})",
+                           latest + 1, min_reader),
+               "test");
+  };
+  newer_by(latest);  // additive: readable by this program
+  EXPECT_NO_THROW(store::SqlStore{path});
+  EXPECT_NO_THROW(store::PolicyAdmin{path});
+  std::string message;
+  EXPECT_EQ(kind_of([&] { store::PolicyAdmin a(path, {.migrate = true}); }, &message), StoreErrorKind::schema);
+  EXPECT_NE(message.find("newer than this program"), std::string::npos) << message;
+
+  newer_by(latest + 1);  // needs the newer program
+  EXPECT_EQ(kind_of([&] { store::SqlStore s(path); }, &message), StoreErrorKind::schema);
+  EXPECT_NE(message.find("newer than this program"), std::string::npos) << message;
+}
+
+TEST(Migrations, EachAppliedMigrationRecordsWhoMayReadIt) {
+  TempDir dir;
+  auto conn = SqliteConnection::open(dir.file("p.db"), create());
+  store::migrate(*conn);
+  auto st = conn->prepare("SELECT version, min_reader FROM schema_compat ORDER BY version");
+  int rows = 0;
+  while (st.step()) {
+    ++rows;
+    EXPECT_LE(st.int64(1), st.int64(0));
+    EXPECT_GE(st.int64(0), 6);
+  }
+  EXPECT_EQ(rows, store::latest_version() - 5);  // one per migration from 0006 on
+}
+
 TEST(Migrations, AnUninitialisedDatabaseIsRefusedUnlessMigrating) {
   TempDir dir;
   const std::string path = dir.file("p.db");

@@ -1,6 +1,7 @@
 // store_contract_test.cpp — the behaviour every Store/Outbox must have, run against each
-// implementation (the in-memory fake the engine tests use, and the SQLite store on a
-// temporary file): if the fake drifts from the real store, this fails.
+// implementation: the in-memory fake the engine tests use, the SQL store on a SQLite file
+// (with and without the policy cache) and on a real PostgreSQL 15 (a throwaway cluster the
+// test starts once): if the fake or one engine drifts, this fails.
 // Each implementation is driven through a small Harness that also does the admin calls.
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 #include "store/admin.hpp"
 #include "store/sql_store.hpp"
 #include "tests/support/memory_store.hpp"
+#include "tests/support/pg_cluster.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace aamp::test {
@@ -54,12 +56,35 @@ class MemoryHarness final : public StoreHarness {
   MemoryStore s_;
 };
 
-// A real database file in a temporary directory: the store under test, and a second
-// connection doing what aampctl does.
-class SqliteHarness final : public StoreHarness {
- public:
+// Where a SQL harness keeps its database. Each is constructed before the harness's admin
+// and store (it is the first base class) and gives them a fresh, empty database.
+struct SqliteFile {  // a real database file in a temporary directory
   static constexpr const char* kName = "sqlite";
-  SqliteHarness() : admin_(dir_.file("policy.db"), {.create = true, .migrate = true}), s_(dir_.file("policy.db")) {}
+  static constexpr bool kCache = false;
+  TempDir dir;
+  std::string database() const { return dir.file("policy.db"); }
+};
+struct SqliteFileCached : SqliteFile {  // the daemon's setting: lookups from the policy cache
+  static constexpr const char* kName = "sqlite_cached";
+  static constexpr bool kCache = true;
+};
+struct PgDatabase {  // the shared throwaway cluster, its schema emptied for each test
+  static constexpr const char* kName = "postgresql";
+  static constexpr bool kCache = false;
+  PgDatabase() {
+    PgCluster::shared().superuser_sql(
+        "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public AUTHORIZATION aamp;");
+  }
+  std::string database() const { return PgCluster::shared().url(); }
+};
+
+// The store under test, and a second connection doing what aampctl does.
+template <class Db>
+class SqlHarness final : private Db, public StoreHarness {
+ public:
+  static constexpr const char* kName = Db::kName;
+  SqlHarness()
+      : admin_(Db::database(), {.create = true, .migrate = true}), s_(Db::database(), {.cache = Db::kCache}) {}
   Store& store() override { return s_; }
   Outbox& outbox() override { return s_; }
   std::int64_t add_mailbox(const ProtectedMailbox& m) override { return admin_.add_mailbox(m, kNow, "test"); }
@@ -84,7 +109,6 @@ class SqliteHarness final : public StoreHarness {
   }
 
  private:
-  TempDir dir_;
   store::PolicyAdmin admin_;
   store::SqlStore s_;
 };
@@ -149,7 +173,8 @@ class StoreContract : public ::testing::Test {
   std::unique_ptr<H> h_;
 };
 
-using Implementations = ::testing::Types<MemoryHarness, SqliteHarness>;
+using Implementations = ::testing::Types<MemoryHarness, SqlHarness<SqliteFile>, SqlHarness<SqliteFileCached>,
+                                         SqlHarness<PgDatabase>>;
 class ImplementationNames {
  public:
   template <class T>
