@@ -343,6 +343,15 @@ class Faults(MultiMx):
         self.assertEqual(m.proc.pid, pid)
         self.assertIsNone(m.proc.poll(), m.log())
 
+    def assert_change_reaches(self, *milters: Milter) -> None:
+        """The milters' view of the policy came back too: an operator's change (alice's rule
+        removed) is enforced by each, within a bounded wait."""
+        rule_id = self.sql("SELECT id FROM sender_rules WHERE pattern = 'alice@example.test'")[0][0]
+        self.db.ctl("sender", "remove", rule_id)
+        for m in milters:
+            wait_until(lambda: self.dispatch(m)[1]["verdict"] == "deny", RECOVERY,
+                       "the removed rule to be enforced after the fault", interval=0.5)
+
     def test_server_stopped_then_started_again(self):
         m, = self.start_milters(1)
         pid = m.proc.pid
@@ -356,6 +365,7 @@ class Faults(MultiMx):
         finally:
             PG.resume()
         self.assert_recovers(m, pid, "after the server started again")
+        self.assert_change_reaches(m)
         self.assert_no_password(m.log(), "the milter's log")
 
     def test_backend_terminated(self):
@@ -371,12 +381,7 @@ class Faults(MultiMx):
             # The next message either finds the broken connection (tempfail) or a new one.
             self.assertIn((eom, s["verdict"]), {("continue", "allow"), ("replycode", "store-error")}, m.log())
             self.assert_recovers(m, pid, "after its backend was terminated")
-        # The change feed came back too: an operator's change still reaches both milters.
-        rule_id = self.sql("SELECT id FROM sender_rules WHERE pattern = 'alice@example.test'")[0][0]
-        self.db.ctl("sender", "remove", rule_id)
-        for m in (m1, m2):
-            wait_until(lambda: self.dispatch(m)[1]["verdict"] == "deny", RECOVERY,
-                       "the removed rule to be enforced after the backend was terminated", interval=0.5)
+        self.assert_change_reaches(m1, m2)
         for m in (m1, m2):
             self.assert_no_password(m.log(), "the milter's log")
 
@@ -395,40 +400,58 @@ class Faults(MultiMx):
         self.assert_no_password(m.log(), "the milter's log")
 
     def test_password_never_shown(self):
-        m, = self.start_milters(1)
-        self.assert_allowed(m, "before the fault")
-        shown = f"postgresql://aamp:***@127.0.0.1:{PG.port}/{self.dbname}"
+        """In the URL form and in libpq's keyword form, given to the milter (Database) and
+        to aampctl (--db, or -c with the milter's configuration), the database working or
+        not: the password is shown nowhere, the database is named with *** in its place."""
+        keywords = f"host=127.0.0.1 port={PG.port} dbname={self.dbname} user=aamp password={PG.password}"
+        by_url, = self.start_milters(1)
+        by_keywords, = self.start_milters(1, database=keywords)
+        shown = {by_url: f"postgresql://aamp:***@127.0.0.1:{PG.port}/{self.dbname}",
+                 by_keywords: f"host=127.0.0.1 port={PG.port} dbname={self.dbname} user=aamp password=***"}
+        for m in (by_url, by_keywords):
+            self.assert_allowed(m, "before the fault")
         outputs = []
 
-        def ctl(*args: str, database: str = self.url) -> subprocess.CompletedProcess:
-            p = subprocess.run([self.db.aampctl, "--db", database, *args], capture_output=True, text=True, timeout=60)
+        def ctl(*args: str, database: str | None = self.url) -> subprocess.CompletedProcess:
+            where = ["--db", database] if database is not None else []
+            p = subprocess.run([self.db.aampctl, *where, *args], capture_output=True, text=True, timeout=60)
             outputs.append((args, p))
             return p
 
-        self.assertEqual(ctl("mailbox", "list").returncode, 0)
-        self.assertEqual(ctl("--json", "audit", "export").returncode, 0)
-        wrong = self.url.replace(PG.password, "not-the-pw-42")
-        p = ctl("mailbox", "list", database=wrong)
-        self.assertNotEqual(p.returncode, 0)
-        self.assertNotIn("not-the-pw-42", p.stdout + p.stderr)
+        for database in (self.url, keywords):
+            self.assertEqual(ctl("mailbox", "list", database=database).returncode, 0)
+            self.assertEqual(ctl("--json", "audit", "export", database=database).returncode, 0)
+        self.assertEqual(ctl("-c", str(by_url.config_path), "mailbox", "list", database=None).returncode, 0)
+        for database in (self.url.replace(PG.password, "not-the-pw-42"),
+                         keywords.replace(PG.password, "not-the-pw-42")):
+            p = ctl("mailbox", "list", database=database)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertNotIn("not-the-pw-42", p.stdout + p.stderr)
         p = ctl("mailbox", "list", database=self.url.replace(f":{PG.port}/", f":{PG.port}x/"))  # malformed
         self.assertNotEqual(p.returncode, 0)
         PG.halt()
         try:
-            self.assert_tempfails(m, "the server is stopped")
-            p = ctl("mailbox", "list")
+            for m in (by_url, by_keywords):
+                self.assert_tempfails(m, "the server is stopped")
+            for database in (self.url, keywords):
+                p = ctl("mailbox", "list", database=database)
+                self.assertNotEqual(p.returncode, 0)
+                self.assertIn(shown[by_url if database == self.url else by_keywords], p.stderr,
+                              "aampctl names the database it could not reach")
+                self.assertNotEqual(ctl("pair", "issue", "--mailbox", self.agent, database=database).returncode, 0)
+            p = ctl("-c", str(by_url.config_path), "audit", database=None)
             self.assertNotEqual(p.returncode, 0)
-            self.assertIn(shown, p.stderr, "aampctl names the database it could not reach")
-            p = ctl("pair", "issue", "--mailbox", self.agent)
-            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(shown[by_url], p.stderr)
         finally:
             PG.resume()
-        self.assert_recovers(m, m.proc.pid, "after the server started again")
+        for m in (by_url, by_keywords):
+            self.assert_recovers(m, m.proc.pid, "after the server started again")
         for args, p in outputs:
             self.assert_no_password(p.stdout + p.stderr, f"aampctl {' '.join(args)}")
-        log = m.log()
-        self.assert_no_password(log, "the milter's log")
-        self.assertIn(shown, log, "the log names the database, without its password")
+        for m in (by_url, by_keywords):
+            log = m.log()
+            self.assert_no_password(log, "the milter's log")
+            self.assertIn(shown[m], log, "the log names the database, without its password")
 
     def test_server_restart_during_a_pairing_burst(self):
         """Best effort: the restart lands at some point of the burst (after a quarter of
