@@ -20,13 +20,12 @@ command is a script that keeps each message it is given, one file each.
 """
 
 import concurrent.futures
+import itertools
 import json
-import os
 import re
 import secrets
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -54,8 +53,8 @@ BURST_PATIENCE = 600.0   # a bound for a whole burst of transactions on a loaded
 REPLY_PATIENCE = 300.0   # a bound for the reply workers to drain the outbox
 RECOVERY = 60.0          # a bound for the milter to serve AAMP mail again after a fault
 
-_db_ids = iter(range(1, 1_000_000))
-_tx_dirs = iter(range(1, 10_000_000))
+_db_ids = itertools.count(1)
+_tx_dirs = itertools.count(1)
 
 
 def setUpModule():
@@ -112,6 +111,10 @@ class MultiMx(unittest.TestCase):
         for m in milters:
             if m.proc is not None and m.proc.poll() is None:
                 m.proc.terminate()
+
+    def add_mailboxes(self, mailboxes: list[str]) -> None:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(self.db.add_mailbox, mailboxes, timeout=BURST_PATIENCE))
 
     def issue_codes(self, mailboxes: list[str]) -> dict[str, str]:
         """One live code per mailbox (aampctl pair issue --json), issued concurrently."""
@@ -184,20 +187,19 @@ class ExactlyOnce(MultiMx):
         # plain "already used" rejection with its reply.
         milters = self.start_milters(3, "PairMaxFailures 1000\nReplyPollInterval 1s\n")
         mailboxes = [f"agent{i:03d}@example.test" for i in range(100)]
-        for mailbox in mailboxes:
-            self.db.add_mailbox(mailbox)
+        self.add_mailboxes(mailboxes)
         t = time.monotonic()
         codes = self.issue_codes(mailboxes)
         issued = time.monotonic() - t
 
+        # The ten attempts at one code side by side in the queue, each on the next milter:
+        # the pool runs them at the same time, through all three.
         jobs, who = [], []
         for i, mailbox in enumerate(mailboxes):
             for j in range(10):
                 requester = f"req{j}.{i:03d}@partner{j}.test"  # 1,000 different requesters
                 who.append((mailbox, requester))
                 jobs.append((milters[(i * 10 + j) % 3], self.pair_request(mailbox, requester, codes[mailbox])))
-        jobs = [jobs[k] for k in self._interleaved(len(jobs))]
-        who = [who[k] for k in self._interleaved(len(who))]
         t = time.monotonic()
         results = self.burst(jobs)
         sent = time.monotonic() - t
@@ -228,7 +230,7 @@ class ExactlyOnce(MultiMx):
         per_mailbox = Counter((f, s) for f, _, s in queued)
         for mailbox in mailboxes:
             self.assertEqual((per_mailbox[(mailbox, "completed")], per_mailbox[(mailbox, "rejected")]), (1, 9))
-        self.assertEqual({f: t for f, t, s in queued if s == "completed"}, completed_by)
+        self.assertEqual({f: to for f, to, s in queued if s == "completed"}, completed_by)
 
         t = time.monotonic()
         self.assert_each_reply_delivered_once()
@@ -238,13 +240,6 @@ class ExactlyOnce(MultiMx):
               f"{drained:.1f} s later; sent per milter {by_milter}", file=sys.stderr)
         for m in milters:
             self.assertIsNone(m.proc.poll(), m.log())
-
-    @staticmethod
-    def _interleaved(n: int) -> list[int]:
-        """A fixed shuffle: the ten attempts at one code are not sent back to back."""
-        order = list(range(n))
-        # deterministic: stride through the list (10 attempts per mailbox, 100 mailboxes)
-        return sorted(order, key=lambda k: (k % 10, k // 10))
 
 
 class Lockout(MultiMx):
@@ -459,8 +454,7 @@ class Faults(MultiMx):
         twice, no completed pairing the database does not know, no reply sent twice."""
         milters = self.start_milters(2, "PairMaxFailures 1000\nReplyPollInterval 1s\nReplyRetryInitial 1s\n")
         mailboxes = [f"burst{i:02d}@example.test" for i in range(40)]  # the burst outlasts the outage
-        for mailbox in mailboxes:
-            self.db.add_mailbox(mailbox)
+        self.add_mailboxes(mailboxes)
         codes = self.issue_codes(mailboxes)
         # Mailbox after mailbox: codes are redeemed before, during and after the restart.
         attempts = [(mb, f"req{j}.{i:02d}@partner{j}.test") for i, mb in enumerate(mailboxes) for j in range(5)]
@@ -469,12 +463,15 @@ class Faults(MultiMx):
         halting, restarted = threading.Event(), threading.Event()
 
         phase = Counter()  # (when the answer came: before/during/after the outage, verdict)
+        phase_mu = threading.Lock()
 
         def attempt(k: int) -> tuple[str, dict]:
             try:
                 mb, req = attempts[k]
                 eom, s = self.run_on(milters[k % 2], self.pair_request(mb, req, codes[mb]))
-                phase[("after" if restarted.is_set() else "during" if halting.is_set() else "before", s["verdict"])] += 1
+                when = "after" if restarted.is_set() else "during" if halting.is_set() else "before"
+                with phase_mu:
+                    phase[(when, s["verdict"])] += 1
                 return eom, s
             finally:
                 answered.release()
