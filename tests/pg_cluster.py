@@ -8,6 +8,7 @@ database aamp; the superuser reaches it over the unix socket in that directory.
     with PgCluster() as pg:           # or pg_cluster.shared(): one per process, stopped at exit
         pg.url                        # postgresql://aamp:s3cret-pw@127.0.0.1:PORT/aamp
         pg.superuser_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ...")
+        pg.halt(); pg.resume()        # the server stopped and started again (same port, same data)
 
 Run directly (python3 tests/pg_cluster.py) it starts a cluster, checks it and stops it.
 Not thread-safe: start and stop from one thread; superuser_sql from any.
@@ -46,14 +47,23 @@ class PgCluster:
         self._stopped = False
 
     def superuser_sql(self, sql: str, database: str = "aamp") -> str:
-        """Runs sql as the superuser (psql -At); returns its output without the last newline."""
+        """Runs sql as the superuser (psql -At); returns its output without the last newline.
+        One statement runs outside a transaction block (CREATE DATABASE can)."""
         done = subprocess.run(
             ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", self.dir, "-p", str(self.port),
-             "-U", "postgres", "-d", database, "-c", "SET client_min_messages = warning; " + sql],
+             "-U", "postgres", "-d", database, "-c", "SET client_min_messages = warning", "-c", sql],
             capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise RuntimeError(f"psql failed: {done.stderr}")
         return done.stdout.rstrip("\n")
+
+    def halt(self) -> None:
+        """Stops the server (fast shutdown: sessions are ended), keeping its data: a fault."""
+        subprocess.run([str(SCRIPT), "halt", self.dir], check=True, capture_output=True, timeout=120)
+
+    def resume(self) -> None:
+        """Starts a halted server again on the same port (the same url)."""
+        subprocess.run([str(SCRIPT), "resume", self.dir], check=True, capture_output=True, timeout=120)
 
     def stop(self) -> None:
         if self._stopped:
@@ -93,6 +103,11 @@ if __name__ == "__main__":
         wrong = subprocess.run(["psql", "-X", "-At", pg.url.replace(PASSWORD, "wrong"), "-c", "SELECT 1"],
                                capture_output=True, text=True, timeout=60)
         assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr, wrong.stderr
+        pg.halt()
+        down = subprocess.run(["psql", "-X", "-At", pg.url, "-c", "SELECT 1"], capture_output=True, text=True, timeout=60)
+        assert down.returncode != 0, "halted, yet it answers"
+        pg.resume()
+        assert pg.superuser_sql("SELECT 1") == "1"
         where = pg.dir
     assert not os.path.exists(where)
     print("pg_cluster: ok")
