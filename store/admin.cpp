@@ -393,37 +393,42 @@ PairCodeEntry PolicyAdmin::revoke_pair_code(std::int64_t id, UnixTime now) {
 
 void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(const AuditEntry&)>& row) {
   // The WHERE clause depends only on which filters are present: a handful of statement
-  // texts, each cached once.
+  // texts, each cached once. Parameters are numbered densely, in the order the filters
+  // appear: PostgreSQL cannot prepare a statement with a parameter it never uses ($1 of
+  // an audit without --since would have no type).
   std::string where = "1 = 1";
+  int params = 0;
   // The suffix match is the one spelling the engines do not share.
   const char* suffix = conn_->dialect() == Dialect::postgresql ? "right(lower({0}), length(CAST(?{1} AS TEXT))) = ?{1}"
                                                                 : "substr(lower({0}), -length(?{1})) = ?{1}";
   auto match = [suffix](std::string_view column, int n, bool domain) {
     return domain ? fmt::format(fmt::runtime(suffix), column, n) : fmt::format("lower({0}) = ?{1}", column, n);
   };
-  if (filter.since) where += " AND at >= ?1";
-  if (filter.mailbox) where += " AND " + match("recipient", 2, filter.mailbox->starts_with('@'));
+  if (filter.since) where += fmt::format(" AND at >= ?{}", ++params);
+  if (filter.mailbox) where += " AND " + match("recipient", ++params, filter.mailbox->starts_with('@'));
   if (filter.sender) {
     const bool domain = filter.sender->starts_with('@');
-    where += fmt::format(" AND ({} OR {})", match("header_from", 3, domain), match("envelope_from", 3, domain));
+    const int n = ++params;
+    where += fmt::format(" AND ({} OR {})", match("header_from", n, domain), match("envelope_from", n, domain));
   }
-  if (filter.verdict) where += " AND verdict = ?4";
+  if (filter.verdict) where += fmt::format(" AND verdict = ?{}", ++params);
   constexpr std::string_view kColumns =
       "id, at, message_id, client_addr, auth_user, envelope_from, header_from, recipient, intent, task_id, verdict, "
       "reason, rule_id, rule_pattern, rule_origin";
   const std::string sql =
       filter.limit > 0
-          ? fmt::format("SELECT * FROM (SELECT {0} FROM audit WHERE {1} ORDER BY at DESC, id DESC LIMIT ?5) AS recent "
+          ? fmt::format("SELECT * FROM (SELECT {0} FROM audit WHERE {1} ORDER BY at DESC, id DESC LIMIT ?{2}) AS recent "
                         "ORDER BY at, id",
-                        kColumns, where)
+                        kColumns, where, params + 1)
           : fmt::format("SELECT {} FROM audit WHERE {} ORDER BY at, id", kColumns, where);
   Transaction tx(*conn_, Transaction::Kind::read);  // one snapshot for the whole export
   auto st = conn_->prepare(sql);
-  if (filter.since) st.bind(1, *filter.since);
-  if (filter.mailbox) st.bind(2, normalize_address(*filter.mailbox));
-  if (filter.sender) st.bind(3, normalize_address(*filter.sender));
-  if (filter.verdict) st.bind(4, *filter.verdict);
-  if (filter.limit > 0) st.bind(5, filter.limit);
+  int n = 0;  // binds in the order the filters were numbered above
+  if (filter.since) st.bind(++n, *filter.since);
+  if (filter.mailbox) st.bind(++n, normalize_address(*filter.mailbox));
+  if (filter.sender) st.bind(++n, normalize_address(*filter.sender));
+  if (filter.verdict) st.bind(++n, *filter.verdict);
+  if (filter.limit > 0) st.bind(++n, filter.limit);
   while (st.step()) {
     AuditEntry e;
     e.id = st.int64(0);
