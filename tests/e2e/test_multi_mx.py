@@ -20,7 +20,6 @@ import sys
 import time
 import unittest
 from pathlib import Path
-from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: pg_cluster
 
