@@ -75,11 +75,12 @@ constexpr Oid kBoolOid = 16;  // pg_type.oid of boolean (catalog/pg_type_d.h, st
 
 std::string_view shortened(std::string_view sql) { return sql.substr(0, 60); }
 
-// libpq's messages end in a newline and may span lines: one line for ours.
+// libpq's messages end in a newline, may span lines and hold tabs ("Connection refused\n\tIs
+// the server running..."): one line of plain spaces for ours.
 std::string one_line(std::string_view msg) {
   std::string out(msg);
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  std::replace(out.begin(), out.end(), '\n', ' ');
+  std::replace_if(out.begin(), out.end(), [](char c) { return c == '\n' || c == '\t' || c == '\r'; }, ' ');
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +36,8 @@ class StoreHarness {
   virtual bool revoke_pair_code(std::int64_t id, UnixTime now) = 0;
   virtual std::int64_t enqueue_reply(const OutboxReply& r) = 0;
   virtual std::vector<AuditRecord> audit() = 0;
+  // aampctl audit's filtered read; nullopt where there is no admin side (the memory fake).
+  virtual std::optional<std::vector<AuditRecord>> audit_filtered(const store::AuditFilter&) { return std::nullopt; }
 };
 
 class MemoryHarness final : public StoreHarness {
@@ -105,6 +108,11 @@ class SqlHarness final : private Db, public StoreHarness {
   std::vector<AuditRecord> audit() override {
     std::vector<AuditRecord> out;
     for (const auto& e : admin_.audit()) out.push_back(e.record);
+    return out;
+  }
+  std::optional<std::vector<AuditRecord>> audit_filtered(const store::AuditFilter& filter) override {
+    std::vector<AuditRecord> out;
+    for (const auto& e : admin_.audit(filter)) out.push_back(e.record);
     return out;
   }
 
@@ -346,6 +354,36 @@ TYPED_TEST(StoreContract, AuditRowsRoundTrip) {
   EXPECT_EQ(r.rule_id, std::optional<std::int64_t>(7));
   EXPECT_EQ(to_string(rows[1].verdict), "deny");
   EXPECT_FALSE(rows[1].rule_id.has_value());
+}
+
+// Every combination of filters, as `aampctl audit` builds them: each statement text must
+// prepare on every engine (PostgreSQL refuses a parameter the text does not use).
+TYPED_TEST(StoreContract, AuditFiltersInEveryCombination) {
+  AuditRecord a;
+  a.at = kNow;
+  a.header_from = a.envelope_from = "alice@partner.com";
+  a.recipient = "agent@example.com";
+  a.verdict = AuditVerdict::allow;
+  AuditRecord b = a;
+  b.at = kNow + 10;
+  b.header_from = b.envelope_from = "carol@other.org";
+  b.verdict = AuditVerdict::deny;
+  this->store().record_audit(a);
+  this->store().record_audit(b);
+  if (!this->h().audit_filtered(store::AuditFilter{})) GTEST_SKIP() << "no admin side";
+  for (int bits = 0; bits < 32; ++bits) {
+    store::AuditFilter f;
+    if (bits & 1) f.since = kNow;
+    if (bits & 2) f.mailbox = "@example.com";
+    if (bits & 4) f.sender = "@partner.com";  // alice only
+    if (bits & 8) f.verdict = "allow";        // alice only
+    if (bits & 16) f.limit = 1;
+    const std::size_t expected = (bits & 12) || (bits & 16) ? 1u : 2u;
+    const auto rows = this->h().audit_filtered(f);
+    ASSERT_TRUE(rows) << bits;
+    ASSERT_EQ(rows->size(), expected) << "filter bits " << bits;
+    EXPECT_EQ(rows->back().header_from, (bits & 12) ? a.header_from : b.header_from) << "filter bits " << bits;
+  }
 }
 
 // --- redeem_pair_code ------------------------------------------------------------------
