@@ -18,8 +18,12 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-TARGET_THROUGHPUT = 0.9   # aamp-milter / null milter, milter protocol (issue 6)
-TARGET_P99 = 1.5          # aamp-milter p99 / null milter p99
+TARGET_THROUGHPUT = {"aamp": 0.95,    # aamp-milter on SQLite / null milter, milter protocol (issue 12)
+                     "aamppg": 0.9}    # aamp-milter on PostgreSQL / null milter
+TARGET_P99 = 1.5          # aamp-milter p99 / null milter p99, every row
+TARGET_DRAIN_S = 10.0     # 1,000 queued pair.responds drained over the SMTP transport (issue 12)
+MILTER_NAMES = {"null": "null milter (reference)", "null2": "null milter, 2nd instance (sanity)",
+                "aamp": "aamp-milter, SQLite", "aamppg": "aamp-milter, PostgreSQL"}
 TARGET_POSTFIX = 0.95     # through Postfix, aamp-milter / null milter configuration
 
 
@@ -87,7 +91,7 @@ class Report:
     # -- milter protocol ------------------------------------------------------------------
 
     def protocol(self, prefix: str = "proto", title: str = "Milter protocol, Postfix-like: 10 connections, one message each",
-                 what: str = "", targets: bool = True) -> None:
+                 what: str = "", targets: bool = True, load_name: str = "Realistic mix") -> None:
         runs = defaultdict(dict)  # (tr, target) -> rep -> json
         for p in glob.glob(str(self.work / f"{prefix}.*.json")):
             _, tr, target, rep, _ = Path(p).name.split(".")
@@ -99,7 +103,7 @@ class Report:
         noise = {}  # transport -> (throughput, p99) distance of the sanity pair from 1.00
         for tr in ("tcp", "unix"):
             ref = runs.get((tr, "null"), {})
-            for target in ("null", "null2", "aamp"):
+            for target in ("null", "null2", "aamp", "aamppg"):
                 mine = runs.get((tr, target))
                 if not mine:
                     continue
@@ -110,8 +114,7 @@ class Report:
                 cpu = median([mine[r].get("target", {}).get("cpu_us_per_msg") for r in reps])
                 cpu_ref = median([ref[r].get("target", {}).get("cpu_us_per_msg") for r in reps])
                 lat = lambda k: median([mine[r]["latency_ms"][k] for r in reps])
-                name = {"null": "null milter (reference)", "null2": "null milter, 2nd instance (sanity)",
-                        "aamp": "aamp-milter"}[target]
+                name = MILTER_NAMES[target]
                 goal_t = goal_p = ""
                 if target == "null2" and t_ratio is not None and p99_ratio is not None:
                     noise[tr] = (abs(t_ratio - 1), abs(p99_ratio - 1))
@@ -119,15 +122,17 @@ class Report:
                         self.findings.append(f"Sanity: two identical null milters differ by {t_ratio:.2f}× in throughput "
                                              f"({p99_ratio:.2f}× in p99) over {tr}: the machine was noisy; ratios over "
                                              f"{tr} in this run carry that much uncertainty.")
-                if target == "aamp" and targets:
+                if target in TARGET_THROUGHPUT and targets:
                     t_noise, p_noise = noise.get(tr, (0.0, 0.0))
-                    goal_t = f"≥ {TARGET_THROUGHPUT} {verdict(t_ratio, TARGET_THROUGHPUT, True, t_noise)}"
+                    goal = TARGET_THROUGHPUT[target]
+                    where = f"{load_name} over {tr}, {name}"
+                    goal_t = f"≥ {goal} {verdict(t_ratio, goal, True, t_noise)}"
                     goal_p = f"≤ {TARGET_P99} {verdict(p99_ratio, TARGET_P99, False, p_noise)}"
-                    if t_ratio is not None and t_ratio < TARGET_THROUGHPUT:
-                        self.findings.append(f"Milter protocol over {tr}: throughput {t_ratio:.2f}× the null milter "
-                                             f"(target ≥ {TARGET_THROUGHPUT}; {verdict(t_ratio, TARGET_THROUGHPUT, True, t_noise)}).")
+                    if t_ratio is not None and t_ratio < goal:
+                        self.findings.append(f"{where}: throughput {t_ratio:.2f}× the null milter "
+                                             f"(target ≥ {goal}; {verdict(t_ratio, goal, True, t_noise)}).")
                     if p99_ratio is not None and p99_ratio > TARGET_P99:
-                        self.findings.append(f"Milter protocol over {tr}: p99 {p99_ratio:.2f}× the null milter "
+                        self.findings.append(f"{where}: p99 {p99_ratio:.2f}× the null milter "
                                              f"(target ≤ {TARGET_P99}; {verdict(p99_ratio, TARGET_P99, False, p_noise)}).")
                 rows.append([tr, name, fmt(median(tput)), fmt_ratio(t_ratio), goal_t, fmt(lat("p50"), 2),
                              fmt(lat("p99"), 2), fmt_ratio(p99_ratio), goal_p, fmt(lat("p999"), 2),
@@ -146,8 +151,8 @@ class Report:
         if prefix != "proto":
             return
         outcome_rows = []
-        for tr in ("tcp", "unix"):
-            mine = runs.get((tr, "aamp"))
+        for tr, target in (("tcp", "aamp"), ("unix", "aamp"), ("tcp", "aamppg"), ("unix", "aamppg")):
+            mine = runs.get((tr, target))
             if not mine:
                 continue
             ref = runs.get((tr, "null"), {})
@@ -164,7 +169,7 @@ class Report:
                     ref_p99s[kind].append(k["latency_ms"]["p99"])
             for kind in sorted(pooled, key=lambda k: -sum(pooled[k].values())):
                 labels = pooled[kind]
-                outcome_rows.append([tr, kind, sum(labels.values()), ", ".join(f"{l}: {c}" for l, c in sorted(labels.items())),
+                outcome_rows.append([tr, {"aamp": "SQLite", "aamppg": "PostgreSQL"}[target], kind, sum(labels.values()), ", ".join(f"{l}: {c}" for l, c in sorted(labels.items())),
                                      fmt(median(p99s[kind]), 2), fmt(median(ref_p99s[kind]), 2),
                                      fmt_ratio(ratio(median(p99s[kind]), median(ref_p99s[kind])))])
         if outcome_rows:
@@ -175,7 +180,51 @@ class Report:
                      "are consumed; `@eoh`: decided at end of headers, the body never sent). The p99 of each "
                      "kind is set beside the null milter's for the same kind in the same runs (fewer samples "
                      "than the whole mix: a kind with 1% of the messages has its p99 on a handful of them).",
-                     ["socket", "kind", "messages", "outcomes", "p99 ms", "null p99 ms", "ratio"], outcome_rows)
+                     ["socket", "database", "kind", "messages", "outcomes", "p99 ms", "null p99 ms", "ratio"], outcome_rows)
+
+    # -- the reply drain -----------------------------------------------------------------
+
+    def replies(self) -> None:
+        p = self.work / "replies.json"
+        if not p.exists():
+            return
+        r = load(str(p))
+        v = "not measured" if r.get("from_start_s") is None else (
+            "met" if r["from_start_s"] <= TARGET_DRAIN_S else "**MISSED**")
+        if v != "met":
+            self.findings.append(f"Reply drain: {r['replies']:,} queued pair.responds took "
+                                 f"{fmt(r.get('from_start_s'), 1)} s (target ≤ {TARGET_DRAIN_S:.0f} s; {v}).")
+        self.add("Reply drain: queued pair.responds over the SMTP transport",
+                 f"{r['replies']:,} pair.respond replies queued in the outbox (aamp_bench_db --replies) before "
+                 f"aamp-milter starts on that SQLite database with `ReplyTransport smtp://127.0.0.1:PORT` to a "
+                 f"counting asyncio SMTP sink (bench/reply_drain.py, bounded at {r['timeout_s']:.0f} s). The "
+                 f"worker drains at start-up, as after a restart with a backlog. *From start*: from the daemon's "
+                 f"exec to the sink's last message (start-up included); *drain*: first message to last. An "
+                 f"absolute time (its target is one), so it carries the machine's noise undivided.",
+                 ["replies", "received", "SMTP connections", "from start s", "drain s", "replies/s", "target"],
+                 [[fmt(r["replies"]), fmt(r["received"]), fmt(r["connections"]), fmt(r.get("from_start_s"), 2),
+                   fmt(r.get("drain_s"), 2), fmt(r.get("per_s")), f"≤ {TARGET_DRAIN_S:.0f} s {v}"]])
+
+    # -- the policy cache's memory ---------------------------------------------------------
+
+    def cache_memory(self) -> None:
+        p = self.work / "micro.json"
+        if not p.exists():
+            return
+        rows = []
+        for b in load(str(p)).get("benchmarks", []):
+            if not b["name"].startswith("BM_PolicyCacheMemory/") or b.get("run_type") == "aggregate":
+                continue
+            rules = int(b["name"].split("/")[1])
+            rows.append([fmt(rules), fmt(b.get("rss_MiB"), 1), fmt(b.get("rss_B_per_rule")),
+                         fmt(b.get("estimate_MiB"), 1), fmt(b.get("load_ms"))])
+        if rows:
+            self.add("The policy cache's memory (bench/micro/policy_cache_bench.cpp)",
+                     "`BM_PolicyCacheMemory`: the daemon's in-memory policy cache (store/policy_cache.*) loaded "
+                     "with the rules over 1,000 mailboxes; the resident set's growth over the load "
+                     "(/proc/self/statm, so allocator slack included) and the cache's own estimate. Absolute "
+                     "figures: memory does not depend on the machine's load.",
+                     ["rules", "RSS growth MiB", "RSS bytes per rule", "cache estimate MiB", "load ms"], rows)
 
     # -- sustained ------------------------------------------------------------------------
 
@@ -353,6 +402,25 @@ class Report:
             "(each a read and a write system call on both sides) per message. The null milter's CPU per "
             "message is that floor; aamp-milter's extra CPU is its own work (parsing, validation, the policy "
             "store, the audit write, logging).",
+            "- **PostgreSQL rows.** A throwaway PostgreSQL 15 cluster on the same two cores (fsync off, "
+            "tests/support/pg-cluster), reached over TCP on loopback; the TCP and unix aamp-milter instances "
+            "each have their own copy of the database (aamp, and aamp_unix made from it as a template). Lookups come from the daemon's policy cache (refreshed every 250 ms), "
+            "so a decided message costs three round trips to the server: BEGIN, the audit INSERT, COMMIT "
+            "(counted with log_statement=all). A pair.request (valid or wrong code) costs about 14: its "
+            "redemption transaction (BEGIN, an advisory lock, the lockout, code and failure-count reads, "
+            "the failure or outbox insert, COMMIT) and then the audit transaction; 5% of the realistic mix, "
+            "they add two thirds as many round trips as all its other decisions together, and hold a "
+            "transaction (and an advisory lock) open across them: the likely source of that mix's p99 "
+            "(see the per-kind table). Each round trip is a wake-up of a "
+            "server backend on the same two cores; the load generator keeps 10 messages in flight in a "
+            "closed loop, so the latency those waits add is throughput lost, more than CPU is: the "
+            "server's own CPU (not in the milter's CPU column) measured about 200 µs per agent-heavy "
+            "message once, a sixth of the milter's. Plain mail, decided at end of headers without a store write, is as fast as on SQLite.",
+            "- **Reply drain.** One reply after another on the worker thread, each its own libcurl SMTP "
+            "session (connect, EHLO, MAIL, RCPT, DATA, QUIT: the sink counts one connection per reply), "
+            "then its mark_sent commit and its audit row; the outbox is read 16 rows a query. On SQLite the "
+            "worker holds the outbox lock file, so there is no claim statement (on PostgreSQL there is one "
+            "more round trip per reply).",
             "- **Latency.** MAIL sent to the final reply as the loadgen sees it, including time waiting for a "
             "core: with 10 concurrent connections on 2 cores the p99 is dominated by scheduling. p99.9 rests "
             "on the few slowest samples of a run (N/1000 of them) and is the least stable figure.",
@@ -430,13 +498,19 @@ def main() -> int:
     args = ap.parse_args()
     r = Report(args.work, args.mode, args.elapsed)
     r.protocol()
+    r.protocol("agent", "Agent-heavy load: every message an allowed dispatch, 10 connections, one message each",
+               "Issue 12's second load: every message is a task.dispatch from an authenticated sender a rule "
+               "allows, so each takes the whole decision path (validation, the policy lookup, the audit row, "
+               "the verdict header). ", load_name="Agent-heavy load")
     r.protocol("aamponly", "AAMP traffic only, 10 connections, one message each (full mode)",
                "Not a target of issue 6 (the targets apply to the realistic mix above): every message here "
                "takes aamp-milter's decision path (validation, policy store, audit row), so this shows what "
                "that path costs when nothing dilutes it. ", targets=False)
     r.sustained()
     r.memory()
+    r.replies()
     r.micro()
+    r.cache_memory()
     r.postfix()
     r.print()
     r.write(args.out)

@@ -3,9 +3,12 @@
 // wildcard, every tenth with dispatch-context rules) and 10,000 live pair codes, named per
 // corpus.hpp so milter_loadgen's "allowed" senders are allowed and its "denied" ones are not.
 // Writes the codes in clear to --codes-out for the loadgen (the database keeps only hashes).
+// --replies N also queues N pair.respond replies in the outbox (bench/run's reply drain).
+// --db takes a SQLite path or a PostgreSQL URL (PolicyAdmin opens either).
 // Single-threaded; benchmark set-up only.
 //
-//   aamp_bench_db --db PATH --codes-out FILE [--mailboxes N] [--rules-per-mailbox N] [--codes N]
+//   aamp_bench_db --db PATH|URL --codes-out FILE [--mailboxes N] [--rules-per-mailbox N] [--codes N]
+//                 [--replies N]
 #include <getopt.h>
 
 #include <chrono>
@@ -22,7 +25,24 @@ namespace {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: aamp_bench_db --db PATH --codes-out FILE [--mailboxes N] [--rules-per-mailbox N] [--codes N]\n");
+               "usage: aamp_bench_db --db PATH|URL --codes-out FILE [--mailboxes N] [--rules-per-mailbox N] [--codes N]\n"
+               "                     [--replies N]\n");
+}
+
+// `count` pair.respond replies (completed), as a pairing would queue them, due now.
+void enqueue_replies(aamp::store::PolicyAdmin& admin, int count, aamp::UnixTime now) {
+  namespace b = aamp::bench;
+  for (int k = 0; k < count; ++k) {
+    aamp::OutboxReply r;
+    r.message_id = "<bench-reply-" + std::to_string(k) + "@mx.bench.test>";
+    r.from = b::mailbox_address(k % b::kCodeMailboxes);
+    r.to = "requester" + std::to_string(k) + "@requesters.bench.test";
+    r.task_id = "bench-pair-" + std::to_string(k);
+    r.status = aamp::TaskStatus::completed;
+    r.created_at = now;
+    r.next_attempt_at = now;
+    admin.enqueue_reply(r, now);
+  }
 }
 
 }  // namespace
@@ -30,12 +50,13 @@ void usage() {
 int main(int argc, char** argv) {
   namespace b = aamp::bench;
   std::string db, codes_out;
-  int mailboxes = b::kMailboxes, rules = b::kRulesPerMailbox, codes = b::kPairCodes;
+  int mailboxes = b::kMailboxes, rules = b::kRulesPerMailbox, codes = b::kPairCodes, replies = 0;
   const option longopts[] = {{"db", required_argument, nullptr, 'd'},
                              {"codes-out", required_argument, nullptr, 'o'},
                              {"mailboxes", required_argument, nullptr, 'm'},
                              {"rules-per-mailbox", required_argument, nullptr, 'r'},
                              {"codes", required_argument, nullptr, 'c'},
+                             {"replies", required_argument, nullptr, 'q'},
                              {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "", longopts, nullptr)) != -1;) {
     switch (c) {
@@ -44,12 +65,14 @@ int main(int argc, char** argv) {
       case 'm': mailboxes = std::atoi(optarg); break;
       case 'r': rules = std::atoi(optarg); break;
       case 'c': codes = std::atoi(optarg); break;
+      case 'q': replies = std::atoi(optarg); break;
       default: usage(); return 2;
     }
   }
   // The loadgen's names assume the corpus sizes as upper bounds.
   if (db.empty() || codes_out.empty() || optind != argc || mailboxes < 1 || mailboxes > b::kMailboxes ||
-      rules < 1 || rules > b::kRulesPerMailbox || codes < 0 || codes > 1'000'000) {
+      rules < 1 || rules > b::kRulesPerMailbox || codes < 0 || codes > 1'000'000 || replies < 0 ||
+      replies > 1'000'000) {
     usage();
     return 2;
   }
@@ -91,8 +114,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "aamp_bench_db: cannot write %s\n", codes_out.c_str());
       return 2;
     }
-    std::printf("%s: %d mailboxes, %lld sender rules, %d pair codes\n", db.c_str(), mailboxes,
-                static_cast<long long>(mailboxes) * rules, codes);
+    enqueue_replies(admin, replies, now);
+    std::printf("%s: %d mailboxes, %lld sender rules, %d pair codes, %d queued replies\n", admin.path().c_str(),
+                mailboxes, static_cast<long long>(mailboxes) * rules, codes, replies);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "aamp_bench_db: %s\n", e.what());
     return 1;
