@@ -205,6 +205,9 @@ void SqlStore::record_audit(const AuditRecord& record) { audit_.write(record); }
 void SqlStore::commit_audit(const std::vector<const AuditRecord*>& rows) {
   const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
+  // One row is one statement, atomic by itself: on PostgreSQL one round trip instead of
+  // three (BEGIN, INSERT, COMMIT), which is what bounds a message's latency there.
+  if (rows.size() == 1) return insert_audit(*conn, *rows.front());
   Transaction tx(*conn, Transaction::Kind::write);
   for (const AuditRecord* r : rows) insert_audit(*conn, *r);
   tx.commit();
