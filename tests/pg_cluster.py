@@ -43,6 +43,7 @@ class PgCluster:
             raise RuntimeError(f"pg-cluster start failed: {e.stderr}") from e
         self.url: str = done.stdout.strip()
         self.port: int = int(Path(self.dir, "port").read_text().strip())
+        self.ca_file = os.path.join(self.dir, "server.crt")  # the server's self-signed certificate (127.0.0.1)
         self.password = PASSWORD
         self._stopped = False
 

@@ -25,6 +25,8 @@ class PgCluster {
   // postgresql://aamp:s3cret-pw@127.0.0.1:PORT/aamp
   const std::string& url() const noexcept { return url_; }
   static constexpr const char* kPassword = "s3cret-pw";
+  // The server's self-signed certificate (for 127.0.0.1): sslrootcert for verify-full.
+  std::string ca_file() const { return dir_ + "/server.crt"; }
   // Runs `sql` as the superuser in database aamp (psql -At); returns its output without
   // the last newline. Throws std::runtime_error when psql fails.
   std::string superuser_sql(const std::string& sql) const;

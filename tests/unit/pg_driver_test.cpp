@@ -17,11 +17,14 @@
 #include "store/sql.hpp"
 #include "tests/support/paths.hpp"
 #include "tests/support/pg_cluster.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace aamp::store {
 namespace {
 
 using test::PgCluster;
+using test::run_capture;
+using test::TempDir;
 
 // The SQLite migrations' file names (schema/sqlite/, or schema/ before they move), sorted.
 std::vector<std::string> sqlite_migration_files() {
@@ -402,6 +405,31 @@ TEST_F(PgDriver, MultiHostUrlFindsTheWritableServer) {
   auto st = conn->prepare("SELECT inet_server_port()");
   ASSERT_TRUE(st.step());
   EXPECT_EQ(std::to_string(st.int64(0)), cluster_port());
+}
+
+// TLS to the database, as docs/multi-mx.md sets it up: verify-full against the server's
+// certificate encrypts; a client that trusts another root refuses the server.
+TEST_F(PgDriver, TlsVerifyFullEncryptsAndRefusesAnUntrustedServer) {
+  const auto ssl_in_use = [](Connection& conn) {
+    auto st = conn.prepare("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+    return st.step() && st.int64(0) == 1;
+  };
+  auto verified = open_connection(cluster().url() + "?sslmode=verify-full&sslrootcert=" + cluster().ca_file(), {});
+  EXPECT_TRUE(ssl_in_use(*verified));
+  auto plain = open_connection(cluster().url() + "?sslmode=disable", {});
+  EXPECT_FALSE(ssl_in_use(*plain));
+
+  TempDir other;  // a root that did not sign the server's certificate
+  const std::string wrong_root = other.file("other.crt");
+  run_capture({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+               "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", other.file("other.key"), "-out", wrong_root});
+  try {
+    open_connection(cluster().url() + "?sslmode=verify-full&sslrootcert=" + wrong_root, {});
+    FAIL() << "a server the client does not trust was accepted";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreErrorKind::unavailable) << e.what();
+    expect_no_password(e.what());
+  }
 }
 
 TEST_F(PgDriver, UnreachableServerIsUnavailable) {
