@@ -22,12 +22,7 @@ constexpr std::string_view kMailboxColumns =
 
 MailboxEntry read_mailbox(const Statement& st) {
   MailboxEntry e;
-  e.mailbox.id = st.int64(0);
-  e.mailbox.address = st.text(1);
-  e.mailbox.mode = mode_column(st.text(2));
-  e.mailbox.guarded_intents = intents_column(st.text(3));
-  e.mailbox.trust = (st.int64(4) != 0 ? trust_auth : 0u) | (st.int64(5) != 0 ? trust_internal : 0u) |
-                    (st.int64(6) != 0 ? trust_authres : 0u);
+  e.mailbox = mailbox_columns(st);
   e.created_at = st.int64(7);
   e.created_by = st.text(8);
   e.updated_at = st.int64(9);

@@ -5,6 +5,7 @@
 
 #include "policy/encodings.hpp"
 #include "policy/text.hpp"
+#include "store/sql.hpp"
 
 namespace aamp::store {
 
@@ -63,6 +64,17 @@ bool rule_covers(PatternKind kind, std::string_view pattern, std::string_view ad
       return glob_match(pattern, address);
   }
   return false;
+}
+
+ProtectedMailbox mailbox_columns(const Statement& st) {
+  ProtectedMailbox m;
+  m.id = st.int64(0);
+  m.address = st.text(1);
+  m.mode = mode_column(st.text(2));
+  m.guarded_intents = intents_column(st.text(3));
+  m.trust = (st.int64(4) != 0 ? trust_auth : 0u) | (st.int64(5) != 0 ? trust_internal : 0u) |
+            (st.int64(6) != 0 ? trust_authres : 0u);
+  return m;
 }
 
 }  // namespace aamp::store

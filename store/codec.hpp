@@ -1,4 +1,4 @@
-// codec.hpp — how the store's values are read back from SQLite columns: mailbox modes,
+// codec.hpp — how the store's values are read back from SQL columns: mailbox modes,
 // guarded-intent lists, pattern kinds, rule origins, reply statuses (all through the policy
 // name tables), context rules (JSON). Internal to store/; pure functions. A value the
 // database holds but this program cannot read throws StoreError(corrupt) naming the column.
@@ -24,6 +24,12 @@ std::vector<Intent> intents_column(std::string_view text);  // intent_list's tex
 
 std::string rules_text(const ContextRules& rules);            // JSON object
 ContextRules rules_column(std::string_view json);
+
+// The seven columns "id, address, mode, intents, trust_auth, trust_internal,
+// trust_authres" of a mailboxes row, read from `st` starting at column 0: the one place
+// that knows how a ProtectedMailbox is spread over its columns.
+class Statement;
+ProtectedMailbox mailbox_columns(const Statement& st);
 
 // Whether a stored rule (kind + canonical pattern) covers `address` (normalised). A paired
 // rule is always exact: a requester whose local part contains '*' covers only itself.

@@ -10,17 +10,6 @@ namespace aamp::store {
 
 namespace {
 
-ProtectedMailbox mailbox_row(const Statement& st) {
-  ProtectedMailbox m;
-  m.id = st.int64(0);
-  m.address = st.text(1);
-  m.mode = mode_column(st.text(2));
-  m.guarded_intents = intents_column(st.text(3));
-  m.trust = (st.int64(4) != 0 ? trust_auth : 0u) | (st.int64(5) != 0 ? trust_internal : 0u) |
-            (st.int64(6) != 0 ? trust_authres : 0u);
-  return m;
-}
-
 CachedRule rule_row(const Statement& st) {
   CachedRule c;
   SenderRule& r = c.rule;
@@ -59,7 +48,7 @@ class SqlPolicySource final : public PolicySource {
       auto st = conn->prepare(policy_sql::kAllMailboxes);
       while (st.step()) {
         at.emplace(st.int64(0), load.mailboxes.size());
-        load.mailboxes.push_back({mailbox_row(st), {}});
+        load.mailboxes.push_back({mailbox_columns(st), {}});
       }
     }
     auto st = conn->prepare(policy_sql::kAllRules);
@@ -90,7 +79,7 @@ class SqlPolicySource final : public PolicySource {
       auto mb = conn->prepare(policy_sql::kMailbox);
       mb.bind(1, id);
       if (!mb.step()) continue;  // deleted
-      MailboxRows rows{mailbox_row(mb), {}};
+      MailboxRows rows{mailbox_columns(mb), {}};
       auto st = conn->prepare(policy_sql::kMailboxRules);
       st.bind(1, id);
       while (st.step()) rows.rules.push_back(rule_row(st));

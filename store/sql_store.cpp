@@ -136,13 +136,7 @@ std::optional<ProtectedMailbox> SqlStore::find_mailbox(std::string_view recipien
   st.bind(1, address).bind(2, domain);
   std::optional<ProtectedMailbox> found;
   while (st.step()) {
-    ProtectedMailbox m;
-    m.id = st.int64(0);
-    m.address = st.text(1);
-    m.mode = mode_column(st.text(2));
-    m.guarded_intents = intents_column(st.text(3));
-    m.trust = (st.int64(4) != 0 ? trust_auth : 0u) | (st.int64(5) != 0 ? trust_internal : 0u) |
-              (st.int64(6) != 0 ? trust_authres : 0u);
+    ProtectedMailbox m = mailbox_columns(st);
     if (!found || m.address == address) found = std::move(m);  // the exact address wins
   }
   return found;
