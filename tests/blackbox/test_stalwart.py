@@ -26,6 +26,11 @@ FIXTURE = (b"Received: from a\r\n\tby b\r\nX-Tag: one\r\nSubject: hi\r\nX-Tag: t
            b"To: Agent <agent@example.test>\r\n\r\nbody\r\n")
 
 
+def x_sender(x) -> str:
+    """The address of the MAIL command an exchange sent."""
+    return x.payloads("M")[0].rstrip(b"\0").decode()[1:-1]
+
+
 def names(message: bytes) -> list[str]:
     return [n.decode() for n, _ in parse_header_block(message)[0]]
 
@@ -78,7 +83,7 @@ class ApplyRules(unittest.TestCase):
 
 class ScriptedFilter:
     """A stand-in filter on 127.0.0.1 for the emulator's error paths: answers negotiation with
-    `steps`, then `answer(cmd)` per command (None: stay silent). One thread, bounded by the
+    `steps`, then `answer(cmd)` per command: a frame, a list of frames, or None (silence). One thread, bounded by the
     test's own timeouts; closed at cleanup."""
 
     def __init__(self, answer, steps: int = 0):
@@ -121,7 +126,8 @@ class ScriptedFilter:
                 reply = self.answer(cmd)
                 if reply is None:
                     continue
-            conn.sendall(struct.pack(">I", len(reply)) + reply)
+            for frame in reply if isinstance(reply, list) else [reply]:
+                conn.sendall(struct.pack(">I", len(frame)) + frame)
 
     def close(self):
         self.srv.close()
@@ -169,6 +175,62 @@ class ClientRules(unittest.TestCase):
         st, _ = self.stalwart(lambda cmd: b"y550 5.7.1 100%% sure\0" if cmd == "E" else b"c")
         self.assertEqual(st.send(Transaction()).data_reply, "550 5.7.1 100%% sure\r\n")
 
+    def test_tempfail_without_reply_code(self):
+        st, _ = self.stalwart(lambda cmd: b"t" if cmd == "E" else b"c")
+        out = st.send(Transaction())
+        self.assertEqual((out.data_reply, out.fate), ("451 4.3.5 Unable to accept message at this time.\r\n", "refused"))
+
+    def test_discard_drops_and_zero_recipients_are_stored_unscheduled(self):
+        st, _ = self.stalwart(lambda cmd: b"d" if cmd == "E" else b"c")
+        self.assertEqual(st.send(Transaction()).fate, "dropped")
+        st, _ = self.stalwart(lambda cmd: [b"-<agent@example.test>\0", b"c"] if cmd == "E" else b"c")
+        out = st.send(Transaction())
+        self.assertEqual((out.fate, out.recipients), ("unscheduled", []))
+        self.assertTrue(out.data_reply.startswith("250 2.0.0 Message queued with id"))
+
+    def test_the_step_flags_the_filter_returns_are_used(self):
+        # NOHELO and NR_HDR returned (not offered): no HELO, headers sent without waiting.
+        st, _ = self.stalwart(lambda cmd: None if cmd == "L" else b"c", steps=0x02 | 0x80)
+        out = st.send(Transaction())
+        self.assertEqual(out.fate, "queued")
+        self.assertEqual(out.exchanges[-1].commands(), "ODCDMDRTLLNBEQ")
+
+    def test_a_frame_that_is_not_utf8_is_an_error(self):
+        st, _ = self.stalwart(lambda cmd: [b"hX-Bad\0\xff\0", b"c"] if cmd == "E" else b"c")
+        self.assertEqual(st.send(Transaction()).data_reply, REPLY_TEMPFAIL)
+
+    def test_earlier_stages(self):
+        st, f = self.stalwart(lambda cmd: b"c", stages=("connect", "ehlo", "mail"))
+        out = st.send(Transaction(client_ptr=None))
+        self.assertEqual([x.commands() for x in out.exchanges], ["ODCDHQ", "ODCDHQ", "ODCDHDMQ"])
+        connect = out.exchanges[0]
+        self.assertEqual(connect.macros("C")["j"], "", "the hostname is set after the connect stage")
+        self.assertEqual(connect.macros("C")["{client_ptr}"], "unknown")
+        self.assertEqual(connect.payloads("H"), [b"\0"], "no HELO yet at connect")
+        self.assertEqual(out.exchanges[1].payloads("C")[0].split(b"\0")[0], b"client.example.test")
+        self.assertEqual(out.exchanges[1].macros("C")["j"], "mx.example.test")
+        self.assertEqual(out.fate, "queued")
+
+    def test_refused_rcpt_is_dropped_from_the_envelope(self):
+        calls = []
+
+        def answer(cmd):
+            calls.append(cmd)
+            return b"y550 5.1.1 no such user\0" if cmd == "R" and calls.count("R") == 2 else b"c"
+        st, _ = self.stalwart(answer, stages=("rcpt", "data"))
+        out = st.send(Transaction(rcpts=["a@x.test", "b@x.test", "c@x.test"]))
+        self.assertEqual(out.replies["rcpt b@x.test"], "550 5.1.1 no such user\r\n")
+        self.assertEqual(out.recipients, ["a@x.test", "c@x.test"])
+        self.assertEqual(out.exchanges[2].payloads("R"), [b"<a@x.test>\0", b"<c@x.test>\0"])
+
+    def test_must_match_sender(self):
+        st, _ = self.stalwart(lambda cmd: b"c")
+        out = st.send(Transaction(mail_from="", auth_login="alice@example.test"))
+        self.assertEqual((out.fate, out.replies["mail"]), ("refused", "501 5.5.4 You are not allowed to send from this address.\r\n"))
+        self.assertEqual(st.send(Transaction(mail_from="Alice@Example.test", auth_login="alice@example.test")).fate, "queued")
+        self.assertEqual(Stalwart(st.settings, must_match_sender=False).send(
+            Transaction(mail_from="", auth_login="alice@example.test")).fate, "queued")
+
     def test_a_connection_per_stage_call(self):
         st, f = self.stalwart(lambda cmd: b"c", stages=("rcpt", "data"))
         out = st.send(Transaction(rcpts=["a@x.test", "B@X.test"]))
@@ -211,6 +273,7 @@ class Scenarios:
         cls.tag = "-".join(cls.STAGES)
 
     def send(self, **kw):
+        self.auth_macro = {"{auth_authen}": kw["auth_login"]} if kw.get("auth_login") else {}
         out = self.stalwart.send(Transaction(**kw))
         self.check_connections(out, kw.get("rcpts", ["agent@example.test"]))
         return out
@@ -221,6 +284,12 @@ class Scenarios:
         self.assertEqual([x.stage for x in out.exchanges], want, [x.error for x in out.exchanges])
         for n, x in enumerate(out.exchanges[:-1]):
             self.assertEqual(x.commands(), "O" + "DCDHDM" + "DR" * (n + 1) + "Q")
+        for x in out.exchanges:
+            self.assertEqual(x.sent[0], ("O", struct.pack(">III", 6, 0xFF, 0x42)))
+            self.assertEqual(x.negotiated_protocol, 0, "the filter asks for no step flags under 0x42")
+            self.assertEqual(x.macros("M"), {"{mail_addr}": x_sender(x)} | self.auth_macro)
+            for cmd in "CHMR":
+                self.assertFalse({"i", "{auth_type}", "_"} & set(x.macros(cmd)), x.sent)
         data = out.exchanges[-1]
         self.assertEqual(data.macros("C"), {"{daemon_name}": DAEMON_NAME, "j": "mx.example.test",
                                             "{client_addr}": "192.0.2.9", "{client_port}": "50123",
@@ -349,6 +418,28 @@ class Scenarios:
         wait_until(lambda: self.stalwart.send(Transaction(
             mail_from=ALICE, auth_login=ALICE, message=aamp_message(task_id=self.task("restored")))).fate == "queued",
             PATIENCE, "the milter to use the restored database", interval=0.2)
+
+    def test_headers_arrive_trimmed_with_their_folds(self):
+        msg = (b"From:   alice@example.test  \r\nSubject: work\r\n\tfor you \r\nX-AAMP-Version: 1.1\r\n"
+               b"X-AAMP-Intent: task.dispatch\r\nX-AAMP-TaskId: " + self.task("folded").encode() + b"\r\n\r\nbody\r\n")
+        out = self.send(mail_from=ALICE, auth_login=ALICE, message=msg)
+        sent = out.exchanges[-1].payloads("L")
+        self.assertEqual(sent[:2], [b"From\0alice@example.test\0", b"Subject\0work\r\n\tfor you\0"])
+        self.assertEqual((out.fate, self.summary(self.task("folded"))["verdict"]), ("queued", "allow"))
+        self.assertIn(b"Subject: work\r\n\tfor you \r\n", out.message, "the stored message keeps its own bytes")
+
+    def test_skip_offered_by_the_operator(self):
+        # flagsProtocol with SKIP: the milter still answers to the end of the message (ACCEPT
+        # would be CONTINUE), and SKIPs the body: one chunk of three is sent.
+        st = Stalwart(MilterSettings(port=self.milter.port, stages=self.STAGES, flags_protocol=0x442,
+                                     timeout_data=PATIENCE, timeout_command=PATIENCE))
+        msg = build_message([("From", "bob@example.test"), ("Subject", "plain")], "z" * (2 * CHUNK + 10))
+        out = st.send(Transaction(mail_from="bob@example.test", message=msg))
+        self.assertEqual((out.fate, out.message), ("queued", msg))
+        data = out.exchanges[-1]
+        self.assertEqual(data.negotiated_protocol & 0x400, 0x400, "the filter takes SKIP")
+        self.assertEqual(len(data.payloads("B")), 1)
+        self.assertEqual(data.received[-1][0], "c", "end of message answered")
 
     def test_body_is_the_whole_message_in_chunks(self):
         msg = aamp_message(task_id=self.task("big"), body="y" * (CHUNK + 100) + "\r\n")
