@@ -119,7 +119,7 @@ class Exchange:
 class Outcome:
     replies: dict[str, str]         # "connect", "ehlo", "mail", "rcpt <addr>", "data" -> SMTP reply line(s)
     fate: str                       # queued | dropped | unscheduled | refused
-    recipients: list[str]           # what would be queued (lowercased, sorted as Stalwart sorts)
+    recipients: list[str]           # what would be queued, lowercased (Stalwart keeps the client's case), in queue order
     message: bytes                  # the message after the filter's changes
     exchanges: list[Exchange]
     modifications: list[tuple]      # as the filter sent them at DATA
@@ -183,7 +183,8 @@ class MilterConnection:
         try:
             self.sock = socket.create_connection((settings.hostname, settings.port), timeout=settings.timeout_command)
         except OSError as e:
-            raise MilterError(f"connect: {e}") from e
+            exchange.error = f"connect: {e}"
+            raise MilterError(exchange.error) from e
         # Not Stalwart's (tokio leaves Nagle on): without it each macro + command pair waits
         # for a delayed ACK, 40 ms a step on loopback, and the tests would only be slower.
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -551,6 +552,11 @@ def apply_modifications(message: bytes, rcpts: list[str], modifications: list[tu
 _queue_ids = itertools.count(0x1000)
 
 
+def queue_order(rcpts: list[str]) -> list[str]:
+    """As build_message sorts them: by domain, then address (SessionAddress's Ord, core/mod.rs:194)."""
+    return sorted(rcpts, key=lambda r: (r.rpartition("@")[2], r))
+
+
 REPLY_NOT_YOUR_ADDRESS = "501 5.5.4 You are not allowed to send from this address.\r\n"
 
 
@@ -599,6 +605,9 @@ class Stalwart:
             return refused("mail", REPLY_NOT_YOUR_ADDRESS)
         accepted: list[str] = []
         for rcpt in tx.rcpts:
+            if rcpt.lower() in accepted:  # a duplicate (compared lowercased) is answered, not added
+                replies[f"rcpt {rcpt}"] = "250 2.1.5 OK\r\n"
+                continue
             accepted.append(rcpt.lower())  # pushed first, popped when refused (rcpt.rs:143)
             refusal, _ = self._call(tx, "rcpt", accepted, None, exchanges)
             if refusal:
@@ -617,7 +626,7 @@ class Stalwart:
         message, rcpts = apply_modifications(tx.message, accepted, mods) if mods else (tx.message, accepted)
         replies["data"] = f"250 2.0.0 Message queued with id {next(_queue_ids):x}.\r\n"
         fate = "queued" if rcpts else "unscheduled"  # zero recipients: stored, never scheduled
-        return Outcome(replies, fate, sorted(rcpts), message, exchanges, mods)
+        return Outcome(replies, fate, queue_order(rcpts), message, exchanges, mods)
 
 
 def build_message(headers: list[tuple[str, str]], body: str = "hello\r\n") -> bytes:
