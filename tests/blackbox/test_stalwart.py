@@ -175,6 +175,21 @@ class ClientRules(unittest.TestCase):
         st, _ = self.stalwart(lambda cmd: b"y550 5.7.1 100%% sure\0" if cmd == "E" else b"c")
         self.assertEqual(st.send(Transaction()).data_reply, "550 5.7.1 100%% sure\r\n")
 
+    def test_accept_is_continue_at_every_step(self):
+        st, _ = self.stalwart(lambda cmd: b"a")
+        out = st.send(Transaction())
+        self.assertEqual(out.fate, "queued")
+        self.assertEqual(out.exchanges[-1].commands(), "ODCDHDMDRTLLNBEQ")
+
+    def test_header_fields_as_sent(self):
+        st, _ = self.stalwart(lambda cmd: b"c")
+        msg = (b"X-\xffName: v\r\nSubject:  caf\xc3\xa9\r\n  au lait \r\nX-Bin: a\xe9b\r\nFrom : a@x.test\r\n"
+               b"\r\nbody\r\n")
+        out = st.send(Transaction(message=msg))
+        self.assertEqual(out.exchanges[-1].payloads("L"),
+                         [b"\0v\0", "Subject\0café\r\n  au lait\0".encode(), b"X-Bin\0\0", b"From\0a@x.test\0"])
+        self.assertEqual(out.message, msg, "no change asked: the message as received")
+
     def test_tempfail_without_reply_code(self):
         st, _ = self.stalwart(lambda cmd: b"t" if cmd == "E" else b"c")
         out = st.send(Transaction())
@@ -393,6 +408,7 @@ class Scenarios:
         self.assertEqual(out.header_values("Authentication-Results"), ["mx.upstream.test; spf=pass"])
         self.assertNotIn(b"\xff", out.message)
         self.assertEqual(names(out.message), ["Authentication-Results", "From", "Subject"])
+        self.assertIn("removed 1 forged verdict claiming our authserv-id: Authentication-Results#2", self.milter.log())
 
     def test_store_made_unusable_tempfails_aamp_mail(self):
         saved = self.milter.root / "saved.db"
