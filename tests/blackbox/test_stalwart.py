@@ -4,7 +4,8 @@ timeout, an error or a SKIP outside the body), then the pairing scenarios end to
 with the milter at stage `data` (as docs/operations.md configures it) and again with stages
 `rcpt` and `data` both configured. What is asserted is what Stalwart would queue: the reply
 to the client, the recipients, the header block, and whether the message was queued,
-dropped or stored unscheduled.
+dropped or stored unscheduled. Threads: ScriptedFilter serves on one thread of its own;
+everything else runs on the test's thread.
 """
 
 import json
