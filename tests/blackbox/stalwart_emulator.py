@@ -566,6 +566,9 @@ class Stalwart:
     as MAIL FROM (inbound/mail.rs:232-270; so `MAIL FROM:<>` is refused when authenticated)."""
 
     def __init__(self, settings: MilterSettings, must_match_sender: bool = True):
+        unknown = set(settings.stages) - set(STAGES) - {"auth"}  # `auth`: accepted, never called
+        if unknown:
+            raise ValueError(f"unknown milter stages {sorted(unknown)}")
         self.settings = settings
         self.must_match_sender = must_match_sender
 
