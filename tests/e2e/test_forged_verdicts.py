@@ -66,6 +66,8 @@ SPELLINGS = [
     ("leading BOM", utf8("\ufeff") + OURS, True),
     ("trailing dot", OURS + b".", True),
     ("upper case", OURS.upper(), True),
+    ("folded", b"\r\n\t" + OURS, True),
+    ("leading tab", b"\t" + OURS, True),
     ("blank value", None, False),
 ]
 
