@@ -21,6 +21,7 @@
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "milter/daemon.hpp"
 #include "milter/daemon_pid_file.hpp"
@@ -287,7 +288,9 @@ int run_daemon(const Options& options) {
     (void)std::fprintf(stderr, "aamp-milter: %s: %s\n", opts.config_path.c_str(), problem->c_str());
     return kExitConfig;
   }
+  const std::vector<std::string> warnings = reply_settings_warnings(*config, reply_transport_spec(*config).value());
   if (opts.check_only) {
+    for (const auto& w : warnings) (void)std::fprintf(stderr, "aamp-milter: %s: warning: %s\n", opts.config_path.c_str(), w.c_str());
     std::printf("aamp-milter: %s: configuration OK\n", opts.config_path.c_str());
     return kExitOk;
   }
@@ -301,6 +304,7 @@ int run_daemon(const Options& options) {
   (void)signal(SIGPIPE, SIG_IGN);  // an MTA that hangs up mid-reply must not kill us
 
   configure_log(log_settings(*config, opts.foreground));
+  for (const auto& w : warnings) logf(Severity::warning, "{}: {}", opts.config_path, w);
   StartupReport report;
   try {
     if (!opts.foreground) report.detach();

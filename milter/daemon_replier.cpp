@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <variant>
 
 #include "milter/daemon.hpp"
 #include "milter/daemon_startup.hpp"
@@ -44,6 +45,19 @@ Result<mail::ReplyTransportSpec> reply_transport_spec(const Config& c) {
   if (!spec) return Error{"ReplyTransport: " + spec.error()};
   spec.value().timeout = std::chrono::seconds(c.reply.timeout_s);
   return spec;
+}
+
+std::vector<std::string> reply_settings_warnings(const Config& c, const mail::ReplyTransportSpec& spec) {
+  std::vector<std::string> out;
+  const auto* smtp = std::get_if<mail::SmtpSpec>(&spec.kind);
+  // Stalwart's default `mustMatchSender` refuses an authenticated MAIL FROM:<> with
+  // "501 5.5.4": every reply would be retried until abandoned (docs/configuration.md).
+  if (smtp && !smtp->user.empty() && c.reply.envelope_sender == ReplySettings::EnvelopeSender::null_sender)
+    out.emplace_back(
+        "ReplyTransport logs in (user=) but ReplyEnvelopeSender is null: submission servers such as Stalwart "
+        "require the envelope sender to match the login and refuse MAIL FROM:<> (501 5.5.4); set "
+        "ReplyEnvelopeSender mailbox");
+  return out;
 }
 
 Replier::Replier(Store& store, Outbox& outbox, const Clock& clock, const Config& c) : settings(c.reply) {

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "mail/outbox_worker.hpp"
 #include "mail/transport.hpp"
@@ -17,6 +19,10 @@ namespace aamp::milter {
 
 // The ReplyTransport of `c` parsed, with ReplyTimeout; the error reads "ReplyTransport: ...".
 Result<mail::ReplyTransportSpec> reply_transport_spec(const Config& c);
+
+// Reply settings that parse but are likely to fail at the server: one sentence each, for
+// `-n` (standard error) and the start-up log (warning). Not errors: some servers accept them.
+std::vector<std::string> reply_settings_warnings(const Config& c, const mail::ReplyTransportSpec& spec);
 
 // The reply worker and the transport it sends through (the worker goes first).
 struct Replier {

@@ -89,6 +89,31 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertGreaterEqual(len(seen), 35)
 
+    def test_check_warns_when_an_authenticated_reply_transport_meets_the_null_sender(self):
+        # Stalwart's default mustMatchSender refuses an authenticated MAIL FROM:<> (501
+        # 5.5.4): a warning, not an error (other servers accept it); `mailbox` silences it.
+        secret = self.dir / "smtp.secret"
+        secret.write_text("s3cret\n")
+        base = (f"Database {self.dir}/aamp.db\n"
+                f"ReplyTransport smtp://127.0.0.1:587 user=aamp-replies password-file={secret}\n")
+        warning = "warning: ReplyTransport logs in (user=) but ReplyEnvelopeSender is null"
+        for label, extra, warned in (("default null", "", True),
+                                     ("explicit null", "ReplyEnvelopeSender null\n", True),
+                                     ("mailbox", "ReplyEnvelopeSender mailbox\n", False)):
+            with self.subTest(label):
+                p = run("-n", "-c", self.conf(base + extra))
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn("configuration OK", p.stdout)
+                self.assertEqual(warning in p.stderr, warned, p.stderr)
+                if warned:
+                    self.assertIn("such as Stalwart require the envelope sender to match the login", p.stderr)
+                    self.assertNotIn("s3cret", p.stderr)
+        for transport in ("smtp://127.0.0.1:25", "sendmail:/usr/sbin/sendmail"):
+            with self.subTest(transport):
+                p = run("-n", "-c", self.conf(f"Database {self.dir}/aamp.db\nReplyTransport {transport}\n"))
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertNotIn("warning", p.stderr)
+
     def test_missing_config_file(self):
         p = run("-n", "-c", str(self.dir / "nope.conf"))
         self.assertNotEqual(p.returncode, 0)

@@ -127,7 +127,8 @@ class AampStack:
     Agents get SASL logins too (an agent may pair with another agent).
     reply_gate: ReplyTransport goes through ROOT/reply-gate, which fails with EX_TEMPFAIL
         while ROOT/reply-hold exists and otherwise runs the instance's sendmail -C.
-    milter_config: extra `Key value` lines for aamp-milter.conf.
+    milter_config: extra `Key value` lines for aamp-milter.conf; a key given there replaces
+        the stack's default line for it (ReplyTransport, ReplyRetryInitial, ...).
     unix_socket: the milter listens on ROOT/run/aamp-milter.sock instead of a TCP port
         (add SocketMode/SocketOwner lines so that user postfix may connect).
     """
@@ -175,6 +176,11 @@ class AampStack:
             "ReplyPollInterval 1s",
             "Syslog no",
         ]
+        def key(line: str) -> str:
+            words = line.split(None, 1)
+            return words[0].lower() if words and not words[0].startswith("#") else ""
+        overridden = {key(line) for line in self.extra_config} - {""}
+        lines = [line for line in lines if key(line) not in overridden]
         return "\n".join(lines + self.extra_config) + "\n"
 
     @property
