@@ -46,7 +46,6 @@ std::string exchange(std::uint16_t port, const std::string& raw, bool ipv6 = fal
     if (n <= 0) break;  // the server may close early (413)
     sent += static_cast<std::size_t>(n);
   }
-  ::shutdown(fd, SHUT_WR);
   std::string out;
   char buf[4096];
   for (;;) {
@@ -132,7 +131,8 @@ TEST(HttpServer, BodyLimit) {
 
 TEST(HttpServer, MalformedRequests) {
   Server server("127.0.0.1:0", Limits{}, echo_router());
-  EXPECT_EQ(status_of(exchange(server.port(), "GARBAGE\r\n\r\n")), 400);
+  // Not HTTP at all: libmicrohttpd closes the connection without an answer.
+  EXPECT_EQ(status_of(exchange(server.port(), "GARBAGE\r\n\r\n")), -1);
   EXPECT_EQ(status_of(exchange(server.port(),
       "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: abc\r\n\r\n")), 400);
 }
