@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "http/auth.hpp"
+#include "http/listen_spec.hpp"
 #include "policy/policy.hpp"
 #include "policy/result.hpp"
 
@@ -64,6 +66,14 @@ struct ReplySettings {
   bool operator==(const ReplySettings&) const = default;
 };
 
+// The Stalwart MTA hook endpoint (docs/configuration.md, HookListen and the keys after it).
+struct HookSettings {
+  std::optional<http::ListenSpec> listen;  // HookListen; nullopt = no hook endpoint
+  http::Credential credential;             // HookAuth; never logged (masked() for -n and logs)
+  std::size_t max_request = std::size_t{64} << 20;  // HookMaxRequestSize, bytes
+  std::int64_t timeout_s = 30;             // HookTimeout
+};
+
 struct Config {
   Policy policy;  // everything the engine decides with
 
@@ -78,6 +88,7 @@ struct Config {
   int busy_timeout_ms = 5000;            // SQLite busy timeout: below the MTA's milter timeouts
   int milter_timeout_s = 300;            // smfi_settimeout: I/O with the MTA
   ReplySettings reply;
+  HookSettings hook;
 
   std::string source;  // the file this came from ("" when parsed from text)
 };

@@ -224,6 +224,62 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
          p.cfg.busy_timeout_ms = static_cast<int>(*d);
          return std::nullopt;
        }},
+      {"hooklisten",
+       [](Parser& p, std::string_view v) -> Problem {
+         try {
+           p.cfg.hook.listen = http::parse_listen_spec(v);
+         } catch (const std::invalid_argument& e) {
+           return std::string(e.what()) + " (expected HOST:PORT, [IPv6]:PORT or PORT)";
+         }
+         return std::nullopt;
+       }},
+      {"hookauth",
+       // bearer:TOKEN, basic:USER:PASSWORD, or file:PATH holding one of them on its first
+       // line (readable before privileges are dropped). No message repeats the secret.
+       [](Parser& p, std::string_view v) -> Problem {
+         std::string spec(v);
+         if (istarts_with(v, "file:")) {
+           const std::string path = resolve(p.base_dir, v.substr(5));
+           auto text = p.read_file(path);
+           if (!text) return text.error();
+           const std::string_view content = *text;
+           spec = std::string(trim(content.substr(0, content.find('\n'))));
+         }
+         try {
+           p.cfg.hook.credential = http::Credential::parse(spec);
+         } catch (const std::invalid_argument& e) {
+           return e.what();
+         }
+         return std::nullopt;
+       }},
+      {"hookmaxrequestsize",
+       [](Parser& p, std::string_view v) -> Problem {
+         // A count of bytes with an optional k, m or g (powers of 1024).
+         std::string_view digits = v;
+         std::uint64_t unit = 1;
+         if (!v.empty()) {
+           switch (std::tolower(static_cast<unsigned char>(v.back()))) {
+             case 'k': unit = 1ULL << 10; break;
+             case 'm': unit = 1ULL << 20; break;
+             case 'g': unit = 1ULL << 30; break;
+             default: break;
+           }
+           if (unit != 1) digits.remove_suffix(1);
+         }
+         const auto n = parse_int_in(digits, 1, 1 << 30);
+         const std::uint64_t bytes = n ? static_cast<std::uint64_t>(*n) * unit : 0;
+         if (!n || bytes < 1024 || bytes > (1ULL << 30)) return "expected a size from 1k to 1g, such as 64m";
+         p.cfg.hook.max_request = static_cast<std::size_t>(bytes);
+         return std::nullopt;
+       }},
+      {"hooktimeout",
+       [](Parser& p, std::string_view v) -> Problem {
+         auto d = parse_duration(v);
+         if (!d) return d.error();
+         if (*d < 1 || *d > 3600) return "expected 1s to 3600s";
+         p.cfg.hook.timeout_s = *d;
+         return std::nullopt;
+       }},
       {"timeout",
        [](Parser& p, std::string_view v) -> Problem {
          auto d = parse_duration(v);

@@ -29,6 +29,7 @@
 #include "milter/daemon_reload.hpp"
 #include "milter/daemon_replier.hpp"
 #include "milter/daemon_startup.hpp"
+#include "milter/hook_server.hpp"
 #include "milter/log.hpp"
 #include "milter/store_source.hpp"
 #include "platform/system.hpp"
@@ -124,6 +125,7 @@ class Daemon final : public Runtime {
   std::atomic<bool> stopping_{false};
   std::thread reloader_;
   std::string pid_file_;
+  std::unique_ptr<HookServer> hook_;  // the Stalwart MTA hook, when HookListen is set
 };
 
 void Daemon::start(StartupReport& report) {
@@ -131,6 +133,8 @@ void Daemon::start(StartupReport& report) {
   try {
     register_filter(*this);
     open_listener(*cfg);
+    // Before the privilege drop: a HookListen port below 1024 binds as root.
+    if (cfg->hook.listen) hook_ = std::make_unique<HookServer>(*this, *cfg);
   } catch (const std::runtime_error& e) {
     throw StartupError(kExitFailure, e.what());
   }
@@ -175,6 +179,10 @@ void Daemon::start(StartupReport& report) {
   reloader_ = std::thread([this] { reload_loop(); });
   logf(Severity::info, "{} started: socket {}, database {}, mode {}, authserv-id {}", version_line(), cfg->socket.str(),
        database, to_string(cfg->policy.mode), cfg->policy.authserv_id);
+  if (hook_) {
+    logf(Severity::info, "hook endpoint: http://{}{} (auth {})", http::to_string(*cfg->hook.listen), kHookPath,
+         cfg->hook.credential.masked());
+  }
   report.succeeded();
 }
 
@@ -247,6 +255,7 @@ int Daemon::run(StartupReport& report) {
   start(report);
   const int rc = smfi_main();
   logf(Severity::info, "stopping: waiting for open MTA connections");
+  hook_.reset();  // answers the requests under way, takes no more
   drain();
   stopping_ = true;
   pthread_kill(reloader_.native_handle(), SIGUSR1);
@@ -288,8 +297,13 @@ int run_daemon(const Options& options) {
     (void)std::fprintf(stderr, "aamp-milter: %s: %s\n", opts.config_path.c_str(), problem->c_str());
     return kExitConfig;
   }
-  const std::vector<std::string> warnings = reply_settings_warnings(*config, reply_transport_spec(*config).value());
+  std::vector<std::string> warnings = reply_settings_warnings(*config, reply_transport_spec(*config).value());
+  if (config->hook.listen && config->hook.credential.kind() == http::Credential::Kind::none)
+    warnings.emplace_back("HookListen without HookAuth: any local process may call the hook endpoint");
   if (opts.check_only) {
+    if (config->hook.listen)
+      std::printf("aamp-milter: hook endpoint http://%s%s, auth %s\n", http::to_string(*config->hook.listen).c_str(),
+                  kHookPath, config->hook.credential.masked().c_str());
     for (const auto& w : warnings) (void)std::fprintf(stderr, "aamp-milter: %s: warning: %s\n", opts.config_path.c_str(), w.c_str());
     std::printf("aamp-milter: %s: configuration OK\n", opts.config_path.c_str());
     return kExitOk;

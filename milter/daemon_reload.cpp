@@ -9,6 +9,9 @@ std::vector<std::string> changes_needing_restart(const Config& running, const Co
     lines.push_back("reload: Socket/SocketMode changes need a restart; still listening on " + running.socket.str());
   if ((next.user ? next.user->str() : "") != (running.user ? running.user->str() : ""))
     lines.emplace_back("reload: a UserID change needs a restart");
+  if (next.hook.listen != running.hook.listen || next.hook.max_request != running.hook.max_request ||
+      next.hook.timeout_s != running.hook.timeout_s)
+    lines.emplace_back("reload: HookListen/HookMaxRequestSize/HookTimeout changes need a restart");
   if (next.pid_file != running.pid_file) lines.emplace_back("reload: a PidFile change needs a restart");
   return lines;
 }
