@@ -160,9 +160,17 @@ std::string hook_response(const std::optional<Decision>& decision) {
   for (const auto& removal : plan.removals) {
     mods.push_back({{"type", "deleteHeader"}, {"index", removal.index}, {"name", removal.name}});
   }
-  // Stalwart adds each header at the top, as smfi_insheader(0) does: the plan's order holds.
-  for (const auto& insertion : plan.insertions) {
-    mods.push_back({{"type", "addHeader"}, {"name", insertion.name}, {"value", insertion.value}});
+  // Stalwart (apply_milter_modifications, as the emulator plays it) puts additions at the top
+  // in the order sent while no field is deleted, but once a deletion rewrites the block each
+  // addition goes to the top in turn, as smfi_insheader(0) does, which is the order the plan
+  // was made for. Either way the result keeps the Decision's order.
+  auto add = [&mods](const HeaderAddition& h) {
+    mods.push_back({{"type", "addHeader"}, {"name", h.name}, {"value", h.value}});
+  };
+  if (plan.removals.empty()) {
+    for (auto it = plan.insertions.rbegin(); it != plan.insertions.rend(); ++it) add(*it);
+  } else {
+    for (const auto& insertion : plan.insertions) add(insertion);
   }
   if (plan.quarantine_reason) {
     mods.push_back({{"type", "addHeader"}, {"name", "X-Quarantine"}, {"value", *plan.quarantine_reason}});

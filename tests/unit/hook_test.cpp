@@ -250,10 +250,9 @@ TEST(HookResponse, MapsEveryActionAndNeverQuarantines) {
     }
     if (want == "accept") {
       const auto& mods = answer["modifications"];
-      // Each addHeader goes to the top: the last one sent ends up first, so the plan sends
-      // them in reverse to keep the Decision's order.
-      EXPECT_EQ(mods[0]["name"], "X-Second");
-      EXPECT_EQ(mods[1]["name"], "Authentication-Results");
+      // No deletion: Stalwart puts additions at the top in the order sent.
+      EXPECT_EQ(mods[0]["name"], "Authentication-Results");
+      EXPECT_EQ(mods[1]["name"], "X-Second");
       EXPECT_EQ(mods.back()["type"], "deleteRecipient");
       EXPECT_EQ(mods.back()["value"], "agent@example.test");
       if (action == Action::quarantine) {
@@ -264,6 +263,17 @@ TEST(HookResponse, MapsEveryActionAndNeverQuarantines) {
       EXPECT_FALSE(answer.contains("modifications"));
     }
   }
+}
+
+TEST(HookResponse, AdditionsAfterADeletionGoInReverse) {
+  Decision d;
+  d.delete_headers = {{"Authentication-Results", 1}};
+  d.add_headers = {{"Authentication-Results", "mx.example.test; aamp=pass"}, {"X-Second", "2"}};
+  const json mods = json::parse(hook_response(d))["modifications"];
+  ASSERT_EQ(mods.size(), 3u);
+  EXPECT_EQ(mods[0]["type"], "deleteHeader");
+  EXPECT_EQ(mods[1]["name"], "X-Second");  // each to the top once the block is rewritten
+  EXPECT_EQ(mods[2]["name"], "Authentication-Results");
 }
 
 TEST(HookResponse, FailureIsTempfail) {
