@@ -78,6 +78,24 @@ class StalwartPlans(unittest.TestCase):
             self.assertNotIn("flagsProtocol", milter, "Stalwart's default steps (0x42) are the tested ones")
 
 
+    def test_a_hook_plan_points_at_the_example_hook_endpoint(self):
+        example = (DEPLOY / "aamp-milter.conf.example").read_text()
+        listen = re.search(r"^#?HookListen\s+(\S+):(\d+)$", example, re.M)
+        self.assertIsNotNone(listen, "the example shows HookListen")
+        hooks = [v for plan in plans() for kind, _, v in objects(plan) if kind == "MtaHook"]
+        self.assertEqual(len(hooks), 1, "one MtaHook plan is shipped")
+        for hook in hooks:
+            # The path aamp-milter serves (milter/hook_server.hpp, kHookPath).
+            self.assertEqual(hook["url"], f"http://{listen[1]}:{listen[2]}/aamp")
+            self.assertEqual(hook["stages"], ["data"], "one request per message, with the queue id")
+            auth = hook["httpAuth"]
+            self.assertEqual(auth["@type"], "Bearer")
+            self.assertEqual(auth["bearerToken"]["@type"], "Value")
+            self.assertTrue(auth["bearerToken"]["secret"].startswith("CHANGE-ME"), "no usable secret is shipped")
+            self.assertIsInstance(hook["maxResponseSize"], int)
+            self.assertEqual(hook["timeout"], "30s")
+
+
 class StalwartToml(unittest.TestCase):
     def test_the_toml_says_it_is_for_versions_before_0_16(self):
         head = (DEPLOY / "stalwart.toml").read_text().splitlines()[0]
