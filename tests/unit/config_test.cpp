@@ -364,3 +364,66 @@ TEST(Config, FacilityNames) {
 
 }  // namespace
 }  // namespace aamp::milter
+
+namespace aamp::milter {
+namespace {
+
+TEST(Config, HookKeys) {
+  auto off = parse(kBase);
+  ASSERT_TRUE(off.ok()) << off.error();
+  EXPECT_FALSE(off->hook.listen);
+  EXPECT_EQ(off->hook.credential.kind(), http::Credential::Kind::none);
+  EXPECT_EQ(off->hook.max_request, std::size_t{64} << 20);
+  EXPECT_EQ(off->hook.timeout_s, 30);
+
+  auto c = parse(std::string(kBase) + "HookListen 127.0.0.1:8892\nHookAuth bearer:s3cret\nHookMaxRequestSize 10m\nHookTimeout 1m\n");
+  ASSERT_TRUE(c.ok()) << c.error();
+  ASSERT_TRUE(c->hook.listen);
+  EXPECT_EQ(http::to_string(*c->hook.listen), "127.0.0.1:8892");
+  EXPECT_EQ(c->hook.credential.masked(), "bearer:****");
+  EXPECT_EQ(c->hook.max_request, std::size_t{10} << 20);
+  EXPECT_EQ(c->hook.timeout_s, 60);
+
+  auto bare = parse(std::string(kBase) + "HookListen 8892\nHookAuth basic:stalwart:pw\nHookMaxRequestSize 2048\n");
+  ASSERT_TRUE(bare.ok()) << bare.error();
+  EXPECT_EQ(http::to_string(*bare->hook.listen), "127.0.0.1:8892");
+  EXPECT_EQ(bare->hook.credential.masked(), "basic:stalwart:****");
+  EXPECT_EQ(bare->hook.max_request, 2048u);
+
+  TempDir dir;
+  dir.write("hook.secret", "bearer:from-a-file\n");
+  auto file = parse(std::string(kBase) + "HookAuth file:hook.secret\n", dir.str());
+  ASSERT_TRUE(file.ok()) << file.error();
+  http::Request request;
+  request.headers.emplace_back("Authorization", "Bearer from-a-file");
+  EXPECT_TRUE(file->hook.credential.allows(request));
+}
+
+TEST(Config, HookKeysRefused) {
+  const std::string b = kBase;
+  const std::vector<BadRow> rows = {
+      {"hook host name", b + "HookListen localhost:8892\n", "test.conf:2: HookListen: \"localhost\" is not a numeric IPv4"},
+      {"hook bad port", b + "HookListen 127.0.0.1:99999\n", "HookListen: bad port"},
+      {"hook v6 unbracketed", b + "HookListen ::1:8892\n", "in brackets"},
+      {"hook auth scheme", b + "HookAuth token:abc\n", "HookAuth: expected bearer:TOKEN or basic:USER:PASSWORD"},
+      {"hook auth basic no password", b + "HookAuth basic:user\n", "expected basic:USER:PASSWORD"},
+      {"hook auth missing file", b + "HookAuth file:/nonexistent/hook.secret\n", "cannot read /nonexistent/hook.secret"},
+      {"hook size unit", b + "HookMaxRequestSize 5t\n", "expected a size from 1k to 1g"},
+      {"hook size too small", b + "HookMaxRequestSize 10\n", "expected a size from 1k to 1g"},
+      {"hook size too big", b + "HookMaxRequestSize 2g\n", "expected a size from 1k to 1g"},
+      {"hook timeout", b + "HookTimeout 2h\n", "expected 1s to 3600s"},
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.label);
+    auto c = parse(row.text);
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().find(row.want), std::string::npos) << c.error();
+  }
+  // The secret never appears in an error.
+  auto bad = parse(b + "HookAuth bearer:has space-s3cret\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().find("s3cret"), std::string::npos) << bad.error();
+}
+
+}  // namespace
+}  // namespace aamp::milter

@@ -17,6 +17,7 @@ TEST(DaemonReload, ChangesNeedingRestart) {
     std::function<void(Config&)> change;
     std::vector<std::string> want;
   };
+  const std::string hook = "reload: HookListen/HookMaxRequestSize/HookTimeout changes need a restart";
   const std::string socket = "reload: Socket/SocketMode changes need a restart; still listening on inet:8891@127.0.0.1";
   const std::vector<Row> rows = {
       {"nothing changed", [](Config&) {}, {}},
@@ -25,6 +26,9 @@ TEST(DaemonReload, ChangesNeedingRestart) {
       {"socket mode", [](Config& c) { c.socket_mode = 0600; }, {socket}},
       {"UserID set", [](Config& c) { c.user = Account{"aamp", ""}; }, {"reload: a UserID change needs a restart"}},
       {"PidFile", [](Config& c) { c.pid_file = "/run/aamp.pid"; }, {"reload: a PidFile change needs a restart"}},
+      {"HookListen", [](Config& c) { c.hook.listen = http::parse_listen_spec("8892"); }, {hook}},
+      {"HookTimeout", [](Config& c) { c.hook.timeout_s = 5; }, {hook}},
+      {"HookAuth applies to the next request", [](Config& c) { c.hook.credential = http::Credential::parse("bearer:x"); }, {}},
       {"all three, in order",
        [](Config& c) {
          c.pid_file = "/run/aamp.pid";
