@@ -10,8 +10,10 @@ import http.client
 import itertools
 import json
 import os
+import signal
 import socket
 import sqlite3
+import subprocess
 import unittest
 from pathlib import Path
 
@@ -281,6 +283,21 @@ class HookScenarios(unittest.TestCase):
             self.assertEqual(resp.status, 404)
         finally:
             conn.close()
+
+    def test_check_mode_masks_the_credential(self):
+        out = subprocess.run([self.milter.binary, "-n", "-c", str(self.milter.config_path)], capture_output=True,
+                             text=True, timeout=PATIENCE)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(f"hook endpoint http://127.0.0.1:{self.hook_port}/aamp, auth bearer:****", out.stdout)
+        self.assertNotIn(TOKEN, out.stdout + out.stderr)
+
+    def test_reload_keeps_the_hook_serving(self):
+        reloaded = self.milter.log().count("configuration reloaded")
+        self.milter.signal(signal.SIGUSR1)
+        wait_until(lambda: self.milter.log().count("configuration reloaded") > reloaded, PATIENCE, "the reload")
+        out = self.send(ALICE, aamp_message(task_id="hook-after-reload"), auth_login=ALICE)
+        self.assertEqual(out.fate, "queued")
+        self.assertNotIn("need a restart", self.milter.log())
 
     def test_earlier_stages_accept(self):
         for stage in ("connect", "ehlo", "mail", "rcpt"):
