@@ -15,6 +15,7 @@
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 namespace aamp::http {
 
@@ -151,7 +152,7 @@ Server::Server(const ListenSpec& listen, const Limits& limits, Handler handler)
   impl_->handler = std::move(handler);
   const int family = listen.ipv6 ? AF_INET6 : AF_INET;
   impl_->fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (impl_->fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  if (impl_->fd < 0) throw std::runtime_error("socket: " + std::system_category().message(errno));
   const int one = 1;
   ::setsockopt(impl_->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_storage addr{};
@@ -172,7 +173,7 @@ Server::Server(const ListenSpec& listen, const Limits& limits, Handler handler)
   }
   auto fail = [&](const char* what) {
     const std::string message =
-        std::string(what) + " " + to_string(listen) + ": " + std::strerror(errno);
+        std::string(what) + " " + to_string(listen) + ": " + std::system_category().message(errno);
     ::close(impl_->fd);
     throw std::runtime_error(message);
   };
