@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "milter/daemon.hpp"
+#include "milter/daemon_metrics.hpp"
 #include "milter/daemon_pid_file.hpp"
 #include "milter/daemon_privileges.hpp"
 #include "milter/daemon_reload.hpp"
@@ -93,13 +94,33 @@ class Daemon final : public Runtime {
     std::lock_guard lock(config_mutex_);
     return config_;
   }
-  Services services() override { return Services{stores_, clock_, rng_}; }
+  Services services() override { return Services{stores_, clock_, rng_, &metrics_}; }
   void reply_enqueued() noexcept override {
     std::lock_guard lock(replier_mutex_);
     if (replier_) replier_->worker->notify();
   }
-  void connection_opened() noexcept override { ++connections_; }
-  void connection_closed() noexcept override { --connections_; }
+  void connection_opened() noexcept override {
+    ++connections_;
+    metrics_.connection_opened();
+  }
+  void connection_closed() noexcept override {
+    --connections_;
+    metrics_.connection_closed();
+  }
+  // GET /metrics and GET /healthz of MetricsListen.
+  std::string metrics_text() { return scrape_metrics(metrics_, current_store_, clock_); }
+  metrics::HealthReport health() {
+    WorkerBeat beat;
+    {
+      std::lock_guard lock(replier_mutex_);
+      if (replier_) {
+        beat.running = replier_->worker->running();
+        beat.heartbeat = replier_->worker->heartbeat();
+        beat.poll_interval = replier_->worker->poll_interval();
+      }
+    }
+    return check_health(current_store_, clock_, beat, config() != nullptr, generation_.load());
+  }
 
   int run(StartupReport& report);
 
@@ -109,6 +130,9 @@ class Daemon final : public Runtime {
   void reload_replier(const Config& next);
   void reload_loop();
   void drain();
+  mail::AttemptSink count_attempts() {
+    return [this](AuditVerdict v) { metrics_.reply_attempt(v); };
+  }
 
   const Options options_;
   const std::string base_dir_;
@@ -121,6 +145,8 @@ class Daemon final : public Runtime {
   std::mutex replier_mutex_;    // guards the pointer; notify() never blocks
   std::unique_ptr<Replier> replier_;
   std::atomic<int> connections_{0};
+  metrics::AampMetrics metrics_{AAMP_VERSION};
+  std::atomic<std::int64_t> generation_{0};  // configurations loaded: 1 at start, +1 per reload
   std::atomic<bool> stopping_{false};
   std::thread reloader_;
   std::string pid_file_;
@@ -149,7 +175,7 @@ void Daemon::start(StartupReport& report) {
   }
 
   try {
-    replier_ = std::make_unique<Replier>(current_store_, current_store_, clock_, *cfg);
+    replier_ = std::make_unique<Replier>(current_store_, current_store_, clock_, *cfg, count_attempts());
   } catch (const StartupError&) {
     throw;
   } catch (const std::exception& e) {
@@ -172,6 +198,7 @@ void Daemon::start(StartupReport& report) {
   }
 
   replier_->worker->start();  // after the privilege drop: sendmail runs as UserID
+  metrics_.config_generation(++generation_);
   reloader_ = std::thread([this] { reload_loop(); });
   logf(Severity::info, "{} started: socket {}, database {}, mode {}, authserv-id {}", version_line(), cfg->socket.str(),
        database, to_string(cfg->policy.mode), cfg->policy.authserv_id);
@@ -196,6 +223,7 @@ void Daemon::reload() {
     std::lock_guard lock(config_mutex_);
     config_ = snapshot;
   }
+  metrics_.config_generation(++generation_);
   logf(Severity::info, "configuration reloaded from {}: mode {}, database {}", snapshot->source,
        to_string(snapshot->policy.mode), store::display_database(snapshot->database));
 }
@@ -205,7 +233,7 @@ void Daemon::reload() {
 void Daemon::reload_replier(const Config& next) {
   std::unique_ptr<Replier> fresh;
   try {
-    fresh = std::make_unique<Replier>(current_store_, current_store_, clock_, next);
+    fresh = std::make_unique<Replier>(current_store_, current_store_, clock_, next, count_attempts());
     fresh->worker->start();
   } catch (const std::exception& e) {
     logf(Severity::warning, "reload: the reply worker keeps its settings: {}", e.what());
