@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace aamp::metrics {
@@ -66,8 +67,12 @@ std::string format_value(double value) {
     std::snprintf(buf, sizeof buf, "%.0f", value);
     return buf;
   }
+  // The shortest of %.15g..%.17g that reads back as the same double: 0.0005, not 0.00050000000000000001.
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", value);
+  for (int precision = 15; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, value);
+    if (std::strtod(buf, nullptr) == value) break;
+  }
   return buf;
 }
 

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/server.hpp"
 #include "milter/daemon.hpp"
 #include "milter/daemon_metrics.hpp"
 #include "milter/daemon_pid_file.hpp"
@@ -130,6 +131,7 @@ class Daemon final : public Runtime {
   void reload_replier(const Config& next);
   void reload_loop();
   void drain();
+  void start_metrics_server(const http::ListenSpec& listen);
   mail::AttemptSink count_attempts() {
     return [this](AuditVerdict v) { metrics_.reply_attempt(v); };
   }
@@ -149,6 +151,7 @@ class Daemon final : public Runtime {
   std::atomic<std::int64_t> generation_{0};  // configurations loaded: 1 at start, +1 per reload
   std::atomic<bool> stopping_{false};
   std::thread reloader_;
+  std::unique_ptr<http::Server> metrics_server_;  // MetricsListen
   std::string pid_file_;
 };
 
@@ -199,10 +202,34 @@ void Daemon::start(StartupReport& report) {
 
   replier_->worker->start();  // after the privilege drop: sendmail runs as UserID
   metrics_.config_generation(++generation_);
+  if (cfg->metrics_listen) start_metrics_server(*cfg->metrics_listen);
   reloader_ = std::thread([this] { reload_loop(); });
   logf(Severity::info, "{} started: socket {}, database {}, mode {}, authserv-id {}", version_line(), cfg->socket.str(),
        database, to_string(cfg->policy.mode), cfg->policy.authserv_id);
   report.succeeded();
+}
+
+// GET /metrics and GET /healthz, on a thread of libmicrohttpd's per request. Opened after the
+// privilege drop (a port above 1023); a listener that cannot be bound stops the start-up.
+void Daemon::start_metrics_server(const http::ListenSpec& listen) {
+  http::Router router;
+  router.add("GET", "/metrics", [this](const http::Request&) {
+    return http::Response{200, std::string(metrics::kContentType), metrics_text(), {}};
+  });
+  router.add("GET", "/healthz", [this](const http::Request&) {
+    const metrics::HealthReport h = health();
+    return http::Response::text(h.status, h.body);
+  });
+  http::Limits limits;
+  limits.max_body = 4096;  // GET only
+  limits.timeout = std::chrono::seconds(10);
+  limits.max_connections = 16;
+  try {
+    metrics_server_ = std::make_unique<http::Server>(listen, limits, std::move(router));
+  } catch (const std::exception& e) {
+    throw StartupError(kExitFailure, "MetricsListen " + http::to_string(listen) + ": " + e.what());
+  }
+  logf(Severity::info, "metrics and health on http://{}/metrics and /healthz", http::to_string(listen));
 }
 
 void Daemon::reload() {
@@ -277,6 +304,7 @@ int Daemon::run(StartupReport& report) {
   logf(Severity::info, "stopping: waiting for open MTA connections");
   drain();
   stopping_ = true;
+  metrics_server_.reset();  // no handler runs afterwards
   pthread_kill(reloader_.native_handle(), SIGUSR1);
   reloader_.join();
   std::unique_ptr<Replier> replier;
