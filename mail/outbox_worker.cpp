@@ -37,13 +37,14 @@ std::chrono::seconds retry_delay(int failures, const OutboxWorkerOptions& option
 }
 
 OutboxWorker::OutboxWorker(Outbox& outbox, ReplyTransport& transport, const Clock& clock,
-                           OutboxWorkerOptions options, LogSink log, Store* audit)
+                           OutboxWorkerOptions options, LogSink log, Store* audit, AttemptSink attempts)
     : outbox_(outbox),
       transport_(transport),
       clock_(clock),
       options_(std::move(options)),
       log_(std::move(log)),
-      audit_(audit) {}
+      audit_(audit),
+      attempts_(std::move(attempts)) {}
 
 OutboxWorker::~OutboxWorker() { stop(); }
 
@@ -99,6 +100,7 @@ void OutboxWorker::release_lock() noexcept {
 
 void OutboxWorker::run(const std::stop_token& stop) {
   while (!stop.stop_requested()) {
+    heartbeat_.store(clock_.now(), std::memory_order_relaxed);
     try {
       if (hold_lock()) drain_once(stop);
     } catch (const std::exception& e) {
@@ -270,6 +272,7 @@ void OutboxWorker::log(LogLevel level, const std::string& line) const {
 }
 
 void OutboxWorker::audit(const OutboxReply& reply, AuditVerdict verdict, const std::string& reason) const {
+  if (attempts_) attempts_(verdict);
   if (audit_ == nullptr) return;
   AuditRecord record;
   record.at = clock_.now();

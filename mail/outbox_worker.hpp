@@ -9,6 +9,7 @@
 // transport, clock (and audit store) must outlive the worker.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <condition_variable>
@@ -36,6 +37,9 @@ enum class LogLevel {
 // Where the worker's log lines go (the daemon: syslog). Lines start with the reply's
 // Message-ID; called from the worker's thread; must not throw.
 using LogSink = std::function<void(LogLevel, const std::string&)>;
+// Told of every attempt's outcome (reply_sent, reply_deferred, reply_abandoned), from the
+// worker's thread; the daemon counts them (aamp_reply_sends_total). Must not throw.
+using AttemptSink = std::function<void(AuditVerdict)>;
 
 enum class EnvelopeSender {
   null,     // MAIL FROM:<> (RFC 3834 §3.3), the default
@@ -80,7 +84,7 @@ class OutboxWorker {
   // `audit`, when given, gets one row per attempt (verdict reply-sent, reply-deferred,
   // reply-abandoned); a failure to write it is logged and does not change the outcome.
   OutboxWorker(Outbox& outbox, ReplyTransport& transport, const Clock& clock, OutboxWorkerOptions options,
-               LogSink log = {}, Store* audit = nullptr);
+               LogSink log = {}, Store* audit = nullptr, AttemptSink attempts = {});
   ~OutboxWorker();  // stop()
   OutboxWorker(const OutboxWorker&) = delete;
   OutboxWorker& operator=(const OutboxWorker&) = delete;
@@ -96,6 +100,11 @@ class OutboxWorker {
   // the outbox or the transport; harmless when not running.
   void notify();
   bool running() const;
+  // The clock's time when the thread last woke to drain (or to try for the lock): the
+  // daemon's /healthz calls the worker stuck when this is much older than the poll
+  // interval. 0 before the first pass. Any thread.
+  UnixTime heartbeat() const noexcept { return heartbeat_.load(std::memory_order_relaxed); }
+  std::chrono::milliseconds poll_interval() const noexcept { return options_.poll_interval; }
 
   // One pass over everything due now, synchronously (what the thread does each time it
   // wakes). StoreError from due_replies propagates; failures to mark are logged.
@@ -128,6 +137,8 @@ class OutboxWorker {
   const OutboxWorkerOptions options_;
   const LogSink log_;
   Store* const audit_;
+  const AttemptSink attempts_;
+  std::atomic<UnixTime> heartbeat_{0};
 
   mutable std::mutex mu_;
   std::condition_variable_any wake_;

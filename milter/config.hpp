@@ -83,6 +83,7 @@ struct Config {
   std::string database;                  // SQLite file or PostgreSQL connection string; required
   std::optional<Account> user;           // UserID: drop to this account after opening resources
   std::string pid_file;                  // "" = none
+  std::optional<http::ListenSpec> metrics_listen;  // MetricsListen: /metrics and /healthz; none = off
   bool syslog = true;
   std::string syslog_facility = "mail";  // as written; syslog_facility_code() maps it
   int busy_timeout_ms = 5000;            // SQLite busy timeout: below the MTA's milter timeouts

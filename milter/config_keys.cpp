@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstdint>
+#include <stdexcept>
 
 #include "milter/config_lists.hpp"
 #include "milter/config_values.hpp"
@@ -133,6 +134,15 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
          auto a = parse_account(v);
          if (!a) return a.error();
          p.cfg.user = *a;
+         return std::nullopt;
+       }},
+      {"metricslisten",
+       [](Parser& p, std::string_view v) -> Problem {
+         try {
+           p.cfg.metrics_listen = http::parse_listen_spec(v);
+         } catch (const std::invalid_argument& e) {
+           return std::string(e.what());
+         }
          return std::nullopt;
        }},
       {"pidfile",

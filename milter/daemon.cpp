@@ -23,7 +23,9 @@
 #include <utility>
 #include <vector>
 
+#include "http/server.hpp"
 #include "milter/daemon.hpp"
+#include "milter/daemon_metrics.hpp"
 #include "milter/daemon_pid_file.hpp"
 #include "milter/daemon_privileges.hpp"
 #include "milter/daemon_reload.hpp"
@@ -94,13 +96,33 @@ class Daemon final : public Runtime {
     std::lock_guard lock(config_mutex_);
     return config_;
   }
-  Services services() override { return Services{stores_, clock_, rng_}; }
+  Services services() override { return Services{stores_, clock_, rng_, &metrics_}; }
   void reply_enqueued() noexcept override {
     std::lock_guard lock(replier_mutex_);
     if (replier_) replier_->worker->notify();
   }
-  void connection_opened() noexcept override { ++connections_; }
-  void connection_closed() noexcept override { --connections_; }
+  void connection_opened() noexcept override {
+    ++connections_;
+    metrics_.connection_opened();
+  }
+  void connection_closed() noexcept override {
+    --connections_;
+    metrics_.connection_closed();
+  }
+  // GET /metrics and GET /healthz of MetricsListen.
+  std::string metrics_text() { return scrape_metrics(metrics_, current_store_, clock_); }
+  metrics::HealthReport health() {
+    WorkerBeat beat;
+    {
+      std::lock_guard lock(replier_mutex_);
+      if (replier_) {
+        beat.running = replier_->worker->running();
+        beat.heartbeat = replier_->worker->heartbeat();
+        beat.poll_interval = replier_->worker->poll_interval();
+      }
+    }
+    return check_health(current_store_, clock_, beat, config() != nullptr, generation_.load());
+  }
 
   int run(StartupReport& report);
 
@@ -110,6 +132,10 @@ class Daemon final : public Runtime {
   void reload_replier(const Config& next);
   void reload_loop();
   void drain();
+  void start_metrics_server(const http::ListenSpec& listen);
+  mail::AttemptSink count_attempts() {
+    return [this](AuditVerdict v) { metrics_.reply_attempt(v); };
+  }
 
   const Options options_;
   const std::string base_dir_;
@@ -122,8 +148,11 @@ class Daemon final : public Runtime {
   std::mutex replier_mutex_;    // guards the pointer; notify() never blocks
   std::unique_ptr<Replier> replier_;
   std::atomic<int> connections_{0};
+  metrics::AampMetrics metrics_{AAMP_VERSION};
+  std::atomic<std::int64_t> generation_{0};  // configurations loaded: 1 at start, +1 per reload
   std::atomic<bool> stopping_{false};
   std::thread reloader_;
+  std::unique_ptr<http::Server> metrics_server_;  // MetricsListen
   std::string pid_file_;
   std::unique_ptr<HookServer> hook_;  // the Stalwart MTA hook, when HookListen is set
 };
@@ -153,7 +182,7 @@ void Daemon::start(StartupReport& report) {
   }
 
   try {
-    replier_ = std::make_unique<Replier>(current_store_, current_store_, clock_, *cfg);
+    replier_ = std::make_unique<Replier>(current_store_, current_store_, clock_, *cfg, count_attempts());
   } catch (const StartupError&) {
     throw;
   } catch (const std::exception& e) {
@@ -176,6 +205,8 @@ void Daemon::start(StartupReport& report) {
   }
 
   replier_->worker->start();  // after the privilege drop: sendmail runs as UserID
+  metrics_.config_generation(++generation_);
+  if (cfg->metrics_listen) start_metrics_server(*cfg->metrics_listen);
   reloader_ = std::thread([this] { reload_loop(); });
   logf(Severity::info, "{} started: socket {}, database {}, mode {}, authserv-id {}", version_line(), cfg->socket.str(),
        database, to_string(cfg->policy.mode), cfg->policy.authserv_id);
@@ -184,6 +215,29 @@ void Daemon::start(StartupReport& report) {
          cfg->hook.credential.masked());
   }
   report.succeeded();
+}
+
+// GET /metrics and GET /healthz, on a thread of libmicrohttpd's per request. Opened after the
+// privilege drop (a port above 1023); a listener that cannot be bound stops the start-up.
+void Daemon::start_metrics_server(const http::ListenSpec& listen) {
+  http::Router router;
+  router.add("GET", "/metrics", [this](const http::Request&) {
+    return http::Response{200, std::string(metrics::kContentType), metrics_text(), {}};
+  });
+  router.add("GET", "/healthz", [this](const http::Request&) {
+    const metrics::HealthReport h = health();
+    return http::Response::text(h.status, h.body);
+  });
+  http::Limits limits;
+  limits.max_body = 4096;  // GET only
+  limits.timeout = std::chrono::seconds(10);
+  limits.max_connections = 16;
+  try {
+    metrics_server_ = std::make_unique<http::Server>(listen, limits, std::move(router));
+  } catch (const std::exception& e) {
+    throw StartupError(kExitFailure, "MetricsListen " + http::to_string(listen) + ": " + e.what());
+  }
+  logf(Severity::info, "metrics and health on http://{}/metrics and /healthz", http::to_string(listen));
 }
 
 void Daemon::reload() {
@@ -204,6 +258,7 @@ void Daemon::reload() {
     std::lock_guard lock(config_mutex_);
     config_ = snapshot;
   }
+  metrics_.config_generation(++generation_);
   logf(Severity::info, "configuration reloaded from {}: mode {}, database {}", snapshot->source,
        to_string(snapshot->policy.mode), store::display_database(snapshot->database));
 }
@@ -213,7 +268,7 @@ void Daemon::reload() {
 void Daemon::reload_replier(const Config& next) {
   std::unique_ptr<Replier> fresh;
   try {
-    fresh = std::make_unique<Replier>(current_store_, current_store_, clock_, next);
+    fresh = std::make_unique<Replier>(current_store_, current_store_, clock_, next, count_attempts());
     fresh->worker->start();
   } catch (const std::exception& e) {
     logf(Severity::warning, "reload: the reply worker keeps its settings: {}", e.what());
@@ -258,6 +313,7 @@ int Daemon::run(StartupReport& report) {
   hook_.reset();  // answers the requests under way, takes no more
   drain();
   stopping_ = true;
+  metrics_server_.reset();  // no handler runs afterwards
   pthread_kill(reloader_.native_handle(), SIGUSR1);
   reloader_.join();
   std::unique_ptr<Replier> replier;

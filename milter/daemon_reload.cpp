@@ -13,6 +13,9 @@ std::vector<std::string> changes_needing_restart(const Config& running, const Co
       next.hook.timeout_s != running.hook.timeout_s)
     lines.emplace_back("reload: HookListen/HookMaxRequestSize/HookTimeout changes need a restart");
   if (next.pid_file != running.pid_file) lines.emplace_back("reload: a PidFile change needs a restart");
+  if (next.metrics_listen != running.metrics_listen)
+    lines.push_back("reload: a MetricsListen change needs a restart; still serving metrics on " +
+                    (running.metrics_listen ? http::to_string(*running.metrics_listen) : std::string("none")));
   return lines;
 }
 

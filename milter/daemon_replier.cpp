@@ -60,12 +60,13 @@ std::vector<std::string> reply_settings_warnings(const Config& c, const mail::Re
   return out;
 }
 
-Replier::Replier(Store& store, Outbox& outbox, const Clock& clock, const Config& c) : settings(c.reply) {
+Replier::Replier(Store& store, Outbox& outbox, const Clock& clock, const Config& c, mail::AttemptSink attempts)
+    : settings(c.reply) {
   auto spec = reply_transport_spec(c);
   if (!spec) throw StartupError(kExitConfig, spec.error());
   transport = mail::make_reply_transport(*spec);  // reads a password file: before the privilege drop
   worker = std::make_unique<mail::OutboxWorker>(outbox, *transport, clock, worker_options(c.reply, c.database),
-                                                log_reply_worker, &store);
+                                                log_reply_worker, &store, std::move(attempts));
 }
 
 }  // namespace aamp::milter

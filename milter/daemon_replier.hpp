@@ -28,7 +28,7 @@ std::vector<std::string> reply_settings_warnings(const Config& c, const mail::Re
 struct Replier {
   // Throws StartupError (kExitConfig) for a transport that does not parse, or what the
   // transport throws (it reads a password file: make it before the privilege drop).
-  Replier(Store& store, Outbox& outbox, const Clock& clock, const Config& c);
+  Replier(Store& store, Outbox& outbox, const Clock& clock, const Config& c, mail::AttemptSink attempts = {});
   ~Replier() { worker.reset(); }  // stops and joins before the transport goes
   Replier(const Replier&) = delete;
   Replier& operator=(const Replier&) = delete;

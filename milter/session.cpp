@@ -168,6 +168,7 @@ MessageEnd Session::end_of_message(const Macros& macros) {
   facts_.helo = helo_;
 
   const Policy& policy = config_->policy;
+  const auto started = std::chrono::steady_clock::now();
   Decision d;
   if (dropped_relevant_) {
     // Headers or recipients we could not hold: never judge a message on part of it.
@@ -182,8 +183,11 @@ MessageEnd Session::end_of_message(const Macros& macros) {
       // The engine maps the store's failures itself; this is the store that would not open.
       d = failure_decision(policy.on.store_error, FailureKind::store_error, e.what());
       d.aamp = true;
+      d.store_error = e.kind();
     }
   }
+  if (services_.metrics != nullptr)
+    services_.metrics->decision(d, policy.mode, std::chrono::steady_clock::now() - started);
   MessageEnd end;
   end.summary = summary_line(d);
   end.removals = removal_line(d);

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "milter/config.hpp"
+#include "metrics/aamp_metrics.hpp"
 #include "milter/log.hpp"
 #include "policy/clock.hpp"
 #include "policy/decision.hpp"
@@ -46,6 +47,7 @@ struct Services {
   StoreSource& stores;
   const Clock& clock;
   Rng& rng;
+  metrics::AampMetrics* metrics = nullptr;  // each decision counted and timed when set
 };
 
 // What to tell the MTA at end of headers.

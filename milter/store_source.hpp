@@ -78,6 +78,7 @@ class CurrentStore final : public Store, public Outbox {
   PairCheck peek_pair_code(const PairAttempt& attempt) override { return source_.acquire()->peek_pair_code(attempt); }
 
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override { return outbox()->due_replies(now, limit); }
+  OutboxBacklog backlog() override { return outbox()->backlog(); }
   bool claim(std::int64_t id, UnixTime now, UnixTime until) override { return outbox()->claim(id, now, until); }
   void release(std::int64_t id, UnixTime due_at) override { outbox()->release(id, due_at); }
   void mark_sent(std::int64_t id, UnixTime now) override { outbox()->mark_sent(id, now); }

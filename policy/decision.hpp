@@ -9,6 +9,7 @@
 
 #include "policy/audit_verdict.hpp"
 #include "policy/names.hpp"
+#include "policy/store.hpp"
 
 namespace aamp {
 
@@ -44,6 +45,16 @@ struct HeaderAddition {
   std::string value;
 };
 
+// Why a recipient was refused: the class whose configured action applies (On-BadMessage,
+// On-PolicyDeny); the class label of aamp_refusals_total.
+enum class RefusalClass {
+  bad_message,  // invalid AAMP (or a message over the milter's bounds)
+  policy_deny,  // untrusted, no rule allows it, stale, pairing locked out
+};
+inline constexpr NameTable<RefusalClass, 2> kRefusalClassNames{
+    {{"bad-message", RefusalClass::bad_message}, {"policy-deny", RefusalClass::policy_deny}}};
+constexpr std::string_view to_string(RefusalClass c) noexcept { return name_of(kRefusalClassNames, c); }
+
 // The outcome for one recipient, for logs and the multi-recipient split.
 struct RecipientOutcome {
   std::string recipient;
@@ -51,6 +62,7 @@ struct RecipientOutcome {
   bool refused = false;
   std::optional<AuditVerdict> verdict;  // as in the audit row (without "report-"); none when not protected
   std::string reason;
+  std::optional<RefusalClass> refusal;  // refused (not in report mode), whatever the action
 };
 
 struct Decision {
@@ -69,6 +81,7 @@ struct Decision {
   AuditVerdict verdict = AuditVerdict::not_aamp;  // the message's overall verdict
   std::string reason;
   std::vector<RecipientOutcome> recipients;
+  std::optional<StoreErrorKind> store_error;  // the store failed (verdict store-error): how
   bool reply_enqueued = false;  // a pair.respond waits in the outbox: wake the worker
 };
 

@@ -313,7 +313,9 @@ void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ct
   std::vector<const Outcome*> removed;
   std::vector<Outcome> delivered_protected;
   for (const auto& o : outcomes) {
-    d.recipients.push_back({o.recipient, o.is_protected, false, o.verdict, o.reason});
+    d.recipients.push_back({o.recipient, o.is_protected, false, o.verdict, o.reason, std::nullopt});
+    if (o.refusal != Refusal::none && !o.report)
+      d.recipients.back().refusal = o.refusal == Refusal::bad_message ? RefusalClass::bad_message : RefusalClass::policy_deny;
     const Action act = o.refusal == Refusal::none || o.report ? Action::accept : action_for(o.refusal, policy);
     if (act == Action::tempfail && tempfail == nullptr) tempfail = &o;
     if (act == Action::quarantine && quarantine == nullptr) quarantine = &o;
@@ -445,7 +447,9 @@ Decision decide(const MessageFacts& facts, const EngineContext& ctx) {
     decide_into(d, facts, ctx);
     return d;
   } catch (const StoreError& e) {
-    return failure_decision(ctx.policy.on.store_error, FailureKind::store_error, e.what(), std::move(d));
+    Decision f = failure_decision(ctx.policy.on.store_error, FailureKind::store_error, e.what(), std::move(d));
+    f.store_error = e.kind();
+    return f;
   } catch (const std::exception& e) {
     return failure_decision(ctx.policy.on.internal_error, FailureKind::internal_error, e.what(), std::move(d));
   }

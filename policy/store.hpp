@@ -29,6 +29,14 @@ enum class StoreErrorKind {
   schema,       // the database is older or newer than this program understands
   io,           // anything else SQLite or the OS reported
 };
+// The kind label of aamp_store_errors_total.
+inline constexpr NameTable<StoreErrorKind, 6> kStoreErrorKindNames{{{"unavailable", StoreErrorKind::unavailable},
+                                                                    {"busy", StoreErrorKind::busy},
+                                                                    {"corrupt", StoreErrorKind::corrupt},
+                                                                    {"full", StoreErrorKind::full},
+                                                                    {"schema", StoreErrorKind::schema},
+                                                                    {"io", StoreErrorKind::io}}};
+constexpr std::string_view to_string(StoreErrorKind k) noexcept { return name_of(kStoreErrorKindNames, k); }
 
 class StoreError : public std::runtime_error {
  public:
@@ -201,6 +209,12 @@ class Store {
   virtual PairCheck peek_pair_code(const PairAttempt& attempt) = 0;
 };
 
+// What the outbox holds unsent (neither sent nor abandoned), for the metrics.
+struct OutboxBacklog {
+  std::int64_t depth = 0;
+  UnixTime oldest_created_at = 0;  // 0 when empty
+};
+
 // The durable queue the reply worker drains. Separate from Store: the engine only enqueues
 // (through redeem_pair_code); the worker claims, sends and marks.
 class Outbox {
@@ -220,6 +234,9 @@ class Outbox {
   virtual void mark_failed(std::int64_t id, UnixTime next_attempt_at, const std::string& error) = 0;
   // Gives up on a reply (too many attempts); it stays for the audit with the error.
   virtual void mark_abandoned(std::int64_t id, UnixTime now, const std::string& error) = 0;
+  // How many replies wait, and since when: one aggregate query (the daemon's /metrics and
+  // /healthz ask it at every scrape).
+  virtual OutboxBacklog backlog() = 0;
 };
 
 }  // namespace aamp

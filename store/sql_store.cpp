@@ -81,6 +81,8 @@ constexpr std::string_view kDueReplies =
     "next_attempt_at, last_error FROM outbox "
     "WHERE sent_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= ?1 "
     "ORDER BY created_at, id LIMIT ?2";
+constexpr std::string_view kOutboxBacklog =
+    "SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM outbox WHERE sent_at IS NULL AND abandoned_at IS NULL";
 constexpr std::string_view kClaimReply =
     "UPDATE outbox SET next_attempt_at = ?3 "
     "WHERE id = ?1 AND sent_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= ?2";
@@ -334,6 +336,17 @@ std::vector<OutboxReply> SqlStore::due_replies(UnixTime now, int limit) {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+OutboxBacklog SqlStore::backlog() {
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kOutboxBacklog);
+  OutboxBacklog b;
+  if (st.step()) {
+    b.depth = st.int64(0);
+    b.oldest_created_at = st.int64(1);
+  }
+  return b;
 }
 
 bool SqlStore::claim(std::int64_t id, UnixTime now, UnixTime until) {

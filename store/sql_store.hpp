@@ -60,6 +60,7 @@ class SqlStore final : public Store, public Outbox {
   PairCheck peek_pair_code(const PairAttempt& attempt) override;
 
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
+  OutboxBacklog backlog() override;
   // One conditional UPDATE: of several workers (threads, processes, hosts) exactly one wins.
   bool claim(std::int64_t id, UnixTime now, UnixTime until) override;
   void release(std::int64_t id, UnixTime due_at) override;

@@ -204,6 +204,18 @@ std::vector<OutboxReply> MemoryStore::due_replies(UnixTime now, int limit) {
   return out;
 }
 
+OutboxBacklog MemoryStore::backlog() {
+  std::lock_guard lock(mu_);
+  enter("backlog");
+  OutboxBacklog b;
+  for (const auto& o : outbox_) {
+    if (o.sent_at || o.abandoned_at) continue;
+    ++b.depth;
+    if (b.oldest_created_at == 0 || o.reply.created_at < b.oldest_created_at) b.oldest_created_at = o.reply.created_at;
+  }
+  return b;
+}
+
 bool MemoryStore::claim(std::int64_t id, UnixTime now, UnixTime until) {
   std::lock_guard lock(mu_);
   enter("claim");

@@ -58,6 +58,7 @@ class MemoryStore final : public Store, public Outbox {
 
   // --- Outbox ------------------------------------------------------------------------
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
+  OutboxBacklog backlog() override;
   bool claim(std::int64_t id, UnixTime now, UnixTime until) override;
   void release(std::int64_t id, UnixTime due_at) override;
   void mark_sent(std::int64_t id, UnixTime now) override;

@@ -620,7 +620,7 @@ TEST(FailureDecision, WordsPerKindAndAction) {
     so_far.add_headers = {{"Authentication-Results", "mx; aamp=pass"}};
     so_far.aamp = true;
     so_far.intent = "pair.request";
-    so_far.recipients = {{"agent@example.net", true, false, AuditVerdict::pair_completed, "pairing completed"}};
+    so_far.recipients = {{"agent@example.net", true, false, AuditVerdict::pair_completed, "pairing completed", std::nullopt}};
     so_far.reply_enqueued = true;
     const Decision d = failure_decision(row.action, row.kind, "db\ngone", so_far);
     EXPECT_EQ(d.action, row.action);

@@ -88,6 +88,13 @@ TEST(Names, EveryTableRoundTripsWithItsSpellings) {
   EXPECT_EQ(round_trip(kTaskStatusNames), (Spelled{{"completed", 0}, {"rejected", 1}}));
   EXPECT_EQ(round_trip(kPatternKindNames), (Spelled{{"exact", 0}, {"domain", 1}, {"wildcard", 2}}));
   EXPECT_EQ(round_trip(kEnforcementModeNames), (Spelled{{"enforce", 0}, {"report", 1}}));
+  EXPECT_EQ(round_trip(kStoreErrorKindNames), (Spelled{{"unavailable", 0},
+                                                       {"busy", 1},
+                                                       {"corrupt", 2},
+                                                       {"full", 3},
+                                                       {"schema", 4},
+                                                       {"io", 5}}));
+  EXPECT_EQ(round_trip(kRefusalClassNames), (Spelled{{"bad-message", 0}, {"policy-deny", 1}}));
   EXPECT_EQ(round_trip(kActionNames),
             (Spelled{{"accept", 0}, {"reject", 1}, {"tempfail", 2}, {"quarantine", 3}, {"discard", 4}}));
   EXPECT_EQ(round_trip(store::kPairCodeStateNames),

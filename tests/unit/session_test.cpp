@@ -63,7 +63,7 @@ struct Rig {
     rule.pattern = "alice@example.test";
     store->add_rule(rule);
   }
-  Session session() { return Session(config, Services{source, clock, rng}); }
+  Session session() { return Session(config, Services{source, clock, rng, nullptr}); }
 
   std::shared_ptr<MemoryStore> store = std::make_shared<MemoryStore>();
   FixedSource source{store};
@@ -588,7 +588,7 @@ TEST(Session, StoreThatWillNotOpen) {
     SCOPED_TRACE(row.label);
     Rig rig([&](Config& c) { c.policy.on.store_error = row.on_store_error; });
     FixedSource broken{nullptr};
-    Session s(rig.config, Services{broken, rig.clock, rig.rng});
+    Session s(rig.config, Services{broken, rig.clock, rig.rng, nullptr});
     postfix_connect(s);
     send_message(s, dispatch_headers(), {"<agent@example.test>"});
     ASSERT_EQ(s.end_of_headers(), AfterHeaders::decide);

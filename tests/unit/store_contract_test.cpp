@@ -745,6 +745,9 @@ TYPED_TEST(StoreContract, OutboxDueSentFailedAbandoned) {
   };
   EXPECT_EQ(ids(kNow, 10), (std::vector<std::int64_t>{d, a}));
   EXPECT_EQ(ids(kNow + 60, 10), (std::vector<std::int64_t>{d, b, a, c}));
+  // The backlog counts every unsent reply, due or not (the metrics' outbox gauges).
+  EXPECT_EQ(this->outbox().backlog().depth, 4);
+  EXPECT_EQ(this->outbox().backlog().oldest_created_at, kNow - 10);
   EXPECT_EQ(ids(kNow + 60, 2), (std::vector<std::int64_t>{d, b}));
 
   const auto due = this->outbox().due_replies(kNow, 1);
@@ -770,6 +773,12 @@ TYPED_TEST(StoreContract, OutboxDueSentFailedAbandoned) {
   this->outbox().mark_failed(d, kNow, "late");
   this->outbox().mark_sent(999999, kNow);  // unknown ids are ignored
   EXPECT_EQ(ids(kNow + 60, 10), (std::vector<std::int64_t>{b, c}));
+  EXPECT_EQ(this->outbox().backlog().depth, 2);  // sent and abandoned ones are gone
+  EXPECT_EQ(this->outbox().backlog().oldest_created_at, kNow - 5);
+  this->outbox().mark_sent(b, kNow);
+  this->outbox().mark_sent(c, kNow);
+  EXPECT_EQ(this->outbox().backlog().depth, 0);
+  EXPECT_EQ(this->outbox().backlog().oldest_created_at, 0);
 }
 
 TYPED_TEST(StoreContract, OutboxClaimIsTakenOnceAndLeased) {
