@@ -9,6 +9,7 @@
 // them through a pipe (daemon_signals.hpp) and reloads or calls smfi_stop. When libmilter
 // stops without our SIGTERM the daemon exits 1. Runtime calls are thread-safe.
 #include <libmilter/mfapi.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -238,12 +239,24 @@ std::string Daemon::status_line() const {
 
 int Daemon::run(StartupReport& report, SignalPipe& signals) {
   start(report);
-  int rc = MI_FAILURE;
-  std::thread milter([&] {
-    rc = smfi_main();  // starts libmilter's signal thread: it inherits the blocked mask
-    signals.post_milter_ended();
-  });
-  signals.unblock_here();  // every other thread has the four signals blocked from now on
+  // From here the main thread takes the four signals (a HUP sent meanwhile arrives now);
+  // every thread started so far, and smfi_main's with libmilter's signal thread and the
+  // connection threads it starts, keep them blocked.
+  signals.unblock_here();
+  struct MilterRun {
+    SignalPipe* signals;
+    int rc = MI_FAILURE;
+  } run{&signals};
+  const pthread_t milter = signals.start_blocked_thread(
+      [](void* arg) -> void* {
+        auto* r = static_cast<MilterRun*>(arg);
+        r->rc = smfi_main();
+        r->signals->post_milter_ended();
+        return nullptr;
+      },
+      &run);
+  if (!signals.await_foreign_sigwait(std::chrono::seconds(5)))
+    logf(Severity::warning, "libmilter's signal thread was not seen waiting: a SIGHUP now may stop the daemon");
   notify_ready(status_line());
 
   bool stop_requested = false;
@@ -264,7 +277,8 @@ int Daemon::run(StartupReport& report, SignalPipe& signals) {
       (void)smfi_stop();  // thread-safe: sets libmilter's stop flag and closes the listener
     }
   }
-  milter.join();
+  (void)pthread_join(milter, nullptr);
+  const int rc = run.rc;
   if (!stop_requested) notify_stopping();
   logf(Severity::info, "stopping: waiting for open MTA connections");
   drain();

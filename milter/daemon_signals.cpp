@@ -7,6 +7,10 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <system_error>
 #include <thread>
 
@@ -66,6 +70,45 @@ void SignalPipe::post_milter_ended() {
     if (errno != EAGAIN && errno != EINTR) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+pthread_t SignalPipe::start_blocked_thread(void* (*body)(void*), void* arg) const {
+  pthread_attr_t attr;
+  if (const int rc = pthread_attr_init(&attr); rc != 0) throw std::system_error(rc, std::generic_category(), "pthread_attr_init");
+  int rc = pthread_attr_setsigmask_np(&attr, &set_);
+  pthread_t thread{};
+  if (rc == 0) rc = pthread_create(&thread, &attr, body, arg);
+  (void)pthread_attr_destroy(&attr);
+  if (rc != 0) throw std::system_error(rc, std::generic_category(), "pthread_create");
+  return thread;
+}
+
+namespace {
+
+// Whether the thread's status shows SIGHUP unblocked ("SigBlk:\t<hex mask>").
+bool hup_unblocked(const std::filesystem::path& status) {
+  std::ifstream in(status);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("SigBlk:", 0) != 0) continue;
+    const unsigned long long mask = std::strtoull(line.c_str() + 7, nullptr, 16);
+    return (mask & (1ULL << (SIGHUP - 1))) == 0;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool SignalPipe::await_foreign_sigwait(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const std::string self = std::to_string(gettid());
+  do {
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+      if (task.path().filename() != self && hup_unblocked(task.path() / "status")) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
 }
 
 }  // namespace aamp::milter

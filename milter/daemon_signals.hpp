@@ -5,13 +5,18 @@
 // pipe, and the main thread — which never runs smfi_main and keeps these signals unblocked —
 // reads the pipe. Linux offers a signal sent to the process to its main thread first when
 // that thread does not block it (kernel/signal.c, complete_signal), so libmilter's thread
-// never sees one; every other thread blocks them. What is left to chance (a HUP arriving
-// while the main thread has another signal pending) makes libmilter stop on its own; the
-// daemon then exits non-zero (daemon.cpp) so that systemd's Restart=on-failure restarts it.
+// never sees one; every other thread blocks them, and readiness waits until libmilter's
+// thread is in sigwait (a HUP pending as it starts waiting would be its). What is left to
+// chance (a HUP arriving while the main thread has another signal pending and is not
+// running) makes libmilter stop on its own; the daemon then exits non-zero (daemon.cpp)
+// so that systemd's Restart=on-failure restarts it.
 // No libmilter. Threading: install() before any thread starts; wait() on the main thread;
 // post() from any thread; the handler is async-signal-safe.
 #pragma once
 
+#include <pthread.h>
+
+#include <chrono>
 #include <csignal>
 
 namespace aamp::milter {
@@ -31,6 +36,15 @@ class SignalPipe {
   int wait();
   // Queues kMilterEnded for wait(); from any thread.
   void post_milter_ended();
+  // Starts `body` on a thread with the four signals blocked (the thread that runs
+  // smfi_main), whatever the calling thread's mask. Throws std::system_error.
+  pthread_t start_blocked_thread(void* (*body)(void*), void* arg) const;
+  // Waits (at most `timeout`) until a thread other than the calling one waits in sigwait()
+  // for SIGHUP — libmilter's signal thread, the only one that does — read from
+  // /proc/self/task/*/status, where a thread in sigwait shows the signals it waits for as
+  // unblocked. A HUP sent before then could be taken by that thread as it starts waiting.
+  // False when the timeout passed.
+  bool await_foreign_sigwait(std::chrono::milliseconds timeout) const;
 
  private:
   int read_fd_ = -1;
