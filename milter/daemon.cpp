@@ -1,11 +1,13 @@
 // daemon.cpp — the life of the aamp-milter process: load the configuration, detach (unless
 // -f) with a pipe that carries the child's startup result back to the parent, open the
-// socket, the database and the PID file, then drop privileges; run libmilter until
-// SIGTERM; let the connections in flight finish. SIGUSR1 reloads the configuration on a
-// thread of its own: a new immutable snapshot replaces the old one for new connections;
-// a configuration that does not parse is refused and the old one stays.
-// Threading: signals are blocked in every thread (a mask set before any thread starts);
-// libmilter's own thread takes TERM/INT/HUP, ours takes USR1. Runtime calls are thread-safe.
+// socket, the database and the PID file, then drop privileges; run libmilter (smfi_main) on
+// a thread of its own until SIGTERM; let the connections in flight finish. SIGHUP and
+// SIGUSR1 reload the configuration: a new immutable snapshot replaces the old one for new
+// connections; a configuration that does not parse is refused and the old one stays.
+// systemd hears of each step (daemon_notify.hpp).
+// Threading: HUP/USR1/TERM/INT are blocked in every thread but the main one, which takes
+// them through a pipe (daemon_signals.hpp) and reloads or calls smfi_stop. When libmilter
+// stops without our SIGTERM the daemon exits 1. Runtime calls are thread-safe.
 #include <libmilter/mfapi.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,10 +28,12 @@
 #include "http/server.hpp"
 #include "milter/daemon.hpp"
 #include "milter/daemon_metrics.hpp"
+#include "milter/daemon_notify.hpp"
 #include "milter/daemon_pid_file.hpp"
 #include "milter/daemon_privileges.hpp"
 #include "milter/daemon_reload.hpp"
 #include "milter/daemon_replier.hpp"
+#include "milter/daemon_signals.hpp"
 #include "milter/daemon_startup.hpp"
 #include "milter/hook_server.hpp"
 #include "milter/log.hpp"
@@ -81,7 +85,7 @@ LogSettings log_settings(const Config& c, bool foreground) {
   LogSettings s;
   s.syslog = c.syslog;
   s.facility = syslog_facility_code(c.syslog_facility).value_or(0);
-  s.to_stderr = foreground;
+  s.to_stderr = log_to_stderr(foreground, c.syslog, stderr_is_journal());
   return s;
 }
 
@@ -124,18 +128,18 @@ class Daemon final : public Runtime {
     return check_health(current_store_, clock_, beat, config() != nullptr, generation_.load());
   }
 
-  int run(StartupReport& report);
+  int run(StartupReport& report, SignalPipe& signals);
 
  private:
   void start(StartupReport& report);
   void reload();
   void reload_replier(const Config& next);
-  void reload_loop();
   void drain();
   void start_metrics_server(const http::ListenSpec& listen);
   mail::AttemptSink count_attempts() {
     return [this](AuditVerdict v) { metrics_.reply_attempt(v); };
   }
+  std::string status_line() const;
 
   const Options options_;
   const std::string base_dir_;
@@ -150,9 +154,8 @@ class Daemon final : public Runtime {
   std::atomic<int> connections_{0};
   metrics::AampMetrics metrics_{AAMP_VERSION};
   std::atomic<std::int64_t> generation_{0};  // configurations loaded: 1 at start, +1 per reload
-  std::atomic<bool> stopping_{false};
-  std::thread reloader_;
   std::unique_ptr<http::Server> metrics_server_;  // MetricsListen
+  bool store_opened_ = false;  // at startup
   std::string pid_file_;
   std::unique_ptr<HookServer> hook_;  // the Stalwart MTA hook, when HookListen is set
 };
@@ -176,6 +179,7 @@ void Daemon::start(StartupReport& report) {
   stores_.configure(cfg->database, cfg->busy_timeout_ms);
   try {
     stores_.open_now();
+    store_opened_ = true;
   } catch (const StoreError& e) {
     logf(Severity::error, "database {} unavailable: {}: AAMP mail gets On-StoreError ({}) until it opens", database,
          e.what(), to_string(cfg->policy.on.store_error));
@@ -207,7 +211,6 @@ void Daemon::start(StartupReport& report) {
   replier_->worker->start();  // after the privilege drop: sendmail runs as UserID
   metrics_.config_generation(++generation_);
   if (cfg->metrics_listen) start_metrics_server(*cfg->metrics_listen);
-  reloader_ = std::thread([this] { reload_loop(); });
   logf(Severity::info, "{} started: socket {}, database {}, mode {}, authserv-id {}", version_line(), cfg->socket.str(),
        database, to_string(cfg->policy.mode), cfg->policy.authserv_id);
   if (hook_) {
@@ -283,22 +286,6 @@ void Daemon::reload_replier(const Config& next) {
   logf(Severity::info, "reload: reply worker restarted with ReplyTransport {}", next.reply.transport);
 }
 
-void Daemon::reload_loop() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  while (true) {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) continue;
-    if (stopping_) return;
-    try {
-      reload();
-    } catch (const std::exception& e) {
-      logf(Severity::error, "reload failed, keeping the running configuration: {}", e.what());
-    }
-  }
-}
-
 void Daemon::drain() {
   const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
   while (connections_ > 0 && std::chrono::steady_clock::now() < deadline)
@@ -306,16 +293,60 @@ void Daemon::drain() {
   if (connections_ > 0) logf(Severity::warning, "stopping with {} MTA connection(s) still open", connections_.load());
 }
 
-int Daemon::run(StartupReport& report) {
+std::string Daemon::status_line() const {
+  const auto cfg = config();
+  std::string line = "listening on " + cfg->socket.str() + ", mode " + std::string(to_string(cfg->policy.mode));
+  if (!store_opened_) line += "; database unavailable at startup: AAMP mail gets On-StoreError until it opens";
+  return line;
+}
+
+int Daemon::run(StartupReport& report, SignalPipe& signals) {
   start(report);
-  const int rc = smfi_main();
+  // From here the main thread takes the four signals (a HUP sent meanwhile arrives now);
+  // every thread started so far, and smfi_main's with libmilter's signal thread and the
+  // connection threads it starts, keep them blocked.
+  signals.unblock_here();
+  struct MilterRun {
+    SignalPipe* signals;
+    int rc = MI_FAILURE;
+  } run{&signals};
+  const pthread_t milter = signals.start_blocked_thread(
+      [](void* arg) -> void* {
+        auto* r = static_cast<MilterRun*>(arg);
+        r->rc = smfi_main();
+        r->signals->post_milter_ended();
+        return nullptr;
+      },
+      &run);
+  if (!signals.await_foreign_sigwait(std::chrono::seconds(5)))
+    logf(Severity::warning, "libmilter's signal thread was not seen waiting: a SIGHUP now may stop the daemon");
+  notify_ready(status_line());
+
+  bool stop_requested = false;
+  for (int event; (event = signals.wait()) != SignalPipe::kMilterEnded;) {
+    if (event == SIGHUP || event == SIGUSR1) {
+      if (stop_requested) continue;
+      notify_reloading();
+      try {
+        reload();
+      } catch (const std::exception& e) {
+        logf(Severity::error, "reload failed, keeping the running configuration: {}", e.what());
+      }
+      notify_ready(status_line());
+    } else if ((event == SIGTERM || event == SIGINT) && !stop_requested) {
+      stop_requested = true;
+      notify_stopping();
+      logf(Severity::info, "{}: stopping", event == SIGTERM ? "SIGTERM" : "SIGINT");
+      (void)smfi_stop();  // thread-safe: sets libmilter's stop flag and closes the listener
+    }
+  }
+  (void)pthread_join(milter, nullptr);
+  const int rc = run.rc;
+  if (!stop_requested) notify_stopping();
   logf(Severity::info, "stopping: waiting for open MTA connections");
   hook_.reset();  // answers the requests under way, takes no more
   drain();
-  stopping_ = true;
   metrics_server_.reset();  // no handler runs afterwards
-  pthread_kill(reloader_.native_handle(), SIGUSR1);
-  reloader_.join();
   std::unique_ptr<Replier> replier;
   {
     std::lock_guard lock(replier_mutex_);
@@ -324,6 +355,13 @@ int Daemon::run(StartupReport& report) {
   replier.reset();
   stores_.close();
   if (!pid_file_.empty()) unlink(pid_file_.c_str());  // may fail once unprivileged; harmless
+  if (!stop_requested) {
+    // A signal reached libmilter's own thread, or its listener failed: exit non-zero so
+    // that systemd's Restart=on-failure starts the daemon again.
+    logf(Severity::error, "libmilter stopped without SIGTERM (status {}): exiting with status {} to be restarted",
+         rc == MI_SUCCESS ? "success" : "failure", kExitFailure);
+    return kExitFailure;
+  }
   logf(Severity::info, "stopped");
   return rc == MI_SUCCESS ? kExitOk : kExitFailure;
 }
@@ -365,12 +403,15 @@ int run_daemon(const Options& options) {
     return kExitOk;
   }
 
-  // Before any thread exists: every thread inherits this mask. libmilter's signal thread
-  // waits for TERM/INT/HUP (and stops); ours waits for USR1 (and reloads).
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGUSR1, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Before any thread exists: every thread inherits the blocked mask; only the main thread
+  // unblocks the four signals, once the threads have started (daemon_signals.hpp).
+  SignalPipe signals;
+  try {
+    signals.install();
+  } catch (const std::exception& e) {
+    (void)std::fprintf(stderr, "aamp-milter: signals: %s\n", e.what());
+    return kExitFailure;
+  }
   (void)signal(SIGPIPE, SIG_IGN);  // an MTA that hangs up mid-reply must not kill us
 
   configure_log(log_settings(*config, opts.foreground));
@@ -380,7 +421,7 @@ int run_daemon(const Options& options) {
     if (!opts.foreground) report.detach();
     if (!opts.foreground && chdir("/") != 0) throw StartupError(kExitFailure, "chdir /");
     Daemon daemon(opts, base_dir, std::move(config).value());
-    return daemon.run(report);
+    return daemon.run(report, signals);
   } catch (const StartupError& e) {
     logf(Severity::fatal, "{}", e.what());  // with -f this is on standard error already
     if (!opts.foreground) report.failed(e);

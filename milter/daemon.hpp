@@ -49,7 +49,8 @@ void register_filter(Runtime& runtime);
 // TCP listener, or mode and owner on a unix socket. Throws std::runtime_error.
 void open_listener(const Config& config);
 
-// daemon.cpp: runs until SIGTERM/SIGINT/SIGHUP; returns the exit status.
+// daemon.cpp: runs until SIGTERM/SIGINT (SIGHUP and SIGUSR1 reload); returns the exit
+// status: 0 after SIGTERM/SIGINT, 1 when libmilter stopped on its own.
 int run_daemon(const Options& options);
 
 // daemon.cpp: the version line for -V.

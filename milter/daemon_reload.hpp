@@ -1,4 +1,4 @@
-// daemon_reload.hpp — what a SIGUSR1 reload may not change: the socket, UserID and PidFile
+// daemon_reload.hpp — what a reload (SIGHUP, SIGUSR1) may not change: the socket, UserID and PidFile
 // were opened or dropped at start-up and stay until a restart. The daemon (daemon.cpp)
 // logs each line as a warning and takes the rest of the new configuration.
 // Pure: no libmilter, no SQLite, no logging. Threading: a plain function.

@@ -1,12 +1,15 @@
 // log.cpp — see log.hpp.
 #include "milter/log.hpp"
 
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
-#include <string>
+#include <cstdlib>
 #include <mutex>
+#include <string>
 
 namespace aamp::milter {
 
@@ -39,6 +42,30 @@ std::string_view prefix_of(Severity s) {
 }
 
 }  // namespace
+
+bool journal_stream_is(std::string_view journal_stream, unsigned long long dev, unsigned long long ino) {
+  const auto colon = journal_stream.find(':');
+  if (colon == std::string_view::npos) return false;
+  auto number = [](std::string_view text, unsigned long long& out) {
+    const char* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, out);
+    return !text.empty() && ec == std::errc() && ptr == end;
+  };
+  unsigned long long d = 0, i = 0;
+  return number(journal_stream.substr(0, colon), d) && number(journal_stream.substr(colon + 1), i) && d == dev &&
+         i == ino;
+}
+
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");  // NOLINT(concurrency-mt-unsafe): nobody sets it
+  struct stat st {};
+  if (stream == nullptr || fstat(STDERR_FILENO, &st) != 0) return false;
+  return journal_stream_is(stream, st.st_dev, st.st_ino);
+}
+
+bool log_to_stderr(bool foreground, bool syslog, bool stderr_journal) {
+  return foreground && !(syslog && stderr_journal);
+}
 
 void configure_log(const LogSettings& settings) {
   std::lock_guard lock(g_mutex);

@@ -1,5 +1,5 @@
 // log.hpp — the daemon's log: syslog(3) with a configurable facility, and standard error
-// too in the foreground (-f). Severity says what happens next (style.md rule 9): warning =
+// too in the foreground (-f) unless that is the journal syslog already reaches. Severity says what happens next (style.md rule 9): warning =
 // degraded but going on, error = this message tempfails, fatal = startup only. Lines start
 // with the message id where there is one; callers never pass whole pair codes, and pass
 // every value from outside through for_log_line / for_log_field (policy/text_safety.hpp).
@@ -31,6 +31,16 @@ struct LogSettings {
 };
 
 void configure_log(const LogSettings& settings);
+
+// Whether $JOURNAL_STREAM ("DEV:INO", set by systemd when it connects standard output or
+// error to the journal) names the file with device `dev` and inode `ino`. Pure.
+bool journal_stream_is(std::string_view journal_stream, unsigned long long dev, unsigned long long ino);
+// True when standard error is the journal's stream (JOURNAL_STREAM matches fstat(2)).
+bool stderr_is_journal();
+// The one rule against double logging: with -f each line goes to standard error too,
+// except when syslog is on and standard error is the journal — syslog reaches the journal
+// already, with its facility and priority, so that copy alone is kept. Pure.
+bool log_to_stderr(bool foreground, bool syslog, bool stderr_journal);
 void log_line(Severity severity, std::string_view line) noexcept;
 
 template <class... Args>

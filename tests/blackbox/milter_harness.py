@@ -169,13 +169,16 @@ class Milter:
         self.config_text = text
         self.config_path.write_text(text)
 
-    def start(self, timeout: float = PATIENCE) -> "Milter":
+    def start(self, timeout: float = PATIENCE, env: Optional[dict[str, str]] = None,
+              wrapper: tuple[str, ...] = ()) -> "Milter":
+        """env: the daemon's whole environment (default: the test's); wrapper: a command
+        the daemon runs under (strace, say)."""
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "-f", "-c", str(self.config_path)], stdin=subprocess.DEVNULL,
-                                     stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-        log.close()
-
         started = self.log().count(" started: ")
+        self.proc = subprocess.Popen([*wrapper, self.binary, "-f", "-c", str(self.config_path)],
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent, env=env)
+        log.close()
 
         def ready():
             # The socket listens before the database is open: wait for the startup line.
