@@ -86,15 +86,37 @@ int export_rows(Cli& cli, const Globals& g, store::AuditFilter f) {
   return 0;
 }
 
+int run_prune(const Globals& g, UnixTime before) {
+  auto admin = open_admin(g);
+  const auto n = admin.prune(before);
+  if (g.json) print_json({{"before", time_text(before)}, {"audit", n.audit}, {"outbox", n.outbox}});
+  else fmt::print("removed {} audit rows and {} sent or abandoned outbox rows from before {}\n", n.audit, n.outbox,
+                  time_text(before));
+  return 0;
+}
+
+bool any_filter(const store::AuditFilter& f) {
+  return f.since || f.mailbox || f.sender || f.verdict || f.limit >= 0;
+}
+
 }  // namespace
 
 int cmd_audit(Cli& cli, const Globals& g) {
-  // `audit [filters]` or `audit export [filters]`: only "export" is a subcommand.
+  // `audit [filters]`, `audit export [filters]` or `audit prune --before T`.
+  const auto before = cli.option("--before");
   const auto f = filter_options(cli);  // first: their values are not positionals
   const auto sub = cli.maybe_positional();
+  if (sub == "prune") {
+    if (!before) throw UsageError("audit prune needs --before DURATION_OR_TIME (e.g. --before 90d)");
+    if (any_filter(f)) throw UsageError("audit prune takes --before only (it removes every row older than that)");
+    const UnixTime t = parse_time(*before, now(), "--before");
+    cli.finish();
+    return run_prune(g, t);
+  }
+  if (before) throw UsageError("--before belongs to audit prune");
   if (!sub) return show(cli, g, f);
   if (*sub == "export") return export_rows(cli, g, f);
-  throw UsageError("unknown audit command '" + *sub + "' (audit [filters] or audit export [filters])");
+  throw UsageError("unknown audit command '" + *sub + "' (audit [filters], audit export [filters] or audit prune --before T)");
 }
 
 }  // namespace aamp::ctl

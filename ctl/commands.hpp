@@ -17,5 +17,7 @@ int cmd_explain(Cli& cli, const Globals& g);   // cmd_explain.cpp
 int cmd_check(Cli& cli, const Globals& g);     // cmd_check.cpp
 int cmd_export(Cli& cli, const Globals& g);    // cmd_transfer.cpp: export and import
 int cmd_import(Cli& cli, const Globals& g);
+int cmd_outbox(Cli& cli, const Globals& g);    // cmd_outbox.cpp
+int cmd_backup(Cli& cli, const Globals& g);    // cmd_backup.cpp
 
 }  // namespace aamp::ctl

@@ -35,7 +35,9 @@ const std::vector<Command> kCommands = {
     {"check", aamp::ctl::cmd_check, "check FILE.eml --rcpt MAILBOX... [--auth-user U] [--client-ip IP] [--mail-from S]  the milter's decision, changing nothing"},
     {"export", aamp::ctl::cmd_export, "export [-o FILE]          all policy as one JSON document (mailboxes, rules, live codes' hashes, lockouts)"},
     {"import", aamp::ctl::cmd_import, "import FILE|-             read an export into this database (idempotent, one transaction)"},
-    {"audit", aamp::ctl::cmd_audit, "audit [export] [--since T] [--mailbox M] [--sender S] [--verdict V] [--limit N]"},
+    {"audit", aamp::ctl::cmd_audit, "audit [export] [--since T] [--mailbox M] [--sender S] [--verdict V] [--limit N] | prune --before T"},
+    {"outbox", aamp::ctl::cmd_outbox, "outbox list [--state pending|sent|abandoned] | retry ID | drop ID  the queued pair.respond replies"},
+    {"backup", aamp::ctl::cmd_backup, "backup FILE [--force]     a consistent copy of the SQLite database, mode 0600"},
 };
 
 void usage(std::FILE* out) {
