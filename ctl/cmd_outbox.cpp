@@ -1,8 +1,11 @@
 // cmd_outbox.cpp — `aampctl outbox list|retry|drop`: the pair.respond replies the milter
 // queued (docs/replies.md), to see why one is stuck, send it again now, or give it up.
 // Arguments are parsed here; the work is in the run_* functions (and store/admin_lifecycle.cpp).
+#include <memory>
+
 #include <fmt/format.h>
 
+#include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
 #include "policy/text_safety.hpp"
@@ -71,33 +74,46 @@ int run_drop(const Globals& g, std::int64_t id) {
   return 0;
 }
 
-int list(Cli& cli, const Globals& g) {
+struct Args {
+  std::optional<std::string> state, id;
+};
+
+int list(const Args& a, const Globals& g) {
   std::optional<store::OutboxState> state;
-  if (auto v = cli.option("--state")) {
+  if (const auto& v = a.state) {
     state = parse_name(store::kOutboxStateNames, *v);
     if (!state)
       throw UsageError(fmt::format("--state '{}': expected {}", *v, join_names(store::kOutboxStateNames, ", ", " or ")));
   }
-  cli.finish();
   return run_list(g, state);
 }
 
-int retry(Cli& cli, const Globals& g) {
-  const auto id = parse_id(cli.positional("reply id (see aampctl outbox list)"), "reply id");
-  cli.finish();
-  return run_retry(g, id);
-}
-
-int drop(Cli& cli, const Globals& g) {
-  const auto id = parse_id(cli.positional("reply id (see aampctl outbox list)"), "reply id");
-  cli.finish();
-  return run_drop(g, id);
+std::int64_t reply_id(const Args& a) {
+  return parse_id(required(a.id, "reply id (see aampctl outbox list)"), "reply id");
 }
 
 }  // namespace
 
-int cmd_outbox(Cli& cli, const Globals& g) {
-  return run_subcommand(cli, g, "outbox", {{"list", list}, {"retry", retry}, {"drop", drop}});
+void add_outbox(Commands& c) {
+  auto& group = c.add(c.root(), "outbox", "outbox list|retry|drop ...", "the queued pair.respond replies");
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "list", "outbox list [--state pending|sent|abandoned]", "list the queued replies");
+    Commands::option(cmd, "--state", a->state, "pending|sent|abandoned", "only replies in this state");
+    c.runs(cmd, [a, &c] { return list(*a, c.globals()); });
+  }
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "retry", "outbox retry ID", "make a pending or abandoned reply due now (attempts reset)");
+    Commands::positional(cmd, "ID", a->id, "the reply's id (outbox list)");
+    c.runs(cmd, [a, &c] { return run_retry(c.globals(), reply_id(*a)); });
+  }
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "drop", "outbox drop ID", "give up a pending reply (abandoned, never sent)");
+    Commands::positional(cmd, "ID", a->id, "the reply's id (outbox list)");
+    c.runs(cmd, [a, &c] { return run_drop(c.globals(), reply_id(*a)); });
+  }
 }
 
 }  // namespace aamp::ctl
