@@ -86,9 +86,10 @@ std::string parse_error(const CLI::ParseError& e, const CLI::App& root, const Co
       return "unknown " + Commands::path(*at) + " command '" + first + "' (" + hint + ")";
     }
     if (first == "--") return "unexpected argument after --" + where;
-    const bool takes_positionals =
-        at != nullptr && !at->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty();
-    if (!word && takes_positionals)  // `sender allow --mailbox M -weird@x`: the pattern belongs after --
+    // `sender allow --mailbox M -weird@x`: a value that begins with a single '-' belongs after --.
+    const bool dash_value = first.size() > 1 && first[0] == '-' && first[1] != '-' && at != nullptr &&
+                            !at->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty();
+    if (dash_value)
       return "unexpected argument '" + first + "' (an argument that begins with '-' goes after --, as in aampctl " +
              Commands::path(*at) + " ... -- " + first + ")";
     return "unexpected argument '" + first + "'" + where;
