@@ -78,6 +78,7 @@ struct Config {
   int busy_timeout_ms = 5000;            // SQLite busy timeout: below the MTA's milter timeouts
   int milter_timeout_s = 300;            // smfi_settimeout: I/O with the MTA
   ReplySettings reply;
+  std::int64_t audit_retention_s = 0;   // AuditRetention: prune older audit/outbox rows; 0 = keep forever
 
   std::string source;  // the file this came from ("" when parsed from text)
 };

@@ -27,6 +27,7 @@
 #include "milter/daemon_pid_file.hpp"
 #include "milter/daemon_privileges.hpp"
 #include "milter/daemon_reload.hpp"
+#include "milter/daemon_pruner.hpp"
 #include "milter/daemon_replier.hpp"
 #include "milter/daemon_startup.hpp"
 #include "milter/log.hpp"
@@ -120,6 +121,7 @@ class Daemon final : public Runtime {
   CurrentStore current_store_;  // the reply worker's view of the store
   std::mutex replier_mutex_;    // guards the pointer; notify() never blocks
   std::unique_ptr<Replier> replier_;
+  std::unique_ptr<Pruner> pruner_;  // AuditRetention; made in start(), gone before the store closes
   std::atomic<int> connections_{0};
   std::atomic<bool> stopping_{false};
   std::thread reloader_;
@@ -172,6 +174,8 @@ void Daemon::start(StartupReport& report) {
   }
 
   replier_->worker->start();  // after the privilege drop: sendmail runs as UserID
+  pruner_ = std::make_unique<Pruner>([this] { return config(); }, clock_);
+  pruner_->start();
   reloader_ = std::thread([this] { reload_loop(); });
   logf(Severity::info, "{} started: socket {}, database {}, mode {}, authserv-id {}", version_line(), cfg->socket.str(),
        database, to_string(cfg->policy.mode), cfg->policy.authserv_id);
@@ -196,6 +200,7 @@ void Daemon::reload() {
     std::lock_guard lock(config_mutex_);
     config_ = snapshot;
   }
+  if (pruner_ && snapshot->audit_retention_s != old->audit_retention_s) pruner_->wake();
   logf(Severity::info, "configuration reloaded from {}: mode {}, database {}", snapshot->source,
        to_string(snapshot->policy.mode), store::display_database(snapshot->database));
 }
@@ -257,6 +262,7 @@ int Daemon::run(StartupReport& report) {
     replier = std::move(replier_);
   }
   replier.reset();
+  pruner_.reset();
   stores_.close();
   if (!pid_file_.empty()) unlink(pid_file_.c_str());  // may fail once unprivileged; harmless
   logf(Severity::info, "stopped");
