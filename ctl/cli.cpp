@@ -1,67 +1,94 @@
 // cli.cpp — see cli.hpp.
 #include "ctl/cli.hpp"
 
-#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
 
+#include "ctl/cli11.hpp"
+
 namespace aamp::ctl {
 
-bool Cli::flag(const std::string& name) {
-  const auto it = std::find(args_.begin(), args_.end(), name);
-  if (it == args_.end()) return false;
-  args_.erase(it);
-  return true;
+CLI::App& Commands::add(CLI::App& parent, const std::string& name, const std::string& synopsis,
+                        const std::string& about, const std::string& unknown_hint) {
+  CLI::App* c = parent.add_subcommand(name, about);
+  // Options a command does not know go up to its group and to the root: the global
+  // options work after the command too. One subcommand per level: a positional that
+  // happens to be a command's name stays a positional.
+  c->fallthrough();
+  c->require_subcommand(0, 1);
+  synopses_[c] = synopsis;
+  if (!unknown_hint.empty()) hints_[c] = unknown_hint;
+  return *c;
 }
 
-std::optional<std::string> Cli::option(const std::string& name) {
-  for (auto it = args_.begin(); it != args_.end(); ++it) {
-    if (*it == name) {
-      if (it + 1 == args_.end()) throw UsageError(name + " needs a value");
-      std::string value = *(it + 1);
-      args_.erase(it, it + 2);
-      return value;
-    }
-    if (it->rfind(name + "=", 0) == 0) {
-      std::string value = it->substr(name.size() + 1);
-      args_.erase(it);
-      return value;
-    }
-  }
-  return std::nullopt;
+void Commands::option(CLI::App& c, const std::string& name, std::optional<std::string>& out,
+                      const std::string& value, const std::string& help) {
+  c.add_option_function<std::string>(
+       name, [&out](const std::string& v) { out = v; }, help)
+      ->type_name(value);
 }
 
-std::vector<std::string> Cli::options(const std::string& name) {
-  std::vector<std::string> out;
-  while (auto v = option(name)) out.push_back(*v);
+void Commands::options(CLI::App& c, const std::string& name, std::vector<std::string>& out, const std::string& value,
+                       const std::string& help) {
+  c.add_option(name, out, help + " (repeatable)")
+      ->type_name(value)
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+void Commands::flag(CLI::App& c, const std::string& name, bool& out, const std::string& help) {
+  c.add_flag(name, out, help);
+}
+
+void Commands::positional(CLI::App& c, const std::string& name, std::optional<std::string>& out,
+                          const std::string& help) {
+  c.add_option_function<std::string>(
+      name, [&out](const std::string& v) { out = v; }, help);
+}
+
+void Commands::positionals(CLI::App& c, const std::string& name, std::vector<std::string>& out,
+                           const std::string& help) {
+  c.add_option(name, out, help);
+}
+
+CLI::App* Commands::selected() const {
+  CLI::App* at = &root_;
+  while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
+  return at == &root_ ? nullptr : at;
+}
+
+Commands::Run Commands::runner(CLI::App& command) const {
+  if (const auto it = runs_.find(&command); it != runs_.end()) return it->second;
+  const auto subs = command.get_subcommands([](const CLI::App*) { return true; });
+  std::string spoken;  // "add, set, list or remove"
+  for (std::size_t i = 0; i < subs.size(); ++i)
+    spoken += (i == 0 ? "" : i + 1 == subs.size() ? " or " : ", ") + subs[i]->get_name();
+  throw UsageError(fmt::format("{}: give {}", path(command), spoken));
+}
+
+std::string Commands::path(const CLI::App& command) {
+  std::string out;
+  for (const CLI::App* at = &command; at != nullptr && at->get_parent() != nullptr; at = at->get_parent())
+    out = at->get_name() + (out.empty() ? "" : " " + out);
   return out;
 }
 
-std::optional<std::string> Cli::maybe_positional() {
-  for (auto it = args_.begin(); it != args_.end(); ++it) {
-    if (*it == "-" || it->empty() || (*it)[0] != '-') {
-      std::string v = *it;
-      args_.erase(it);
-      return v;
-    }
-  }
-  return std::nullopt;
+const std::string& Commands::synopsis(const CLI::App* command) const {
+  static const std::string none;
+  const auto it = synopses_.find(command);
+  return it == synopses_.end() ? none : it->second;
 }
 
-std::string Cli::positional(const std::string& what) {
-  if (auto v = maybe_positional()) return *v;
-  throw UsageError("missing " + what);
+const std::string& Commands::unknown_hint(const CLI::App* command) const {
+  static const std::string none;
+  const auto it = hints_.find(command);
+  return it == hints_.end() ? none : it->second;
 }
 
-std::vector<std::string> Cli::rest() {
-  std::vector<std::string> out;
-  while (auto v = maybe_positional()) out.push_back(*v);
-  return out;
-}
-
-void Cli::finish() const {
-  if (!args_.empty()) throw UsageError("unexpected argument '" + args_.front() + "'");
+std::string required(const std::optional<std::string>& value, const std::string& what) {
+  if (!value) throw UsageError("missing " + what);
+  return *value;
 }
 
 std::optional<milter::Config> milter_config(const Globals& g) {
@@ -83,21 +110,6 @@ std::string database_path(const Globals& g) {
   if (!config) throw UsageError(std::string("no --db given and no ") + kDefaultConfig + " to read Database from");
   if (config->database.empty()) throw UsageError("config file " + config->source + " has no Database; give --db");
   return config->database;
-}
-
-int run_subcommand(Cli& cli, const Globals& g, const char* group, std::initializer_list<Subcommand> subs) {
-  const auto sub = cli.maybe_positional();
-  std::string names;  // "add, set, list" (unknown) and "add, set or list" (missing)
-  std::string spoken;
-  std::size_t i = 0;
-  for (const Subcommand& s : subs) {
-    if (sub == s.name) return s.run(cli, g);
-    names += (i == 0 ? "" : ", ") + std::string(s.name);
-    spoken += (i == 0 ? "" : i + 1 == subs.size() ? " or " : ", ") + std::string(s.name);
-    ++i;
-  }
-  throw UsageError(sub ? fmt::format("unknown {} command '{}' ({})", group, *sub, names)
-                       : fmt::format("{}: give {}", group, spoken));
 }
 
 }  // namespace aamp::ctl

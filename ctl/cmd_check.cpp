@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
 #include "ctl/eml.hpp"
@@ -60,15 +61,17 @@ milter::Config load(const Globals& g) {
 
 std::string reply_text(const Decision& d) { return d.reply ? d.reply->str() : std::string(); }
 
-}  // namespace
+struct Args {
+  std::vector<std::string> rcpts;
+  std::optional<std::string> auth_user, client_ip, mail_from, file;
+};
 
-int cmd_check(Cli& cli, const Globals& g) {
-  const auto rcpts = cli.options("--rcpt");
-  const auto auth_user = cli.option("--auth-user");
-  const auto client_ip = cli.option("--client-ip");
-  const auto mail_from = cli.option("--mail-from");
-  const std::string file = cli.positional("FILE.eml");
-  cli.finish();
+int check(const Args& a, const Globals& g) {
+  const auto& rcpts = a.rcpts;
+  const auto& auth_user = a.auth_user;
+  const auto& client_ip = a.client_ip;
+  const auto& mail_from = a.mail_from;
+  const std::string file = required(a.file, "FILE.eml");
   if (rcpts.empty()) throw UsageError("check: at least one --rcpt MAILBOX is required");
   for (const auto& r : rcpts)
     if (normalize_address(r).find('@') == std::string::npos)
@@ -136,6 +139,21 @@ int cmd_check(Cli& cli, const Globals& g) {
     if (!d.delete_headers.empty()) fmt::print("  - {} forged Authentication-Results field(s)\n", d.delete_headers.size());
   }
   return d.action == Action::accept ? 0 : 1;
+}
+
+}  // namespace
+
+void add_check(Commands& c) {
+  auto a = std::make_shared<Args>();
+  auto& cmd = c.add(c.root(), "check",
+                    "check FILE.eml --rcpt MAILBOX... [--auth-user U] [--client-ip IP] [--mail-from S]",
+                    "the milter's decision for a message, changing nothing (exit 0 accepted, 1 not)");
+  Commands::positional(cmd, "FILE.eml", a->file, "the message; - reads standard input");
+  Commands::options(cmd, "--rcpt", a->rcpts, "MAILBOX", "an envelope recipient (at least one)");
+  Commands::option(cmd, "--auth-user", a->auth_user, "U", "the SMTP AUTH login");
+  Commands::option(cmd, "--client-ip", a->client_ip, "IP", "the client address (default none: local submission)");
+  Commands::option(cmd, "--mail-from", a->mail_from, "S", "the envelope sender (default the From address)");
+  c.runs(cmd, [a, &c] { return check(*a, c.globals()); });
 }
 
 }  // namespace aamp::ctl

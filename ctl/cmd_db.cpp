@@ -30,8 +30,7 @@ void create_private(const std::string& path) {
   throw UsageError(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
 }
 
-int run(Cli& cli, const Globals& g, bool create) {
-  cli.finish();
+int run(const Globals& g, bool create) {
   const std::string database = database_path(g);
   const bool file = store::dialect_of(database) == store::Dialect::sqlite;
   if (create && file) create_private(database);
@@ -55,7 +54,11 @@ int run(Cli& cli, const Globals& g, bool create) {
 
 }  // namespace
 
-int cmd_init(Cli& cli, const Globals& g) { return run(cli, g, true); }
-int cmd_migrate(Cli& cli, const Globals& g) { return run(cli, g, false); }
+void add_db(Commands& c) {
+  auto& init = c.add(c.root(), "init", "init", "create the database (or bring it up to date)");
+  c.runs(init, [&c] { return run(c.globals(), true); });
+  auto& migrate = c.add(c.root(), "migrate", "migrate", "apply pending schema migrations");
+  c.runs(migrate, [&c] { return run(c.globals(), false); });
+}
 
 }  // namespace aamp::ctl

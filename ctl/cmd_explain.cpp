@@ -4,10 +4,13 @@
 // Mode and RecipientDelimiter from -c CONFIG) and explain_sender() over the live database;
 // trust (AUTH, internal hosts, DKIM) is a property of a message and is not part of it
 // (`aampctl check` judges a whole message). Exit 0 allowed, 1 refused, 2 usage error.
+#include <memory>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
+#include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
 #include "policy/encodings.hpp"
@@ -43,14 +46,16 @@ DispatchContext context_options(const std::vector<std::string>& pairs) {
   return out;
 }
 
-}  // namespace
+struct Args {
+  std::optional<std::string> from, to, intent;
+  std::vector<std::string> contexts;
+};
 
-int cmd_explain(Cli& cli, const Globals& g) {
-  const std::string from = address_option(cli.option("--from"), "--from");
-  const std::string to = address_option(cli.option("--to"), "--to");
-  const std::string intent_text = cli.option("--intent").value_or("task.dispatch");
-  const DispatchContext context = context_options(cli.options("--context"));
-  cli.finish();
+int explain(const Args& a, const Globals& g) {
+  const std::string from = address_option(a.from, "--from");
+  const std::string to = address_option(a.to, "--to");
+  const std::string intent_text = a.intent.value_or("task.dispatch");
+  const DispatchContext context = context_options(a.contexts);
   const auto intent = parse_intent(intent_text);
   if (!intent) throw UsageError(fmt::format("explain: '{}' is not an AAMP intent", intent_text));
 
@@ -85,6 +90,19 @@ int cmd_explain(Cli& cli, const Globals& g) {
     fmt::print("{}: {}\n", v.allowed ? "allowed" : "refused", v.reason);
   }
   return v.allowed ? 0 : 1;
+}
+
+}  // namespace
+
+void add_explain(Commands& c) {
+  auto a = std::make_shared<Args>();
+  auto& cmd = c.add(c.root(), "explain", "explain --from SENDER --to MAILBOX [--intent I] [--context key=value]...",
+                    "would the sender policy allow it? (exit 0 allowed, 1 refused)");
+  Commands::option(cmd, "--from", a->from, "SENDER", "the sender's address (required)");
+  Commands::option(cmd, "--to", a->to, "MAILBOX", "the recipient's address (required)");
+  Commands::option(cmd, "--intent", a->intent, "I", "the AAMP intent (default task.dispatch)");
+  Commands::options(cmd, "--context", a->contexts, "key=value", "the dispatch context the dispatch would carry");
+  c.runs(cmd, [a, &c] { return explain(*a, c.globals()); });
 }
 
 }  // namespace aamp::ctl

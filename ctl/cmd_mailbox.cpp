@@ -1,9 +1,12 @@
 // cmd_mailbox.cpp — `aampctl mailbox add|set|list|remove`: the recipients aamp-milter
 // protects (an agent address or a whole @domain), their mode, guarded intents and the
 // trust a sender must show. Options are checked before the database is opened.
+#include <memory>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
 #include "policy/trust.hpp"
@@ -36,20 +39,24 @@ std::string intents_display(const std::vector<Intent>& intents) {
   return intents.empty() ? "none" : intent_list(intents);
 }
 
-// The options `add` and `set` share; absent ones stay nullopt.
-store::MailboxChange change_options(Cli& cli) {
+// The arguments of every mailbox command; `add` and `set` share the options.
+struct Args {
+  std::optional<std::string> address, mode, intents, trust, note;
+};
+
+// The options as given; absent ones stay nullopt.
+store::MailboxChange change_options(const Args& a) {
   store::MailboxChange c;
-  if (auto v = cli.option("--mode")) c.mode = parse_mode_option(*v);
-  if (auto v = cli.option("--intents")) c.intents = parse_intents(*v);
-  if (auto v = cli.option("--trust")) c.trust = parse_trust(*v);
-  if (auto v = cli.option("--note")) c.note = *v;
+  if (a.mode) c.mode = parse_mode_option(*a.mode);
+  if (a.intents) c.intents = parse_intents(*a.intents);
+  if (a.trust) c.trust = parse_trust(*a.trust);
+  if (a.note) c.note = *a.note;
   return c;
 }
 
-int add(Cli& cli, const Globals& g) {
-  const auto c = change_options(cli);  // options first: their values are not positionals
-  const std::string address = store::parse_mailbox_address(cli.positional("ADDRESS_OR_@DOMAIN"));
-  cli.finish();
+int add(const Args& a, const Globals& g) {
+  const auto c = change_options(a);
+  const std::string address = store::parse_mailbox_address(required(a.address, "ADDRESS_OR_@DOMAIN"));
   ProtectedMailbox m;
   m.address = address;
   if (c.mode) m.mode = *c.mode;
@@ -65,10 +72,9 @@ int add(Cli& cli, const Globals& g) {
   return 0;
 }
 
-int set(Cli& cli, const Globals& g) {
-  const auto c = change_options(cli);  // options first: their values are not positionals
-  const std::string address = store::parse_mailbox_address(cli.positional("ADDRESS_OR_@DOMAIN"));
-  cli.finish();
+int set(const Args& a, const Globals& g) {
+  const auto c = change_options(a);
+  const std::string address = store::parse_mailbox_address(required(a.address, "ADDRESS_OR_@DOMAIN"));
   if (!c.mode && !c.intents && !c.trust && !c.note)
     throw UsageError("mailbox set: nothing to change (give --mode, --intents, --trust or --note)");
   auto admin = open_admin(g);
@@ -81,8 +87,7 @@ int set(Cli& cli, const Globals& g) {
   return 0;
 }
 
-int list(Cli& cli, const Globals& g) {
-  cli.finish();
+int list(const Globals& g) {
   auto admin = open_admin(g);
   const auto all = admin.list_mailboxes();
   if (g.json) {
@@ -101,9 +106,8 @@ int list(Cli& cli, const Globals& g) {
   return 0;
 }
 
-int remove(Cli& cli, const Globals& g) {
-  const std::string address = store::parse_mailbox_address(cli.positional("ADDRESS_OR_@DOMAIN"));
-  cli.finish();
+int remove(const Args& a, const Globals& g) {
+  const std::string address = store::parse_mailbox_address(required(a.address, "ADDRESS_OR_@DOMAIN"));
   auto admin = open_admin(g);
   const auto r = admin.remove_mailbox(address);
   if (g.json) print_json({{"id", r.id}, {"address", address}, {"rules", r.rules}, {"pairCodes", r.pair_codes}});
@@ -114,8 +118,47 @@ int remove(Cli& cli, const Globals& g) {
 
 }  // namespace
 
-int cmd_mailbox(Cli& cli, const Globals& g) {
-  return run_subcommand(cli, g, "mailbox", {{"add", add}, {"set", set}, {"list", list}, {"remove", remove}});
+void add_mailbox(Commands& c) {
+  auto& group = c.add(c.root(), "mailbox", "mailbox add|set|list|remove ...",
+                      "the protected mailboxes (an agent address or a whole @domain)");
+  const auto address = [](CLI::App& cmd, Args& a) {
+    Commands::positional(cmd, "ADDRESS_OR_@DOMAIN", a.address, "agent@example.com, or @example.com for a domain");
+  };
+  const auto change = [](CLI::App& cmd, Args& a) {
+    Commands::option(cmd, "--mode", a.mode, "enforce|report|off", "protection mode");
+    Commands::option(cmd, "--intents", a.intents, "LIST", "guarded intents, comma-separated, or none");
+    Commands::option(cmd, "--trust", a.trust, "T", "auth, internal, authres (comma-separated), any or none");
+    Commands::option(cmd, "--note", a.note, "TEXT", "a note for operators");
+  };
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "add",
+                      "mailbox add ADDRESS_OR_@DOMAIN [--mode enforce|report|off] [--intents LIST] [--trust T] "
+                      "[--note TEXT]",
+                      "protect an agent address or a whole domain");
+    address(cmd, *a);
+    change(cmd, *a);
+    c.runs(cmd, [a, &c] { return add(*a, c.globals()); });
+  }
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "set", "mailbox set ADDRESS_OR_@DOMAIN [--mode M] [--intents LIST] [--trust T] [--note TEXT]",
+                      "change the options given (at least one)");
+    address(cmd, *a);
+    change(cmd, *a);
+    c.runs(cmd, [a, &c] { return set(*a, c.globals()); });
+  }
+  {
+    auto& cmd = c.add(group, "list", "mailbox list", "list the protected mailboxes");
+    c.runs(cmd, [&c] { return list(c.globals()); });
+  }
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "remove", "mailbox remove ADDRESS_OR_@DOMAIN",
+                      "delete a mailbox with its sender rules and pair codes");
+    address(cmd, *a);
+    c.runs(cmd, [a, &c] { return remove(*a, c.globals()); });
+  }
 }
 
 }  // namespace aamp::ctl

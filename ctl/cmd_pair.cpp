@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
 #include "platform/system.hpp"
@@ -72,15 +73,20 @@ nlohmann::json code_json(const store::PairCodeEntry& e, UnixTime t) {
           {"address", e.address.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.address)}};
 }
 
-int issue(Cli& cli, const Globals& g) {
-  const auto mailbox = cli.option("--mailbox");
-  const auto ttl_text = cli.option("--ttl");
-  const auto rule_pairs = cli.options("--rules");
-  const auto rules_json = cli.option("--rules-json");
-  const auto bytes_text = cli.option("--bytes");
-  const auto note = cli.option("--note");
-  const bool qr = cli.flag("--qr");
-  cli.finish();
+struct Args {
+  std::optional<std::string> mailbox, ttl, rules_json, bytes, note, id;
+  std::vector<std::string> rules;
+  bool qr = false;
+};
+
+int issue(const Args& a, const Globals& g) {
+  const auto& mailbox = a.mailbox;
+  const auto& ttl_text = a.ttl;
+  const auto& rule_pairs = a.rules;
+  const auto& rules_json = a.rules_json;
+  const auto& bytes_text = a.bytes;
+  const auto& note = a.note;
+  const bool qr = a.qr;
   if (!mailbox) throw UsageError("pair issue: --mailbox M is required");
   const std::string address = normalize_address(*mailbox);
   const auto pattern = parse_sender_pattern(address);
@@ -139,9 +145,8 @@ int issue(Cli& cli, const Globals& g) {
   return 0;
 }
 
-int list(Cli& cli, const Globals& g) {
-  const auto mailbox = cli.option("--mailbox");
-  cli.finish();
+int list(const Args& a, const Globals& g) {
+  const auto& mailbox = a.mailbox;
   std::optional<std::string> address;
   if (mailbox) address = store::parse_mailbox_address(*mailbox);
   auto admin = open_admin(g);
@@ -163,9 +168,8 @@ int list(Cli& cli, const Globals& g) {
   return 0;
 }
 
-int revoke(Cli& cli, const Globals& g) {
-  const auto id = parse_id(cli.positional("pair code ID"), "pair code ID");
-  cli.finish();
+int revoke(const Args& a, const Globals& g) {
+  const auto id = parse_id(required(a.id, "pair code ID"), "pair code ID");
   auto admin = open_admin(g);
   const UnixTime t = now();
   const auto e = admin.revoke_pair_code(id, t);
@@ -176,8 +180,35 @@ int revoke(Cli& cli, const Globals& g) {
 
 }  // namespace
 
-int cmd_pair(Cli& cli, const Globals& g) {
-  return run_subcommand(cli, g, "pair", {{"issue", issue}, {"list", list}, {"revoke", revoke}});
+void add_pair(Commands& c) {
+  auto& group = c.add(c.root(), "pair", "pair issue|list|revoke ...", "one-time pair codes");
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "issue",
+                      "pair issue --mailbox M [--ttl 5m] [--rules key=v1,v2]... [--rules-json JSON] [--bytes N] [--qr] "
+                      "[--note TEXT]",
+                      "make a one-time pair code for the agent address M and print its aamp://connect URL");
+    Commands::option(cmd, "--mailbox", a->mailbox, "M", "the agent address the code is for (required)");
+    Commands::option(cmd, "--ttl", a->ttl, "DURATION", "how long the code lives (default 5m, at most 7d)");
+    Commands::options(cmd, "--rules", a->rules, "key=v1,v2", "a dispatch-context rule the paired sender gets");
+    Commands::option(cmd, "--rules-json", a->rules_json, "JSON", "the rules as one JSON object");
+    Commands::option(cmd, "--bytes", a->bytes, "N", "random bytes in the code (default 12, 6..64)");
+    Commands::flag(cmd, "--qr", a->qr, "print the QR code even when stdout is not a terminal");
+    Commands::option(cmd, "--note", a->note, "TEXT", "a note for operators");
+    c.runs(cmd, [a, &c] { return issue(*a, c.globals()); });
+  }
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "list", "pair list [--mailbox M]", "list the pair codes (never the codes themselves)");
+    Commands::option(cmd, "--mailbox", a->mailbox, "M", "only this mailbox's codes");
+    c.runs(cmd, [a, &c] { return list(*a, c.globals()); });
+  }
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "revoke", "pair revoke ID", "stop a live (or expired) pair code");
+    Commands::positional(cmd, "ID", a->id, "the code's id (pair list)");
+    c.runs(cmd, [a, &c] { return revoke(*a, c.globals()); });
+  }
 }
 
 }  // namespace aamp::ctl

@@ -1,8 +1,11 @@
 // cmd_sender.cpp — `aampctl sender allow|list|remove`: the operator's sender rules
 // (brief §2): who may dispatch to a mailbox, optionally narrowed by dispatch-context rules.
 // Paired rules (written by pair.request) are listed and removable here too.
+#include <memory>
+
 #include <fmt/format.h>
 
+#include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
 
@@ -25,13 +28,17 @@ nlohmann::json rule_json(const store::RuleEntry& e) {
           {"note", e.rule.note}};
 }
 
-int allow(Cli& cli, const Globals& g) {
-  const auto mailbox = cli.option("--mailbox");
-  const auto contexts = cli.options("--context");
-  const auto context_json = cli.option("--context-json");
-  const auto note = cli.option("--note");
-  const std::string pattern = cli.positional("PATTERN");
-  cli.finish();
+struct Args {
+  std::optional<std::string> mailbox, pattern, context_json, note, id;
+  std::vector<std::string> contexts;
+};
+
+int allow(const Args& a, const Globals& g) {
+  const auto& mailbox = a.mailbox;
+  const auto& contexts = a.contexts;
+  const auto& context_json = a.context_json;
+  const auto& note = a.note;
+  const std::string pattern = required(a.pattern, "PATTERN");
   if (!mailbox) throw UsageError("sender allow: --mailbox M is required");
   const std::string address = store::parse_mailbox_address(*mailbox);
   const auto parsed = parse_sender_pattern(pattern);
@@ -45,9 +52,8 @@ int allow(Cli& cli, const Globals& g) {
   return 0;
 }
 
-int list(Cli& cli, const Globals& g) {
-  const auto mailbox = cli.option("--mailbox");
-  cli.finish();
+int list(const Args& a, const Globals& g) {
+  const auto& mailbox = a.mailbox;
   std::optional<std::string> address;
   if (mailbox) address = store::parse_mailbox_address(*mailbox);
   auto admin = open_admin(g);
@@ -68,9 +74,8 @@ int list(Cli& cli, const Globals& g) {
   return 0;
 }
 
-int remove(Cli& cli, const Globals& g) {
-  const auto id = parse_id(cli.positional("rule ID"), "rule ID");
-  cli.finish();
+int remove(const Args& a, const Globals& g) {
+  const auto id = parse_id(required(a.id, "rule ID"), "rule ID");
   auto admin = open_admin(g);
   const auto e = admin.remove_rule(id);
   if (g.json) print_json(rule_json(e));
@@ -81,8 +86,33 @@ int remove(Cli& cli, const Globals& g) {
 
 }  // namespace
 
-int cmd_sender(Cli& cli, const Globals& g) {
-  return run_subcommand(cli, g, "sender", {{"allow", allow}, {"list", list}, {"remove", remove}});
+void add_sender(Commands& c) {
+  auto& group = c.add(c.root(), "sender", "sender allow|list|remove ...", "the sender rules of the protected mailboxes");
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "allow",
+                      "sender allow --mailbox M [--] PATTERN [--context key=v1,v2]... [--context-json JSON] "
+                      "[--note TEXT]",
+                      "let senders matching PATTERN dispatch to mailbox M (a PATTERN beginning with '-' goes after --)");
+    Commands::option(cmd, "--mailbox", a->mailbox, "M", "the mailbox row, exactly as added (required)");
+    Commands::positional(cmd, "PATTERN", a->pattern, "alice@partner.com, @partner.com, ci-*@partner.com, *");
+    Commands::options(cmd, "--context", a->contexts, "key=v1,v2", "a dispatch-context rule");
+    Commands::option(cmd, "--context-json", a->context_json, "JSON", "the context rules as one JSON object");
+    Commands::option(cmd, "--note", a->note, "TEXT", "a note for operators");
+    c.runs(cmd, [a, &c] { return allow(*a, c.globals()); });
+  }
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "list", "sender list [--mailbox M]", "list the sender rules, configured and paired");
+    Commands::option(cmd, "--mailbox", a->mailbox, "M", "only this mailbox's rules");
+    c.runs(cmd, [a, &c] { return list(*a, c.globals()); });
+  }
+  {
+    auto a = std::make_shared<Args>();
+    auto& cmd = c.add(group, "remove", "sender remove ID", "delete one sender rule, configured or paired");
+    Commands::positional(cmd, "ID", a->id, "the rule's id (sender list)");
+    c.runs(cmd, [a, &c] { return remove(*a, c.globals()); });
+  }
 }
 
 }  // namespace aamp::ctl

@@ -10,8 +10,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include <memory>
+
 #include <fmt/format.h>
 
+#include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
 #include "ctl/policy_json.hpp"
@@ -61,9 +64,7 @@ std::string read_input(const std::string& path) {
   }
 }
 
-int run_export(Cli& cli, const Globals& g) {
-  const auto out = cli.option("-o");
-  cli.finish();
+int run_export(const Globals& g, const std::optional<std::string>& out) {
   auto admin = open_admin(g);
   const std::string doc = policy_document(admin.export_policy(now()));
   if (out && *out != "-") write_file(*out, doc);
@@ -75,9 +76,8 @@ nlohmann::json counts_json(const store::ImportCounts& c) {
   return {{"added", c.added}, {"updated", c.updated}, {"unchanged", c.unchanged}, {"kept", c.kept}};
 }
 
-int run_import(Cli& cli, const Globals& g) {
-  const std::string path = cli.positional("FILE (or - for standard input)");
-  cli.finish();
+int run_import(const Globals& g, const std::optional<std::string>& file) {
+  const std::string path = required(file, "FILE (or - for standard input)");
   store::PolicySnapshot snapshot;
   try {
     snapshot = parse_policy_document(read_input(path));  // all of it, before the database is opened
@@ -107,7 +107,21 @@ int run_import(Cli& cli, const Globals& g) {
 
 }  // namespace
 
-int cmd_export(Cli& cli, const Globals& g) { return run_export(cli, g); }
-int cmd_import(Cli& cli, const Globals& g) { return run_import(cli, g); }
+void add_transfer(Commands& c) {
+  {
+    auto out = std::make_shared<std::optional<std::string>>();
+    auto& cmd = c.add(c.root(), "export", "export [-o FILE]",
+                      "all policy as one JSON document (mailboxes, rules, live codes' hashes, lockouts)");
+    Commands::option(cmd, "-o", *out, "FILE", "write to FILE (made mode 0600) instead of stdout");
+    c.runs(cmd, [out, &c] { return run_export(c.globals(), *out); });
+  }
+  {
+    auto file = std::make_shared<std::optional<std::string>>();
+    auto& cmd = c.add(c.root(), "import", "import FILE|-",
+                      "read an export into this database (idempotent, one transaction)");
+    Commands::positional(cmd, "FILE", *file, "the document; - reads standard input");
+    c.runs(cmd, [file, &c] { return run_import(c.globals(), *file); });
+  }
+}
 
 }  // namespace aamp::ctl

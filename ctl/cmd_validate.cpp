@@ -63,13 +63,9 @@ ValidationMode parse_mode(const std::optional<std::string>& mode) {
   throw UsageError("--mode must be strict or sdk, not '" + *mode + "'");
 }
 
-}  // namespace
-
-int cmd_validate(Cli& cli, const Globals& g) {
-  const ValidatorOptions options{parse_mode(cli.option("--mode"))};
-  const bool json = cli.flag("--json") || g.json;
-  const std::vector<std::string> files = cli.rest();
-  cli.finish();
+int run_validate(const Globals& g, const std::optional<std::string>& mode, const std::vector<std::string>& files) {
+  const ValidatorOptions options{parse_mode(mode)};
+  const bool json = g.json;
   if (files.empty()) throw UsageError("validate needs at least one FILE.eml (or - for stdin)");
   if (std::count(files.begin(), files.end(), "-") > 1) throw UsageError("stdin (-) can be read only once");
 
@@ -91,6 +87,21 @@ int cmd_validate(Cli& cli, const Globals& g) {
     (void)std::fflush(stdout);
   }
   return any_error ? 2 : any_invalid ? 1 : 0;
+}
+
+}  // namespace
+
+void add_validate(Commands& c) {
+  struct Args {
+    std::optional<std::string> mode;
+    std::vector<std::string> files;
+  };
+  auto a = std::make_shared<Args>();
+  auto& cmd = c.add(c.root(), "validate", "validate [--mode strict|sdk] [--json] FILE.eml...",
+                    "check the AAMP headers of mail files (- = stdin)");
+  Commands::option(cmd, "--mode", a->mode, "strict|sdk", "validation mode (default strict)");
+  Commands::positionals(cmd, "FILE.eml", a->files, "mail files to check; - reads standard input");
+  c.runs(cmd, [a, &c] { return run_validate(c.globals(), a->mode, a->files); });
 }
 
 }  // namespace aamp::ctl

@@ -90,6 +90,7 @@ struct Config {
   int milter_timeout_s = 300;            // smfi_settimeout: I/O with the MTA
   ReplySettings reply;
   HookSettings hook;
+  std::int64_t audit_retention_s = 0;   // AuditRetention: prune older audit/outbox rows; 0 = keep forever
 
   std::string source;  // the file this came from ("" when parsed from text)
 };

@@ -319,6 +319,18 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
       {"replyretrymax", seconds_key(&ReplySettings::retry_max_s, 1)},
       {"replymaxage", seconds_key(&ReplySettings::max_age_s, 60)},
       {"replypollinterval", seconds_key(&ReplySettings::poll_interval_s, 1)},
+      {"auditretention",
+       [](Parser& p, std::string_view v) -> Problem {
+         // 0 or off: keep every row (the default; auditors decide how long the trail lives).
+         if (to_lower(v) == "off") {
+           p.cfg.audit_retention_s = 0;
+           return std::nullopt;
+         }
+         auto d = parse_duration(v);
+         if (!d) return d.error() + " (or off)";
+         p.cfg.audit_retention_s = *d;
+         return std::nullopt;
+       }},
       {"replymaxattempts",
        [](Parser& p, std::string_view v) -> Problem {
          auto n = parse_int_in(v, 1, 1000);

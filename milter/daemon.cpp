@@ -32,6 +32,7 @@
 #include "milter/daemon_pid_file.hpp"
 #include "milter/daemon_privileges.hpp"
 #include "milter/daemon_reload.hpp"
+#include "milter/daemon_pruner.hpp"
 #include "milter/daemon_replier.hpp"
 #include "milter/daemon_signals.hpp"
 #include "milter/daemon_startup.hpp"
@@ -151,6 +152,7 @@ class Daemon final : public Runtime {
   CurrentStore current_store_;  // the reply worker's view of the store
   std::mutex replier_mutex_;    // guards the pointer; notify() never blocks
   std::unique_ptr<Replier> replier_;
+  std::unique_ptr<Pruner> pruner_;  // AuditRetention; made in start(), gone before the store closes
   std::atomic<int> connections_{0};
   metrics::AampMetrics metrics_{AAMP_VERSION};
   std::atomic<std::int64_t> generation_{0};  // configurations loaded: 1 at start, +1 per reload
@@ -211,6 +213,8 @@ void Daemon::start(StartupReport& report) {
   replier_->worker->start();  // after the privilege drop: sendmail runs as UserID
   metrics_.config_generation(++generation_);
   if (cfg->metrics_listen) start_metrics_server(*cfg->metrics_listen);
+  pruner_ = std::make_unique<Pruner>([this] { return config(); }, clock_);
+  pruner_->start();
   logf(Severity::info, "{} started: socket {}, database {}, mode {}, authserv-id {}", version_line(), cfg->socket.str(),
        database, to_string(cfg->policy.mode), cfg->policy.authserv_id);
   if (hook_) {
@@ -262,6 +266,7 @@ void Daemon::reload() {
     config_ = snapshot;
   }
   metrics_.config_generation(++generation_);
+  if (pruner_ && snapshot->audit_retention_s != old->audit_retention_s) pruner_->wake();
   logf(Severity::info, "configuration reloaded from {}: mode {}, database {}", snapshot->source,
        to_string(snapshot->policy.mode), store::display_database(snapshot->database));
 }
@@ -353,6 +358,7 @@ int Daemon::run(StartupReport& report, SignalPipe& signals) {
     replier = std::move(replier_);
   }
   replier.reset();
+  pruner_.reset();
   stores_.close();
   if (!pid_file_.empty()) unlink(pid_file_.c_str());  // may fail once unprivileged; harmless
   if (!stop_requested) {

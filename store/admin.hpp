@@ -103,6 +103,43 @@ struct AuditFilter {
   std::int64_t limit = 0;               // the most recent `limit` rows; 0 = all
 };
 
+// A reply in the outbox (docs/replies.md): waiting to be sent, sent, or given up.
+enum class OutboxState {
+  pending,    // not sent yet; the worker sends it when due
+  sent,       // the MTA accepted it
+  abandoned,  // the worker gave up (attempts, age, a permanent refusal) or an operator dropped it
+};
+inline constexpr NameTable<OutboxState, 3> kOutboxStateNames{{{"pending", OutboxState::pending},
+                                                              {"sent", OutboxState::sent},
+                                                              {"abandoned", OutboxState::abandoned}}};
+constexpr std::string_view to_string(OutboxState state) noexcept { return name_of(kOutboxStateNames, state); }
+
+struct OutboxEntry {
+  OutboxReply reply;
+  std::optional<UnixTime> sent_at;
+  std::optional<UnixTime> abandoned_at;
+  OutboxState state() const noexcept {
+    return sent_at ? OutboxState::sent : abandoned_at ? OutboxState::abandoned : OutboxState::pending;
+  }
+};
+
+// What prune_before() removed.
+struct PruneCounts {
+  std::int64_t audit = 0;   // audit rows
+  std::int64_t outbox = 0;  // sent or abandoned outbox rows
+};
+
+// Rows removed per write transaction by prune_before(): each batch holds the write lock
+// only briefly, so the milter's own writes go on between batches.
+inline constexpr int kPruneBatch = 500;
+
+// Deletes the audit rows taken before `before` and the outbox rows sent or abandoned
+// before it, never a pending reply; in write transactions of at most `batch` rows each,
+// until none is left. Several processes (hosts sharing a PostgreSQL database) may run it
+// at once: each row goes once, the counts of all of them add up to what was removed.
+// The daemon (AuditRetention) and `aampctl audit prune` both run this. Throws StoreError.
+PruneCounts prune_before(Connection& conn, UnixTime before, int batch = kPruneBatch);
+
 // A lockout of pair attempts: on one mailbox, or on one requester at every mailbox.
 struct LockoutEntry {
   std::string mailbox;    // the locked mailbox's address; "" for a requester lockout
@@ -187,6 +224,26 @@ class PolicyAdmin {
   void audit(const AuditFilter& filter, const std::function<void(const AuditEntry&)>& row);
   std::vector<AuditEntry> audit(const AuditFilter& filter = {});
   std::int64_t enqueue_reply(const OutboxReply& reply, UnixTime now);
+
+  // --- data lifecycle (store/admin_lifecycle.cpp) ----------------------------------------
+  PruneCounts prune(UnixTime before) { return prune_before(*conn_, before); }
+  // Oldest first; only replies in `state` when given.
+  std::vector<OutboxEntry> list_outbox(const std::optional<OutboxState>& state = std::nullopt);
+  std::optional<OutboxEntry> outbox_entry(std::int64_t id);
+  // A pending or abandoned reply enqueued again: due at `now`, attempts 0, abandoned_at and
+  // last_error cleared, created_at = `now` (its ReplyMaxAge starts again). AdminError when
+  // the id is unknown or the reply was sent already.
+  OutboxEntry retry_reply(std::int64_t id, UnixTime now);
+  // A pending reply given up by an operator: abandoned at `now` with last_error
+  // "dropped by BY", and an audit row (reply-abandoned) that says so. AdminError when the id
+  // is unknown or the reply is no longer pending (sent or abandoned rows are removed by
+  // pruning, never by hand: the trail stays whole).
+  OutboxEntry drop_reply(std::int64_t id, UnixTime now, const std::string& by);
+  // A consistent copy of a SQLite database while it is in use (VACUUM INTO), made mode 0600
+  // and moved into place only when complete. An existing `file` is replaced only with
+  // `replace` (and never when it is the database itself). AdminError on PostgreSQL (use
+  // pg_dump), for an existing file without `replace`, or when the copy cannot be written.
+  void backup(const std::string& file, bool replace);
 
   // --- moving policy between databases (docs/cli.md, "export and import") -----------------
   // One read snapshot: every mailbox and rule, pair codes live at `now`, lockouts active at `now`.
