@@ -41,25 +41,12 @@ std::int64_t prune_table(Connection& conn, std::string_view sql, UnixTime before
   }
 }
 
-constexpr std::string_view kOutboxColumns =
-    "id, message_id, from_addr, to_addr, task_id, status, error_msg, in_reply_to, created_at, attempts, "
-    "next_attempt_at, last_error, sent_at, abandoned_at";
+// An OutboxReply's columns (codec.hpp), then columns 12 and 13.
+std::string outbox_columns() { return fmt::format("{}, sent_at, abandoned_at", kOutboxReplyColumns); }
 
 OutboxEntry read_outbox(const Statement& st) {
   OutboxEntry e;
-  OutboxReply& r = e.reply;
-  r.id = st.int64(0);
-  r.message_id = st.text(1);
-  r.from = st.text(2);
-  r.to = st.text(3);
-  r.task_id = st.text(4);
-  r.status = status_column(st.text(5));
-  r.error_msg = st.text(6);
-  r.in_reply_to = st.text(7);
-  r.created_at = st.int64(8);
-  r.attempts = static_cast<int>(st.int64(9));
-  r.next_attempt_at = st.int64(10);
-  r.last_error = st.text(11);
+  e.reply = outbox_reply_columns(st);
   e.sent_at = st.maybe_int64(12);
   e.abandoned_at = st.maybe_int64(13);
   return e;
@@ -88,14 +75,14 @@ PruneCounts prune_before(Connection& conn, UnixTime before, int batch) {
 
 std::vector<OutboxEntry> PolicyAdmin::list_outbox(const std::optional<OutboxState>& state) {
   const std::string where = state ? state_condition(*state) : "1 = 1";
-  auto st = conn_->prepare(fmt::format("SELECT {} FROM outbox WHERE {} ORDER BY id", kOutboxColumns, where));
+  auto st = conn_->prepare(fmt::format("SELECT {} FROM outbox WHERE {} ORDER BY id", outbox_columns(), where));
   std::vector<OutboxEntry> out;
   while (st.step()) out.push_back(read_outbox(st));
   return out;
 }
 
 std::optional<OutboxEntry> PolicyAdmin::outbox_entry(std::int64_t id) {
-  auto st = conn_->prepare(fmt::format("SELECT {} FROM outbox WHERE id = ?1", kOutboxColumns));
+  auto st = conn_->prepare(fmt::format("SELECT {} FROM outbox WHERE id = ?1", outbox_columns()));
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
   auto e = read_outbox(st);

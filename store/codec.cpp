@@ -77,4 +77,21 @@ ProtectedMailbox mailbox_columns(const Statement& st) {
   return m;
 }
 
+OutboxReply outbox_reply_columns(const Statement& st) {
+  OutboxReply r;
+  r.id = st.int64(0);
+  r.message_id = st.text(1);
+  r.from = st.text(2);
+  r.to = st.text(3);
+  r.task_id = st.text(4);
+  r.status = status_column(st.text(5));
+  r.error_msg = st.text(6);
+  r.in_reply_to = st.text(7);
+  r.created_at = st.int64(8);
+  r.attempts = static_cast<int>(st.int64(9));
+  r.next_attempt_at = st.int64(10);
+  r.last_error = st.text(11);
+  return r;
+}
+
 }  // namespace aamp::store

@@ -31,6 +31,13 @@ ContextRules rules_column(std::string_view json);
 class Statement;
 ProtectedMailbox mailbox_columns(const Statement& st);
 
+// The twelve columns kOutboxReplyColumns of an outbox row, read from `st` starting at
+// column 0: the one place that knows how an OutboxReply is spread over its columns.
+inline constexpr std::string_view kOutboxReplyColumns =
+    "id, message_id, from_addr, to_addr, task_id, status, error_msg, in_reply_to, created_at, attempts, "
+    "next_attempt_at, last_error";
+OutboxReply outbox_reply_columns(const Statement& st);
+
 // Whether a stored rule (kind + canonical pattern) covers `address` (normalised). A paired
 // rule is always exact: a requester whose local part contains '*' covers only itself.
 bool rule_covers(PatternKind kind, std::string_view pattern, std::string_view address) noexcept;

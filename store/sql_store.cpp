@@ -320,19 +320,7 @@ std::vector<OutboxReply> SqlStore::due_replies(UnixTime now, int limit) {
   st.bind(1, now).bind(2, std::max(0, limit));
   std::vector<OutboxReply> out;
   while (st.step()) {
-    OutboxReply r;
-    r.id = st.int64(0);
-    r.message_id = st.text(1);
-    r.from = st.text(2);
-    r.to = st.text(3);
-    r.task_id = st.text(4);
-    r.status = status_column(st.text(5));
-    r.error_msg = st.text(6);
-    r.in_reply_to = st.text(7);
-    r.created_at = st.int64(8);
-    r.attempts = static_cast<int>(st.int64(9));
-    r.next_attempt_at = st.int64(10);
-    r.last_error = st.text(11);
+    OutboxReply r = outbox_reply_columns(st);
     out.push_back(std::move(r));
   }
   return out;
