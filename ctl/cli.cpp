@@ -69,8 +69,14 @@ Commands::Run Commands::runner(CLI::App& command) const {
 
 std::string Commands::path(const CLI::App& command) {
   std::string out;
-  for (const CLI::App* at = &command; at != nullptr && at->get_parent() != nullptr; at = at->get_parent())
-    out = at->get_name() + (out.empty() ? "" : " " + out);
+  for (const CLI::App* at = &command; at != nullptr && at->get_parent() != nullptr; at = at->get_parent()) {
+    std::string piece = at->get_name();
+    if (!out.empty()) {
+      piece += ' ';
+      piece += out;
+    }
+    out = std::move(piece);
+  }
   return out;
 }
 

@@ -106,7 +106,7 @@ std::string parse_error(const CLI::ParseError& e, const CLI::App& root, const Co
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_aampctl(int argc, char** argv) {
   CLI::App root("aampctl: the operator's tool beside aamp-milter", "aampctl");
   Commands commands(root);
   aamp::ctl::Globals& g = commands.globals();
@@ -174,4 +174,17 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "aampctl: {}\n", e.what());
     return 2;
   }
+}
+
+// Nothing escapes main: an exception the commands did not turn into their own message
+// (building the command tree, say) is reported on one line with the usage-error status.
+int main(int argc, char** argv) {
+  try {
+    return run_aampctl(argc, argv);
+  } catch (const std::exception& e) {
+    (void)std::fprintf(stderr, "aampctl: %s\n", e.what());
+  } catch (...) {
+    (void)std::fputs("aampctl: internal error\n", stderr);
+  }
+  return 2;
 }

@@ -64,13 +64,13 @@ std::string format_value(double value) {
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
   if (value == std::trunc(value) && std::fabs(value) < 9007199254740992.0) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f", value);
+    (void)std::snprintf(buf, sizeof buf, "%.0f", value);
     return buf;
   }
   // The shortest of %.15g..%.17g that reads back as the same double: 0.0005, not 0.00050000000000000001.
   char buf[40];
   for (int precision = 15; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, value);
+    (void)std::snprintf(buf, sizeof buf, "%.*g", precision, value);
     if (std::strtod(buf, nullptr) == value) break;
   }
   return buf;
