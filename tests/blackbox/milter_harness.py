@@ -11,6 +11,8 @@ quarantine, the SMTP reply).
 
 from __future__ import annotations
 
+import contextlib
+
 import ctypes
 import itertools
 import json
@@ -18,6 +20,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -404,3 +407,21 @@ def aamp_headers(intent: str = "task.dispatch", task_id: str = "task-1",
          ("Message-ID", "<m1@example.test>"), ("X-AAMP-Version", "1.1"), ("X-AAMP-Intent", intent),
          ("X-AAMP-TaskId", task_id)]
     return h + (extra or [])
+
+@contextlib.contextmanager
+def database_removed(milter):
+    """The running milter's SQLite database gone (file, -wal, -shm) while the block runs, as
+    if an operator had deleted it; restored from a backup taken first when the block ends."""
+    saved = Path(milter.root) / "saved.db"
+    src, dst = sqlite3.connect(milter.database), sqlite3.connect(saved)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(milter.database + suffix).unlink(missing_ok=True)
+    try:
+        yield
+    finally:
+        os.replace(saved, milter.database)  # the operator restores the backup

@@ -17,7 +17,7 @@ import subprocess
 import unittest
 from pathlib import Path
 
-from milter_harness import PATIENCE, Milter, free_port, wait_until
+from milter_harness import database_removed, PATIENCE, Milter, free_port, wait_until
 from stalwart_emulator import DAEMON_NAME, apply_modifications, build_message, parse_header_block, queue_order
 
 DROP_SENDMAIL = "#!/bin/sh\ncat > /dev/null\n"
@@ -209,16 +209,7 @@ class HookScenarios(unittest.TestCase):
         self.assertIn("removed 1 forged verdict claiming our authserv-id: Authentication-Results#2", self.milter.log())
 
     def test_store_made_unusable_tempfails_aamp_mail(self):
-        saved = self.milter.root / "saved.db"
-        src, dst = sqlite3.connect(self.milter.database), sqlite3.connect(saved)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(self.milter.database + suffix).unlink(missing_ok=True)
-        try:
+        with database_removed(self.milter):
             out = self.send(ALICE, aamp_message(task_id="hook-store-gone"), auth_login=ALICE)
             self.assertEqual(out.fate, "refused")
             self.assertRegex(out.reply, r"^451 4\.3\.0 [^\r\n%]+$")
@@ -226,8 +217,6 @@ class HookScenarios(unittest.TestCase):
             plain = self.send("bob@example.test", build_message([("From", "bob@example.test"), ("Subject", "hi")]))
             self.assertEqual(plain.fate, "queued")
             self.assertEqual(plain.answer, {"action": "accept"})
-        finally:
-            os.replace(saved, self.milter.database)
         wait_until(lambda: self.send(ALICE, aamp_message(task_id="hook-restored"), auth_login=ALICE).fate == "queued",
                    PATIENCE, "the hook to use the restored database", interval=0.2)
 

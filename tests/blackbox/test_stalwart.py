@@ -17,7 +17,7 @@ import threading
 import unittest
 from pathlib import Path
 
-from milter_harness import PATIENCE, Milter, free_port, wait_until
+from milter_harness import database_removed, PATIENCE, Milter, free_port, wait_until
 from stalwart_emulator import (CHUNK, DAEMON_NAME, REPLY_DISCARD, REPLY_TEMPFAIL, MilterSettings, Stalwart,
                                Transaction, apply_modifications, build_message, parse_header_block)
 
@@ -412,16 +412,7 @@ class Scenarios:
         self.assertIn("removed 1 forged verdict claiming our authserv-id: Authentication-Results#2", self.milter.log())
 
     def test_store_made_unusable_tempfails_aamp_mail(self):
-        saved = self.milter.root / "saved.db"
-        src, dst = sqlite3.connect(self.milter.database), sqlite3.connect(saved)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(self.milter.database + suffix).unlink(missing_ok=True)
-        try:
+        with database_removed(self.milter):
             out = self.send(mail_from=ALICE, auth_login=ALICE, message=aamp_message(task_id=self.task("store-gone")))
             self.assertEqual(out.fate, "refused")
             self.assertRegex(out.data_reply, r"^451 4\.3\.0 [^\r\n%]+\r\n$")  # the filter's reply, verbatim
@@ -429,8 +420,6 @@ class Scenarios:
             # Plain mail does not need the database.
             plain = self.send(mail_from="bob@example.test")
             self.assertEqual((plain.fate, plain.message), ("queued", Transaction().message))
-        finally:
-            os.replace(saved, self.milter.database)  # the operator restores the backup
         # The same process serves again (the next test needs it too).
         wait_until(lambda: self.stalwart.send(Transaction(
             mail_from=ALICE, auth_login=ALICE, message=aamp_message(task_id=self.task("restored")))).fate == "queued",
