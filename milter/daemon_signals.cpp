@@ -2,6 +2,7 @@
 #include "milter/daemon_signals.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -53,7 +54,15 @@ void SignalPipe::install() {
 void SignalPipe::unblock_here() { (void)pthread_sigmask(SIG_UNBLOCK, &set_, nullptr); }
 
 int SignalPipe::wait() {
+  // poll(), not a blocking read(): a handler installed with SA_RESTART restarts read() after
+  // it runs, but poll() always returns EINTR. That matters where the handler does not run in
+  // the interrupted call itself — ThreadSanitizer defers a signal's handler to the end of the
+  // intercepted call, so a restarted read() would never see the byte the handler writes.
   while (true) {
+    pollfd fd{read_fd_, POLLIN, 0};
+    const int ready = ::poll(&fd, 1, -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return kMilterEnded;  // cannot happen on a valid fd; treat it as the end
     unsigned char byte = 0;
     const ssize_t n = ::read(read_fd_, &byte, 1);
     if (n == 1) return byte;

@@ -3,7 +3,8 @@
 // them (sendmail's libmilter/signal.c), so a plain sigwait() of ours for HUP would race it.
 // Instead: HUP, USR1, TERM and INT get a handler that writes the signal's number into a
 // pipe, and the main thread — which never runs smfi_main and keeps these signals unblocked —
-// reads the pipe. Linux offers a signal sent to the process to its main thread first when
+// reads the pipe (in poll(), which a handler never restarts: ThreadSanitizer runs handlers
+// only when the interrupted call returns). Linux offers a signal sent to the process to its main thread first when
 // that thread does not block it (kernel/signal.c, complete_signal), so libmilter's thread
 // never sees one; every other thread blocks them, and readiness waits until libmilter's
 // thread is in sigwait (a HUP pending as it starts waiting would be its). What is left to
