@@ -72,12 +72,45 @@ inline constexpr TrustSet kAnyTrust = [] {
   return all;
 }();
 
+// What becomes of an answer in a thread the registry has never seen (UnknownThreads).
+enum class UnknownThreads {
+  allow,   // delivered; the audit says the thread was unknown
+  refuse,  // refused as not bound to any thread this MTA saw (550 5.7.1)
+};
+inline constexpr NameTable<UnknownThreads, 2> kUnknownThreadsNames{
+    {{"allow", UnknownThreads::allow}, {"refuse", UnknownThreads::refuse}}};
+constexpr std::string_view to_string(UnknownThreads u) noexcept { return name_of(kUnknownThreadsNames, u); }
+
 struct ProtectedMailbox {
   std::int64_t id = 0;
   std::string address;  // "agent@example.com", or "@example.com" for a whole domain
   MailboxMode mode = MailboxMode::enforce;
   std::vector<Intent> guarded_intents{Intent::task_dispatch, Intent::task_cancel, Intent::card_query};
   TrustSet trust = kAnyTrust;
+  // Thread binding for this mailbox (ThreadBinding's enforce/report/off, UnknownThreads);
+  // nullopt: the configuration's global setting.
+  std::optional<MailboxMode> thread_binding = std::nullopt;
+  std::optional<UnknownThreads> unknown_threads = std::nullopt;
+};
+
+// The kind of conversation a registry entry binds (policy/thread_binding.hpp).
+enum class ThreadKind {
+  task,  // a task.dispatch: initiator = dispatcher, peer = agent
+  pair,  // a pair.request: initiator = requester, peer = the mailbox asked
+  card,  // a card.query: initiator = who asked, peer = the mailbox asked
+};
+inline constexpr NameTable<ThreadKind, 3> kThreadKindNames{
+    {{"task", ThreadKind::task}, {"pair", ThreadKind::pair}, {"card", ThreadKind::card}}};
+constexpr std::string_view to_string(ThreadKind k) noexcept { return name_of(kThreadKindNames, k); }
+
+// One entry of the thread registry: who started which thread with whom. Addresses lower case.
+struct ThreadEntry {
+  ThreadKind kind = ThreadKind::task;
+  std::string task_id;
+  std::string initiator;
+  std::string peer;
+  UnixTime created_at = 0;
+  UnixTime expires_at = 0;  // pruned after this
 };
 
 enum class RuleOrigin {
@@ -207,6 +240,22 @@ class Store {
   // What redeem_pair_code would find now (lockout, then the code's state), changing
   // nothing: no consumption, no failure counted. For report mode and `aampctl check`.
   virtual PairCheck peek_pair_code(const PairAttempt& attempt) = 0;
+
+  // The thread registry. The entry of `kind` whose peer is `peer` for `task_id` (the first
+  // one recorded there wins), or nullopt.
+  virtual std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) = 0;
+  // The entries of `kind` that `initiator` started with `task_id` (one per peer).
+  virtual std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
+                                                      std::string_view task_id) = 0;
+  // Records `entry` unless its (kind, peer, task_id) is taken; when taken by the same
+  // initiator, its expiry moves to the later of the two.
+  virtual void record_thread(const ThreadEntry& entry) = 0;
+  // When the message `message_id` was first delivered to `recipient` (both as the engine
+  // spells them), or nullopt.
+  virtual std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) = 0;
+  // Remembers that delivery until `expires_at`; a second call for the pair changes nothing.
+  virtual void record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
+                               UnixTime expires_at) = 0;
 };
 
 // What the outbox holds unsent (neither sent nor abandoned), for the metrics.

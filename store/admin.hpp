@@ -40,6 +40,9 @@ struct MailboxChange {
   std::optional<MailboxMode> mode;
   std::optional<std::vector<Intent>> intents;
   std::optional<TrustSet> trust;
+  // Set: the new value, where nullopt inside means "the configuration's" (column NULL).
+  std::optional<std::optional<MailboxMode>> thread_binding;
+  std::optional<std::optional<UnknownThreads>> unknown_threads;
   std::optional<std::string> note;
 };
 

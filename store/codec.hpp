@@ -19,15 +19,19 @@ MailboxMode mode_column(std::string_view text);
 PatternKind kind_column(std::string_view text);
 RuleOrigin origin_column(std::string_view text);
 TaskStatus status_column(std::string_view text);
+UnknownThreads unknown_threads_column(std::string_view text);
+ThreadKind thread_kind_column(std::string_view text);
 
 std::vector<Intent> intents_column(std::string_view text);  // intent_list's text
 
 std::string rules_text(const ContextRules& rules);            // JSON object
 ContextRules rules_column(std::string_view json);
 
-// The seven columns "id, address, mode, intents, trust_auth, trust_internal,
-// trust_authres" of a mailboxes row, read from `st` starting at column 0: the one place
-// that knows how a ProtectedMailbox is spread over its columns.
+// The columns kMailboxColumns of a mailboxes row, read from `st` starting at column 0: the
+// one place that knows how a ProtectedMailbox is spread over its columns.
+inline constexpr std::string_view kMailboxColumns =
+    "id, address, mode, intents, trust_auth, trust_internal, trust_authres, thread_binding, unknown_threads";
+inline constexpr int kMailboxColumnCount = 9;
 class Statement;
 ProtectedMailbox mailbox_columns(const Statement& st);
 

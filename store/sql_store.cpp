@@ -19,9 +19,7 @@ namespace aamp::store {
 
 namespace {
 
-constexpr std::string_view kFindMailbox =
-    "SELECT id, address, mode, intents, trust_auth, trust_internal, trust_authres "
-    "FROM mailboxes WHERE address IN (?1, ?2)";
+const std::string kFindMailbox = fmt::format("SELECT {} FROM mailboxes WHERE address IN (?1, ?2)", kMailboxColumns);
 
 // Exact and domain rules through sender_rules_by_pattern; wildcard rules of the mailbox
 // through the partial index sender_rules_wildcards. Sorted here, after the glob filter,
@@ -97,6 +95,33 @@ constexpr std::string_view kMarkFailed =
 constexpr std::string_view kMarkAbandoned =
     "UPDATE outbox SET abandoned_at = ?2, last_error = ?3 "
     "WHERE id = ?1 AND sent_at IS NULL AND abandoned_at IS NULL";
+
+constexpr std::string_view kThreadColumns = "kind, task_id, initiator, peer, created_at, expires_at";
+const std::string kThreadAt =
+    fmt::format("SELECT {} FROM threads WHERE kind = ?1 AND peer = ?2 AND task_id = ?3", kThreadColumns);
+const std::string kThreadsStartedBy =
+    fmt::format("SELECT {} FROM threads WHERE kind = ?1 AND initiator = ?2 AND task_id = ?3 ORDER BY peer", kThreadColumns);
+// First initiator wins; the same one again extends the entry's life.
+constexpr std::string_view kRecordThread =
+    "INSERT INTO threads (kind, task_id, initiator, peer, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    "ON CONFLICT (kind, peer, task_id) DO UPDATE SET expires_at = excluded.expires_at "
+    "WHERE threads.initiator = excluded.initiator AND threads.expires_at < excluded.expires_at";
+constexpr std::string_view kDeliveredAt =
+    "SELECT delivered_at FROM delivered_messages WHERE message_id = ?1 AND recipient = ?2";
+constexpr std::string_view kRecordDelivery =
+    "INSERT INTO delivered_messages (message_id, recipient, delivered_at, expires_at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (message_id, recipient) DO NOTHING";
+
+ThreadEntry thread_columns(const Statement& st) {
+  ThreadEntry e;
+  e.kind = thread_kind_column(st.text(0));
+  e.task_id = st.text(1);
+  e.initiator = st.text(2);
+  e.peer = st.text(3);
+  e.created_at = st.int64(4);
+  e.expires_at = st.int64(5);
+  return e;
+}
 
 std::int64_t count(Connection& conn, std::string_view sql, const auto& key, UnixTime since) {
   auto st = conn.prepare(sql);
@@ -312,6 +337,48 @@ PairRedemption SqlStore::redeem_pair_code(const PairAttempt& attempt,
     }
   }
   return result;
+}
+
+std::optional<ThreadEntry> SqlStore::thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) {
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kThreadAt);
+  st.bind(1, to_string(kind)).bind(2, peer).bind(3, task_id);
+  if (!st.step()) return std::nullopt;
+  return thread_columns(st);
+}
+
+std::vector<ThreadEntry> SqlStore::threads_started_by(ThreadKind kind, std::string_view initiator,
+                                                      std::string_view task_id) {
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kThreadsStartedBy);
+  st.bind(1, to_string(kind)).bind(2, initiator).bind(3, task_id);
+  std::vector<ThreadEntry> out;
+  while (st.step()) out.push_back(thread_columns(st));
+  return out;
+}
+
+void SqlStore::record_thread(const ThreadEntry& e) {
+  const std::lock_guard writing(write_mu_);
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kRecordThread);
+  st.bind(1, to_string(e.kind)).bind(2, e.task_id).bind(3, e.initiator).bind(4, e.peer);
+  st.bind(5, e.created_at).bind(6, e.expires_at);
+  st.run();
+}
+
+std::optional<UnixTime> SqlStore::delivered_at(std::string_view message_id, std::string_view recipient) {
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kDeliveredAt);
+  st.bind(1, message_id).bind(2, recipient);
+  if (!st.step()) return std::nullopt;
+  return st.int64(0);
+}
+
+void SqlStore::record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
+                               UnixTime expires_at) {
+  const std::lock_guard writing(write_mu_);
+  auto conn = pool_.acquire();
+  conn->prepare(kRecordDelivery).bind(1, message_id).bind(2, recipient).bind(3, at).bind(4, expires_at).run();
 }
 
 std::vector<OutboxReply> SqlStore::due_replies(UnixTime now, int limit) {

@@ -59,6 +59,16 @@ class SqlStore final : public Store, public Outbox {
                                   const std::function<PairEffects(const PairCheck&)>& effects) override;
   PairCheck peek_pair_code(const PairAttempt& attempt) override;
 
+  // The thread registry and the delivered-message record: indexed reads; each write one
+  // statement (an upsert), atomic by itself.
+  std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override;
+  std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
+                                              std::string_view task_id) override;
+  void record_thread(const ThreadEntry& entry) override;
+  std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override;
+  void record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
+                       UnixTime expires_at) override;
+
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
   OutboxBacklog backlog() override;
   // One conditional UPDATE: of several workers (threads, processes, hosts) exactly one wins.

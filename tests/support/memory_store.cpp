@@ -155,6 +155,55 @@ PairCheck MemoryStore::peek_pair_code(const PairAttempt& attempt) {
   return peek_pair(ledger, attempt);
 }
 
+std::optional<ThreadEntry> MemoryStore::thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) {
+  std::lock_guard lock(mu_);
+  enter("thread_at");
+  for (const auto& t : threads_)
+    if (t.kind == kind && t.peer == peer && t.task_id == task_id) return t;
+  return std::nullopt;
+}
+
+std::vector<ThreadEntry> MemoryStore::threads_started_by(ThreadKind kind, std::string_view initiator,
+                                                         std::string_view task_id) {
+  std::lock_guard lock(mu_);
+  enter("threads_started_by");
+  std::vector<ThreadEntry> out;
+  for (const auto& t : threads_)
+    if (t.kind == kind && t.initiator == initiator && t.task_id == task_id) out.push_back(t);
+  return out;
+}
+
+void MemoryStore::record_thread(const ThreadEntry& entry) {
+  std::lock_guard lock(mu_);
+  enter("record_thread");
+  for (auto& t : threads_) {
+    if (t.kind != entry.kind || t.peer != entry.peer || t.task_id != entry.task_id) continue;
+    if (t.initiator == entry.initiator) t.expires_at = std::max(t.expires_at, entry.expires_at);
+    return;
+  }
+  threads_.push_back(entry);
+}
+
+std::optional<UnixTime> MemoryStore::delivered_at(std::string_view message_id, std::string_view recipient) {
+  std::lock_guard lock(mu_);
+  enter("delivered_at");
+  const auto it = deliveries_.find(std::pair<std::string, std::string>(message_id, recipient));
+  if (it == deliveries_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemoryStore::record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
+                                  UnixTime /*expires_at*/) {
+  std::lock_guard lock(mu_);
+  enter("record_delivery");
+  deliveries_.emplace(std::pair<std::string, std::string>(message_id, recipient), at);
+}
+
+std::vector<ThreadEntry> MemoryStore::threads() const {
+  std::lock_guard lock(mu_);
+  return threads_;
+}
+
 PairRedemption MemoryStore::redeem_pair_code(const PairAttempt& attempt,
                                              const std::function<PairEffects(const PairCheck&)>& effects) {
   std::lock_guard lock(mu_);

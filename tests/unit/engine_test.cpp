@@ -673,7 +673,9 @@ TEST_F(PairingTest, ValidCodePairsTheRequesterAndQueuesACompletedReply) {
   EXPECT_EQ(r.from, kAgent);
   EXPECT_EQ(r.to, "newbie@example.org");
   EXPECT_EQ(r.task_id, "pair-task-1");
-  EXPECT_EQ(r.in_reply_to, "<m1@example.com>");
+  const auto request_id = std::find_if(f.headers.begin(), f.headers.end(), [](const HeaderField& h) { return h.name == "Message-ID"; });
+  ASSERT_NE(request_id, f.headers.end());
+  EXPECT_EQ(r.in_reply_to, request_id->value);
   EXPECT_EQ(r.message_id.rfind("<aamp-pair.", 0), 0u);
   EXPECT_NE(r.message_id.find("@example.net>"), std::string::npos);
 
