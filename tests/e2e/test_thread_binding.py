@@ -34,7 +34,7 @@ def addr(local: str) -> str:
 
 
 STRANGER = addr("stranger")
-UNKNOWN_REASON = "thread unknown to the registry"
+UNKNOWN_REASON = "unknown to the registry"  # "task thread T of D is unknown to the registry"
 
 
 def expires_in(hours: int = 24) -> str:
