@@ -417,6 +417,7 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
   const int mailbox_n = filter.mailbox ? ++n : 0;
   const int sender_n = filter.sender ? ++n : 0;
   const int verdict_n = filter.verdict ? ++n : 0;
+  const int task_n = filter.task_id ? ++n : 0;
   const int limit_n = filter.limit > 0 ? ++n : 0;
   if (filter.since) where += fmt::format(" AND at >= ?{}", since_n);
   if (filter.mailbox) where += " AND " + match("recipient", mailbox_n, filter.mailbox->starts_with('@'));
@@ -426,6 +427,7 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
                          match("envelope_from", sender_n, domain));
   }
   if (filter.verdict) where += fmt::format(" AND verdict = ?{}", verdict_n);
+  if (filter.task_id) where += fmt::format(" AND task_id = ?{}", task_n);
   constexpr std::string_view kColumns =
       "id, at, message_id, client_addr, auth_user, envelope_from, header_from, recipient, intent, task_id, verdict, "
       "reason, rule_id, rule_pattern, rule_origin";
@@ -441,6 +443,7 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
   if (filter.mailbox) st.bind(mailbox_n, normalize_address(*filter.mailbox));
   if (filter.sender) st.bind(sender_n, normalize_address(*filter.sender));
   if (filter.verdict) st.bind(verdict_n, *filter.verdict);
+  if (filter.task_id) st.bind(task_n, *filter.task_id);
   if (filter.limit > 0) st.bind(limit_n, filter.limit);
   while (st.step()) {
     AuditEntry e;
@@ -463,6 +466,14 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
     e.rule_origin = st.maybe_text(14);
     row(e);
   }
+}
+
+std::vector<ThreadEntry> PolicyAdmin::threads(const std::string& task_id) {
+  auto st = conn_->prepare(fmt::format("SELECT {} FROM threads WHERE task_id = ?1 ORDER BY kind, peer", kThreadColumns));
+  st.bind(1, task_id);
+  std::vector<ThreadEntry> out;
+  while (st.step()) out.push_back(thread_columns(st));
+  return out;
 }
 
 std::vector<AuditEntry> PolicyAdmin::audit(const AuditFilter& filter) {

@@ -103,6 +103,7 @@ struct AuditFilter {
   std::optional<std::string> mailbox;   // recipient: an address, or "@domain" for all of a domain
   std::optional<std::string> sender;    // header or envelope From: an address, or "@domain"
   std::optional<std::string> verdict;   // exact verdict name (kAuditVerdictNames); unknown: no rows
+  std::optional<std::string> task_id;   // exact X-AAMP-TaskId
   std::int64_t limit = 0;               // the most recent `limit` rows; 0 = all
 };
 
@@ -226,6 +227,8 @@ class PolicyAdmin {
   // Matching rows oldest first (with a limit: the most recent `limit`, still oldest first).
   void audit(const AuditFilter& filter, const std::function<void(const AuditEntry&)>& row);
   std::vector<AuditEntry> audit(const AuditFilter& filter = {});
+  // The thread registry's entries for `task_id`, every kind, by kind and peer.
+  std::vector<ThreadEntry> threads(const std::string& task_id);
   std::int64_t enqueue_reply(const OutboxReply& reply, UnixTime now);
 
   // --- data lifecycle (store/admin_lifecycle.cpp) ----------------------------------------

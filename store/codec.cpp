@@ -83,6 +83,17 @@ ProtectedMailbox mailbox_columns(const Statement& st) {
   return m;
 }
 
+ThreadEntry thread_columns(const Statement& st) {
+  ThreadEntry e;
+  e.kind = thread_kind_column(st.text(0));
+  e.task_id = st.text(1);
+  e.initiator = st.text(2);
+  e.peer = st.text(3);
+  e.created_at = st.int64(4);
+  e.expires_at = st.int64(5);
+  return e;
+}
+
 OutboxReply outbox_reply_columns(const Statement& st) {
   OutboxReply r;
   r.id = st.int64(0);

@@ -42,6 +42,10 @@ inline constexpr std::string_view kOutboxReplyColumns =
     "next_attempt_at, last_error";
 OutboxReply outbox_reply_columns(const Statement& st);
 
+// The six columns kThreadColumns of a threads row, read from `st` starting at column 0.
+inline constexpr std::string_view kThreadColumns = "kind, task_id, initiator, peer, created_at, expires_at";
+ThreadEntry thread_columns(const Statement& st);
+
 // Whether a stored rule (kind + canonical pattern) covers `address` (normalised). A paired
 // rule is always exact: a requester whose local part contains '*' covers only itself.
 bool rule_covers(PatternKind kind, std::string_view pattern, std::string_view address) noexcept;

@@ -96,7 +96,6 @@ constexpr std::string_view kMarkAbandoned =
     "UPDATE outbox SET abandoned_at = ?2, last_error = ?3 "
     "WHERE id = ?1 AND sent_at IS NULL AND abandoned_at IS NULL";
 
-constexpr std::string_view kThreadColumns = "kind, task_id, initiator, peer, created_at, expires_at";
 const std::string kThreadAt =
     fmt::format("SELECT {} FROM threads WHERE kind = ?1 AND peer = ?2 AND task_id = ?3", kThreadColumns);
 const std::string kThreadsStartedBy =
@@ -111,17 +110,6 @@ constexpr std::string_view kDeliveredAt =
 constexpr std::string_view kRecordDelivery =
     "INSERT INTO delivered_messages (message_id, recipient, delivered_at, expires_at) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (message_id, recipient) DO NOTHING";
-
-ThreadEntry thread_columns(const Statement& st) {
-  ThreadEntry e;
-  e.kind = thread_kind_column(st.text(0));
-  e.task_id = st.text(1);
-  e.initiator = st.text(2);
-  e.peer = st.text(3);
-  e.created_at = st.int64(4);
-  e.expires_at = st.int64(5);
-  return e;
-}
 
 std::int64_t count(Connection& conn, std::string_view sql, const auto& key, UnixTime since) {
   auto st = conn.prepare(sql);
