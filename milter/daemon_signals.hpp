@@ -1,16 +1,16 @@
 // daemon_signals.hpp — how the daemon's signals reach it. libmilter's smfi_main starts a
 // thread of its own that sigwait()s for HUP, TERM and INT and stops the milter on any of
 // them (sendmail's libmilter/signal.c), so a plain sigwait() of ours for HUP would race it.
-// Instead: HUP, USR1, TERM and INT get a handler that writes the signal's number into a
-// pipe, and the main thread — which never runs smfi_main and keeps these signals unblocked —
-// reads the pipe (in poll(), which a handler never restarts: ThreadSanitizer runs handlers
-// only when the interrupted call returns). Linux offers a signal sent to the process to its main thread first when
-// that thread does not block it (kernel/signal.c, complete_signal), so libmilter's thread
-// never sees one; every other thread blocks them, and readiness waits until libmilter's
+// Instead: HUP, USR1, TERM and INT get a handler that writes the signal's number into a pipe,
+// and the main thread — which never runs smfi_main and keeps these signals unblocked — reads
+// the pipe (in poll(), which a handler never restarts: ThreadSanitizer runs handlers only when
+// the interrupted call returns). Linux offers a signal sent to the process to its main thread
+// first when that thread does not block it (kernel/signal.c, complete_signal), so libmilter's
+// thread never sees one; every other thread blocks them, and readiness waits until libmilter's
 // thread is in sigwait (a HUP pending as it starts waiting would be its). What is left to
-// chance (a HUP arriving while the main thread has another signal pending and is not
-// running) makes libmilter stop on its own; the daemon then exits non-zero (daemon.cpp)
-// so that systemd's Restart=on-failure restarts it.
+// chance (a HUP arriving while the main thread has another signal pending and is not running)
+// makes libmilter stop on its own; the daemon then exits non-zero (daemon.cpp) so that
+// systemd's Restart=on-failure restarts it.
 // No libmilter. Threading: install() before any thread starts; wait() on the main thread;
 // post() from any thread; the handler is async-signal-safe.
 #pragma once
