@@ -6,8 +6,9 @@
 // connections; a configuration that does not parse is refused and the old one stays.
 // systemd hears of each step (daemon_notify.hpp).
 // Threading: HUP/USR1/TERM/INT are blocked in every thread but the main one, which takes
-// them through a pipe (daemon_signals.hpp) and reloads or calls smfi_stop. When libmilter
-// stops without our SIGTERM the daemon exits 1. Runtime calls are thread-safe.
+// them through a pipe (daemon_signals.hpp) and reloads or calls smfi_stop; libmilter's own
+// signal thread never takes one (libmilter_sigwait.cpp). When libmilter stops without our
+// SIGTERM (its listener failed) the daemon exits 1. Runtime calls are thread-safe.
 #include <libmilter/mfapi.h>
 #include <pthread.h>
 #include <signal.h>
@@ -308,8 +309,8 @@ std::string Daemon::status_line() const {
 int Daemon::run(StartupReport& report, SignalPipe& signals) {
   start(report);
   // From here the main thread takes the four signals (a HUP sent meanwhile arrives now);
-  // every thread started so far, and smfi_main's with libmilter's signal thread and the
-  // connection threads it starts, keep them blocked.
+  // every thread started so far, and smfi_main's with the connection threads it starts,
+  // keep them blocked (libmilter's signal thread takes none: libmilter_sigwait.cpp).
   signals.unblock_here();
   struct MilterRun {
     SignalPipe* signals;
@@ -323,8 +324,6 @@ int Daemon::run(StartupReport& report, SignalPipe& signals) {
         return nullptr;
       },
       &run);
-  if (!signals.await_foreign_sigwait(std::chrono::seconds(5)))
-    logf(Severity::warning, "libmilter's signal thread was not seen waiting: a SIGHUP now may stop the daemon");
   notify_ready(status_line());
 
   bool stop_requested = false;
@@ -362,8 +361,8 @@ int Daemon::run(StartupReport& report, SignalPipe& signals) {
   stores_.close();
   if (!pid_file_.empty()) unlink(pid_file_.c_str());  // may fail once unprivileged; harmless
   if (!stop_requested) {
-    // A signal reached libmilter's own thread, or its listener failed: exit non-zero so
-    // that systemd's Restart=on-failure starts the daemon again.
+    // libmilter's listener failed: exit non-zero so that systemd's Restart=on-failure
+    // starts the daemon again.
     logf(Severity::error, "libmilter stopped without SIGTERM (status {}): exiting with status {} to be restarted",
          rc == MI_SUCCESS ? "success" : "failure", kExitFailure);
     return kExitFailure;

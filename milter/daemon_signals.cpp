@@ -8,10 +8,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <string>
 #include <system_error>
 #include <thread>
 
@@ -45,7 +41,7 @@ void SignalPipe::install() {
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   // SA_NODEFER: the main thread keeps the signal unblocked while its handler runs, so a
-  // second one arriving then still comes to it and not to libmilter's thread.
+  // second one arriving then waits for no other thread.
   sa.sa_flags = SA_RESTART | SA_NODEFER;
   for (int s : {SIGHUP, SIGUSR1, SIGTERM, SIGINT})
     if (sigaction(s, &sa, nullptr) != 0) throw std::system_error(errno, std::generic_category(), "sigaction");
@@ -90,34 +86,6 @@ pthread_t SignalPipe::start_blocked_thread(void* (*body)(void*), void* arg) cons
   (void)pthread_attr_destroy(&attr);
   if (rc != 0) throw std::system_error(rc, std::generic_category(), "pthread_create");
   return thread;
-}
-
-namespace {
-
-// Whether the thread's status shows SIGHUP unblocked ("SigBlk:\t<hex mask>").
-bool hup_unblocked(const std::filesystem::path& status) {
-  std::ifstream in(status);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("SigBlk:", 0) != 0) continue;
-    const unsigned long long mask = std::strtoull(line.c_str() + 7, nullptr, 16);
-    return (mask & (1ULL << (SIGHUP - 1))) == 0;
-  }
-  return false;
-}
-
-}  // namespace
-
-bool SignalPipe::await_foreign_sigwait(std::chrono::milliseconds timeout) const {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  const std::string self = std::to_string(gettid());
-  do {
-    std::error_code ec;
-    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-      if (task.path().filename() != self && hup_unblocked(task.path() / "status")) return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  } while (std::chrono::steady_clock::now() < deadline);
-  return false;
 }
 
 }  // namespace aamp::milter

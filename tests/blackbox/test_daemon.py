@@ -139,6 +139,37 @@ class Running(unittest.TestCase):
         finally:
             m.close()
 
+    def test_only_the_main_thread_can_take_the_daemons_signals(self):
+        """HUP reloads only if no other thread can take it: libmilter's own signal thread
+        would stop the milter on it (it sigwait()s for HUP, TERM and INT; the daemon links it
+        with that call replaced). Every thread but the main one blocks the four signals, and
+        none waits for them: the kernel shows a thread in sigwait with them unblocked."""
+        with Milter() as m:
+            m.run(Transaction())  # so that libmilter's connection threads have started too
+            pid = m.proc.pid
+            wanted = {signal.SIGHUP, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT}
+            tasks = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+            self.assertGreater(len(tasks), 2, "the daemon runs libmilter's threads")
+            for tid in tasks:
+                status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+                blocked = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+                open_to = {s for s in wanted if not blocked & (1 << (s - 1))}
+                if tid == pid:
+                    self.assertEqual(open_to, wanted, "the main thread takes the four signals")
+                else:
+                    self.assertEqual(open_to, set(), f"thread {tid} could take {sorted(open_to)}:\n{status}")
+
+    def test_sigterm_as_soon_as_started_stops_gracefully(self):
+        """A SIGTERM sent the moment the daemon says it started (the daemon is still starting
+        libmilter's threads) is taken by the daemon: "SIGTERM: stopping", exit status 0."""
+        for attempt in range(5):
+            m = Milter().start()
+            try:
+                self.assertEqual(m.stop(), 0, f"attempt {attempt}:\n{m.log()}")
+                self.assertIn("SIGTERM: stopping", m.log())
+            finally:
+                m.close()
+
     def test_port_in_use_fails_at_startup(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
