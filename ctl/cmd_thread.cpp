@@ -55,7 +55,7 @@ int show(const std::optional<std::string>& task_id_arg, const Globals& g) {
 }  // namespace
 
 void add_thread(Commands& c) {
-  auto& group = c.add(c.root(), "thread", "thread show TASKID", "the thread registry (issue: thread binding)");
+  auto& group = c.add(c.root(), "thread", "thread show TASKID", "the thread registry: who started which AAMP thread with whom");
   auto task_id = std::make_shared<std::optional<std::string>>();
   auto& cmd = c.add(group, "show", "thread show TASKID",
                     "the registry's entries for a TaskId and its audit rows; exit 1 when nothing is known of it");
