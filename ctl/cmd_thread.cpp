@@ -44,6 +44,7 @@ int show(const std::optional<std::string>& task_id_arg, const Globals& g) {
       fmt::print("{} thread {}: {} -> {}, since {}, kept until {}\n", to_string(t.kind), t.task_id, t.initiator, t.peer,
                  time_text(t.created_at), time_text(t.expires_at));
     std::vector<std::vector<std::string>> table;
+    table.reserve(rows.size());
     for (const auto& r : rows)
       table.push_back({time_text(r.record.at), r.record.header_from, r.record.recipient, r.record.intent, r.verdict,
                        r.record.reason});
