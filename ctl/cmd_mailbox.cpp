@@ -9,6 +9,7 @@
 #include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
+#include "ctl/policy_json.hpp"
 #include "policy/trust.hpp"
 
 namespace aamp::ctl {
@@ -24,20 +25,17 @@ nlohmann::json trust_json(TrustSet trust) {
 nlohmann::json mailbox_json(const store::MailboxEntry& e) {
   nlohmann::json intents = nlohmann::json::array();
   for (const auto i : e.mailbox.guarded_intents) intents.push_back(std::string(to_string(i)));
-  return {{"id", e.mailbox.id},
-          {"address", e.mailbox.address},
-          {"mode", std::string(to_string(e.mailbox.mode))},
-          {"intents", intents},
-          {"trust", trust_json(e.mailbox.trust)},
-          {"threadBinding", e.mailbox.thread_binding ? nlohmann::json(std::string(to_string(*e.mailbox.thread_binding)))
-                                                     : nlohmann::json(nullptr)},
-          {"unknownThreads", e.mailbox.unknown_threads
-                                 ? nlohmann::json(std::string(to_string(*e.mailbox.unknown_threads)))
-                                 : nlohmann::json(nullptr)},
-          {"createdAt", time_text(e.created_at)},
-          {"createdBy", e.created_by},
-          {"updatedAt", time_text(e.updated_at)},
-          {"note", e.note}};
+  nlohmann::json out = {{"id", e.mailbox.id},
+                        {"address", e.mailbox.address},
+                        {"mode", std::string(to_string(e.mailbox.mode))},
+                        {"intents", intents},
+                        {"trust", trust_json(e.mailbox.trust)},
+                        {"createdAt", time_text(e.created_at)},
+                        {"createdBy", e.created_by},
+                        {"updatedAt", time_text(e.updated_at)},
+                        {"note", e.note}};
+  add_thread_settings(out, e.mailbox);
+  return out;
 }
 
 std::string intents_display(const std::vector<Intent>& intents) {

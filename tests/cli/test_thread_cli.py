@@ -84,6 +84,40 @@ class ThreadCliTest(unittest.TestCase):
             self.assertEqual(p.stdout, "")
         self.assertEqual(self.db_rows(), before)
 
+    def test_export_and_import_carry_a_mailboxs_thread_settings(self):
+        self.ctl("mailbox", "add", "agent@example.net", "--thread-binding", "off", "--unknown-threads", "refuse",
+                 want=0)
+        self.ctl("mailbox", "add", "other@example.net", want=0)
+        doc = json.loads(self.ctl("export", want=0).stdout)
+        got = {m["address"]: (m["threadBinding"], m["unknownThreads"]) for m in doc["mailboxes"]}
+        self.assertEqual(got, {"agent@example.net": ("off", "refuse"), "other@example.net": (None, None)})
+        # Into a fresh database, and back into this one: nothing changes.
+        export = os.path.join(self.tmp.name, "policy.json")
+        with open(export, "w") as f:
+            json.dump(doc, f)
+        fresh = os.path.join(self.tmp.name, "fresh.db")
+        subprocess.run([AAMPCTL, "--db", fresh, "init"], check=True, capture_output=True, timeout=60)
+        subprocess.run([AAMPCTL, "--db", fresh, "import", export], check=True, capture_output=True, timeout=60)
+        listed = json.loads(subprocess.run([AAMPCTL, "--db", fresh, "--json", "mailbox", "list"], check=True,
+                                           capture_output=True, text=True, timeout=60).stdout)
+        self.assertEqual({m["address"]: (m["threadBinding"], m["unknownThreads"]) for m in listed}, got)
+        p = self.ctl("import", export, want=0)
+        self.assertRegex(p.stdout, r"mailboxes\s+0 added, 0 updated, 2 unchanged")
+        # An export from before thread binding (no such fields) imports; the globals hold.
+        for m in doc["mailboxes"]:
+            del m["threadBinding"], m["unknownThreads"]
+        with open(export, "w") as f:
+            json.dump(doc, f)
+        p = self.ctl("import", export, want=0)
+        self.assertRegex(p.stdout, r"mailboxes\s+0 added, 1 updated, 1 unchanged")
+        self.assertEqual(self.mailbox_json("agent@example.net")["threadBinding"], None)
+        # A bad value is refused with the field named.
+        doc["mailboxes"][0]["threadBinding"] = "strict"
+        with open(export, "w") as f:
+            json.dump(doc, f)
+        p = self.ctl("import", export, want=2)
+        self.assertIn("threadBinding", p.stderr)
+
     def test_thread_show(self):
         p = self.ctl("thread", "show", "T1", want=1)
         self.assertIn("no thread with TaskId T1", p.stdout)
