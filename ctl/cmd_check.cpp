@@ -58,9 +58,7 @@ class DryRunStore final : public Store {
   std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override {
     return real_.delivered_at(message_id, recipient);
   }
-  void record_thread(const ThreadEntry& /*entry*/) override {}
-  void record_delivery(std::string_view /*message_id*/, std::string_view /*recipient*/, UnixTime /*at*/,
-                       UnixTime /*expires_at*/) override {}
+  void record_registry(const RegistryWrites& /*writes*/) override {}
 
  private:
   Store& real_;

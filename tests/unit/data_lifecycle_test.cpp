@@ -145,13 +145,13 @@ TYPED_TEST(DataLifecycle, PruneRegistryRemovesExpiredThreadsAndDeliveriesOnly) {
     e.expires_at = expires;
     return e;
   };
-  store.record_thread(entry(ThreadKind::task, "T-old", "agent@example.net", kNow - kDay));
-  store.record_thread(entry(ThreadKind::pair, "T-old", "agent@example.net", kNow - 1));
-  store.record_thread(entry(ThreadKind::task, "T-at-limit", "agent@example.net", kNow));  // not before now: kept
-  store.record_thread(entry(ThreadKind::task, "T-new", "agent@example.net", kNow + kDay));
-  store.record_delivery("<old@x>", "agent@example.net", kNow - 40 * kDay, kNow - kDay);
-  store.record_delivery("<old@x>", "other@example.net", kNow - 40 * kDay, kNow + kDay);
-  store.record_delivery("<new@x>", "agent@example.net", kNow - 1, kNow + 30 * kDay);
+  store.record_registry({{entry(ThreadKind::task, "T-old", "agent@example.net", kNow - kDay)}, {}});
+  store.record_registry({{entry(ThreadKind::pair, "T-old", "agent@example.net", kNow - 1)}, {}});
+  store.record_registry({{entry(ThreadKind::task, "T-at-limit", "agent@example.net", kNow)}, {}});  // not before now: kept
+  store.record_registry({{entry(ThreadKind::task, "T-new", "agent@example.net", kNow + kDay)}, {}});
+  store.record_registry({{}, {{"<old@x>", "agent@example.net", kNow - 40 * kDay, kNow - kDay}}});
+  store.record_registry({{}, {{"<old@x>", "other@example.net", kNow - 40 * kDay, kNow + kDay}}});
+  store.record_registry({{}, {{"<new@x>", "agent@example.net", kNow - 1, kNow + 30 * kDay}}});
 
   const auto n = prune_registry(*this->conn_, kNow, 1);  // one row per transaction
   EXPECT_EQ(n.threads, 2);
@@ -166,6 +166,26 @@ TYPED_TEST(DataLifecycle, PruneRegistryRemovesExpiredThreadsAndDeliveriesOnly) {
   const auto again = prune_registry(*this->conn_, kNow);
   EXPECT_EQ(again.threads, 0);
   EXPECT_EQ(again.deliveries, 0);
+}
+
+TYPED_TEST(DataLifecycle, ARegistryWriteIsAllOrNothing) {
+  SqlStore store(this->where_.database(), {});
+  ThreadEntry good;
+  good.task_id = "T1";
+  good.initiator = "dispatcher@example.org";
+  good.peer = "agent@example.net";
+  good.created_at = kNow;
+  good.expires_at = kNow + kDay;
+  ThreadEntry bad = good;
+  bad.peer = "Other@Example.NET";  // the schema keeps addresses lower case: this statement fails
+  RegistryWrites w{{good, bad}, {{"<m1@x>", "agent@example.net", kNow, kNow + kDay}}};
+  EXPECT_THROW(store.record_registry(w), StoreError);
+  EXPECT_FALSE(store.thread_at(ThreadKind::task, "agent@example.net", "T1"));
+  EXPECT_FALSE(store.delivered_at("<m1@x>", "agent@example.net"));
+  w.threads.pop_back();
+  store.record_registry(w);
+  EXPECT_TRUE(store.thread_at(ThreadKind::task, "agent@example.net", "T1"));
+  EXPECT_EQ(store.delivered_at("<m1@x>", "agent@example.net"), kNow);
 }
 
 TYPED_TEST(DataLifecycle, PruneInSmallBatchesRemovesEverythingOld) {
@@ -329,8 +349,8 @@ TEST(AuditRetention, PrunerAppliesTheCurrentConfiguration) {
     e.peer = "agent@example.net";
     e.created_at = kNow - 40 * kDay;
     e.expires_at = kNow - 10 * kDay;
-    store.record_thread(e);
-    store.record_delivery("<expired@x>", "agent@example.net", kNow - 40 * kDay, kNow - 10 * kDay);
+    store.record_registry({{e}, {}});
+    store.record_registry({{}, {{"<expired@x>", "agent@example.net", kNow - 40 * kDay, kNow - 10 * kDay}}});
   }
   auto off = std::make_shared<milter::Config>(*cfg);  // AuditRetention off
   current = off;

@@ -209,16 +209,16 @@ ThreadEntry thread_entry(ThreadKind kind, const std::string& task, const std::st
 TYPED_TEST(StoreContract, TheFirstInitiatorOfAThreadAtAPeerKeepsIt) {
   auto& s = this->store();
   EXPECT_FALSE(s.thread_at(ThreadKind::task, "agent@example.net", "T1"));
-  s.record_thread(thread_entry(ThreadKind::task, "T1", "d1@example.org", "agent@example.net"));
-  s.record_thread(thread_entry(ThreadKind::task, "T1", "d2@example.org", "agent@example.net", kNow + 99999));
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d1@example.org", "agent@example.net")}, {}});
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d2@example.org", "agent@example.net", kNow + 99999)}, {}});
   const auto at = s.thread_at(ThreadKind::task, "agent@example.net", "T1");
   ASSERT_TRUE(at);
   EXPECT_EQ(at->initiator, "d1@example.org");
   EXPECT_EQ(at->created_at, kNow);
   EXPECT_EQ(at->expires_at, kNow + 3600);  // the other initiator's record changed nothing
   // The same initiator again: the expiry moves to the later one, never earlier.
-  s.record_thread(thread_entry(ThreadKind::task, "T1", "d1@example.org", "agent@example.net", kNow + 7200));
-  s.record_thread(thread_entry(ThreadKind::task, "T1", "d1@example.org", "agent@example.net", kNow + 60));
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d1@example.org", "agent@example.net", kNow + 7200)}, {}});
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d1@example.org", "agent@example.net", kNow + 60)}, {}});
   EXPECT_EQ(s.thread_at(ThreadKind::task, "agent@example.net", "T1")->expires_at, kNow + 7200);
   // Kinds, peers and task ids are separate threads.
   EXPECT_FALSE(s.thread_at(ThreadKind::pair, "agent@example.net", "T1"));
@@ -228,10 +228,10 @@ TYPED_TEST(StoreContract, TheFirstInitiatorOfAThreadAtAPeerKeepsIt) {
 
 TYPED_TEST(StoreContract, ThreadsStartedByListOnePerPeer) {
   auto& s = this->store();
-  s.record_thread(thread_entry(ThreadKind::task, "T1", "d1@example.org", "a@example.net"));
-  s.record_thread(thread_entry(ThreadKind::task, "T1", "d1@example.org", "b@example.net"));
-  s.record_thread(thread_entry(ThreadKind::task, "T1", "d2@example.org", "c@example.net"));
-  s.record_thread(thread_entry(ThreadKind::card, "T1", "d1@example.org", "d@example.net"));
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d1@example.org", "a@example.net")}, {}});
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d1@example.org", "b@example.net")}, {}});
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d2@example.org", "c@example.net")}, {}});
+  s.record_registry({{thread_entry(ThreadKind::card, "T1", "d1@example.org", "d@example.net")}, {}});
   std::set<std::string> peers;
   for (const auto& e : s.threads_started_by(ThreadKind::task, "d1@example.org", "T1")) {
     EXPECT_EQ(e.kind, ThreadKind::task);
@@ -247,8 +247,8 @@ TYPED_TEST(StoreContract, ThreadsStartedByListOnePerPeer) {
 TYPED_TEST(StoreContract, ADeliveryIsRememberedPerRecipientAndOnce) {
   auto& s = this->store();
   EXPECT_FALSE(s.delivered_at("<m1@example.org>", "agent@example.net"));
-  s.record_delivery("<m1@example.org>", "agent@example.net", kNow, kNow + 3600);
-  s.record_delivery("<m1@example.org>", "agent@example.net", kNow + 5, kNow + 9999);  // a second call: no change
+  s.record_registry({{}, {{"<m1@example.org>", "agent@example.net", kNow, kNow + 3600}}});
+  s.record_registry({{}, {{"<m1@example.org>", "agent@example.net", kNow + 5, kNow + 9999}}});  // a second call: no change
   EXPECT_EQ(s.delivered_at("<m1@example.org>", "agent@example.net"), kNow);
   EXPECT_FALSE(s.delivered_at("<m1@example.org>", "other@example.net"));
   EXPECT_FALSE(s.delivered_at("<m2@example.org>", "agent@example.net"));

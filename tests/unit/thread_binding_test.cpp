@@ -222,6 +222,21 @@ TEST_F(ThreadBinding, TheSameMessageIsDeliveredOncePerRecipient) {
   EXPECT_EQ(verdict(run(g)), "deny");
 }
 
+TEST_F(ThreadBinding, AFailedRegistryWriteTempfailsAndTheRetryIsDelivered) {
+  allow(dana_id, kAlice);
+  auto f = message("task.dispatch", kAlice, kAgent, "T1");
+  f.recipients = {kAgent, kDana};  // two protected recipients: two deliveries to record
+  store.fail_next(StoreErrorKind::unavailable, "record_registry");
+  auto d = run(f);
+  EXPECT_EQ(d.action, Action::tempfail);
+  EXPECT_FALSE(store.thread_at(ThreadKind::task, kAgent, "T1"));
+  // The MTA retries the same message: delivered to both, no duplicate.
+  d = run(f);
+  EXPECT_EQ(d.action, Action::accept);
+  EXPECT_TRUE(d.delete_recipients.empty());
+  for (const auto& r : d.recipients) EXPECT_EQ(to_string(*r.verdict), "allow") << r.recipient;
+}
+
 TEST_F(ThreadBinding, APairRequestIsNeverADuplicate) {
   const auto f = message("pair.request", kBot, kAgent, "P1");
   run(f);
