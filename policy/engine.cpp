@@ -152,7 +152,7 @@ class Judge {
   // audited as report-* and delivered.
   Outcome bind_thread(Outcome o, const ProtectedMailbox& mb, Intent intent) {
     if (o.binding == MailboxMode::off) return o;
-    const std::string party = satisfies(trust_, mb.trust) ? to_lower(msg_.from) : std::string();
+    const std::string party = thread_party(trust_, mb.trust, msg_.from);
     const ThreadCheck c = check_thread(ctx_.store, intent, party, to_lower(o.address), msg_.task_id,
                                        mb.unknown_threads.value_or(ctx_.policy.unknown_threads));
     if (!c.refusal) {
