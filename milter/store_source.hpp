@@ -87,6 +87,9 @@ class CurrentStore final : public Store, public Outbox {
     return source_.acquire()->delivered_at(message_id, recipient);
   }
   void record_thread(const ThreadEntry& entry) override { source_.acquire()->record_thread(entry); }
+  std::optional<OutboxReply> queued_reply(std::string_view message_id) override {
+    return source_.acquire()->queued_reply(message_id);
+  }
   void record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
                        UnixTime expires_at) override {
     source_.acquire()->record_delivery(message_id, recipient, at, expires_at);

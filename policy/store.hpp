@@ -256,6 +256,9 @@ class Store {
   // Remembers that delivery until `expires_at`; a second call for the pair changes nothing.
   virtual void record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
                                UnixTime expires_at) = 0;
+  // The pair.respond this filter queued with `message_id` (sent or not), or nullopt: how
+  // the engine knows its own reply when the reply passes back through the MTA.
+  virtual std::optional<OutboxReply> queued_reply(std::string_view message_id) = 0;
 };
 
 // What the outbox holds unsent (neither sent nor abandoned), for the metrics.

@@ -62,6 +62,7 @@ class MemoryStore final : public Store, public Outbox {
   std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override;
   void record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
                        UnixTime expires_at) override;
+  std::optional<OutboxReply> queued_reply(std::string_view message_id) override;
 
   // --- Outbox ------------------------------------------------------------------------
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
