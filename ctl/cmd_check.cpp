@@ -59,6 +59,9 @@ class DryRunStore final : public Store {
     return real_.delivered_at(message_id, recipient);
   }
   void record_registry(const RegistryWrites& /*writes*/) override {}
+  std::optional<OutboxReply> queued_reply(std::string_view message_id) override {
+    return real_.queued_reply(message_id);
+  }
 
  private:
   Store& real_;

@@ -87,6 +87,9 @@ class CurrentStore final : public Store, public Outbox {
     return source_.acquire()->delivered_at(message_id, recipient);
   }
   void record_registry(const RegistryWrites& writes) override { source_.acquire()->record_registry(writes); }
+  std::optional<OutboxReply> queued_reply(std::string_view message_id) override {
+    return source_.acquire()->queued_reply(message_id);
+  }
 
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override { return outbox()->due_replies(now, limit); }
   OutboxBacklog backlog() override { return outbox()->backlog(); }

@@ -152,10 +152,13 @@ class Judge {
   // audited as report-* and delivered.
   Outcome bind_thread(Outcome o, const ProtectedMailbox& mb, Intent intent) {
     if (o.binding == MailboxMode::off) return o;
-    const std::string party = thread_party(trust_, mb.trust, msg_.from);
+    std::string party = thread_party(trust_, mb.trust, msg_.from);
+    const bool ours = party.empty() && intent == Intent::pair_respond && our_reply(o.address);
+    if (ours) party = to_lower(msg_.from);
     const ThreadCheck c = check_thread(ctx_.store, intent, party, to_lower(o.address), msg_.task_id,
                                        mb.unknown_threads.value_or(ctx_.policy.unknown_threads));
     if (!c.refusal) {
+      if (ours) o.reason = for_audit(o.reason + "; our own pair.respond (Message-ID " + std::string(trim(msg_.message_id)) + ")");
       if (!c.reason.empty()) o.reason = for_audit(o.reason + "; " + c.reason);
       return o;
     }
@@ -164,6 +167,18 @@ class Judge {
     r.rule_origin.clear();
     if (r.binding == MailboxMode::report) r.report = true;
     return r;
+  }
+
+  // Whether this pair.respond is one this filter queued, passing back through the MTA to
+  // `recipient` (Postfix's non_smtpd_milters, an SMTP reply transport without AUTH): it
+  // shows no trust basis, but its Message-ID, random and chosen at enqueue time, is in the
+  // outbox with this From, recipient and TaskId. Its From is then the party it answers for.
+  bool our_reply(const std::string& recipient) const {
+    const std::string_view id = trim(msg_.message_id);
+    if (id.empty()) return false;
+    const auto r = ctx_.store.queued_reply(id);
+    return r && to_lower(r->from) == to_lower(msg_.from) && to_lower(r->to) == to_lower(recipient) &&
+           r->task_id == msg_.task_id;
   }
 
   // The one intent that may bypass sender policy, and only for the code check (brief §2, §4).

@@ -271,6 +271,9 @@ class Store {
   // task_id) is taken; when taken by the same initiator, its expiry moves to the later of the
   // two. A delivery already recorded for its (message_id, recipient) changes nothing.
   virtual void record_registry(const RegistryWrites& writes) = 0;
+  // The pair.respond this filter queued with `message_id` (sent or not), or nullopt: how
+  // the engine knows its own reply when the reply passes back through the MTA.
+  virtual std::optional<OutboxReply> queued_reply(std::string_view message_id) = 0;
 };
 
 // What the outbox holds unsent (neither sent nor abandoned), for the metrics.

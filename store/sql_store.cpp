@@ -79,6 +79,9 @@ constexpr std::string_view kDueReplies =
     "next_attempt_at, last_error FROM outbox "
     "WHERE sent_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= ?1 "
     "ORDER BY created_at, id LIMIT ?2";
+constexpr std::string_view kQueuedReply =
+    "SELECT id, message_id, from_addr, to_addr, task_id, status, error_msg, in_reply_to, created_at, attempts, "
+    "next_attempt_at, last_error FROM outbox WHERE message_id = ?1 ORDER BY id LIMIT 1";
 constexpr std::string_view kOutboxBacklog =
     "SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM outbox WHERE sent_at IS NULL AND abandoned_at IS NULL";
 constexpr std::string_view kClaimReply =
@@ -379,6 +382,14 @@ std::vector<OutboxReply> SqlStore::due_replies(UnixTime now, int limit) {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+std::optional<OutboxReply> SqlStore::queued_reply(std::string_view message_id) {
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kQueuedReply);
+  st.bind(1, message_id);
+  if (!st.step()) return std::nullopt;
+  return outbox_reply_columns(st);
 }
 
 OutboxBacklog SqlStore::backlog() {

@@ -181,6 +181,14 @@ std::optional<UnixTime> MemoryStore::delivered_at(std::string_view message_id, s
   return it->second;
 }
 
+std::optional<OutboxReply> MemoryStore::queued_reply(std::string_view message_id) {
+  std::lock_guard lock(mu_);
+  enter("queued_reply");
+  for (const auto& row : outbox_)
+    if (row.reply.message_id == message_id) return row.reply;
+  return std::nullopt;
+}
+
 void MemoryStore::record_registry(const RegistryWrites& writes) {
   std::lock_guard lock(mu_);
   enter("record_registry");  // a fault injected here writes nothing, as a failed transaction

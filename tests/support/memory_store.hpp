@@ -60,6 +60,7 @@ class MemoryStore final : public Store, public Outbox {
                                               std::string_view task_id) override;
   void record_registry(const RegistryWrites& writes) override;
   std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override;
+  std::optional<OutboxReply> queued_reply(std::string_view message_id) override;
 
   // --- Outbox ------------------------------------------------------------------------
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;

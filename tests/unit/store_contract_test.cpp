@@ -494,6 +494,17 @@ TYPED_TEST(StoreContract, RedeemCompletesOnceAndGrantsAPairedRule) {
   EXPECT_EQ(due[0].next_attempt_at, kNow);
   EXPECT_EQ(due[0].attempts, 0);
 
+  // The engine finds its own reply by Message-ID, queued or sent (thread binding).
+  const auto ours = this->store().queued_reply("<r1@example.com>");
+  ASSERT_TRUE(ours.has_value());
+  EXPECT_EQ(ours->from, "agent@example.com");
+  EXPECT_EQ(ours->to, "bob@partner.com");
+  EXPECT_EQ(ours->task_id, "t-1");
+  EXPECT_FALSE(this->store().queued_reply("<r2@example.com>").has_value());
+  ASSERT_TRUE(this->outbox().claim(due[0].id, kNow, kNow + 60));
+  this->outbox().mark_sent(due[0].id, kNow);
+  EXPECT_TRUE(this->store().queued_reply("<r1@example.com>").has_value()) << "a sent reply is still ours";
+
   typename TestFixture::Seen again;
   const auto r2 = this->redeem(mb, "bob@partner.com", "c0de-ABCDEFGH", kNow + 1, &again);
   EXPECT_EQ(again.calls, 1);
