@@ -58,12 +58,10 @@ class DryRunStore final : public Store {
   std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override {
     return real_.delivered_at(message_id, recipient);
   }
-  void record_thread(const ThreadEntry& /*entry*/) override {}
+  void record_registry(const RegistryWrites& /*writes*/) override {}
   std::optional<OutboxReply> queued_reply(std::string_view message_id) override {
     return real_.queued_reply(message_id);
   }
-  void record_delivery(std::string_view /*message_id*/, std::string_view /*recipient*/, UnixTime /*at*/,
-                       UnixTime /*expires_at*/) override {}
 
  private:
   Store& real_;

@@ -9,6 +9,7 @@
 #include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
+#include "ctl/policy_json.hpp"
 #include "policy/trust.hpp"
 
 namespace aamp::ctl {
@@ -24,20 +25,17 @@ nlohmann::json trust_json(TrustSet trust) {
 nlohmann::json mailbox_json(const store::MailboxEntry& e) {
   nlohmann::json intents = nlohmann::json::array();
   for (const auto i : e.mailbox.guarded_intents) intents.push_back(std::string(to_string(i)));
-  return {{"id", e.mailbox.id},
-          {"address", e.mailbox.address},
-          {"mode", std::string(to_string(e.mailbox.mode))},
-          {"intents", intents},
-          {"trust", trust_json(e.mailbox.trust)},
-          {"threadBinding", e.mailbox.thread_binding ? nlohmann::json(std::string(to_string(*e.mailbox.thread_binding)))
-                                                     : nlohmann::json(nullptr)},
-          {"unknownThreads", e.mailbox.unknown_threads
-                                 ? nlohmann::json(std::string(to_string(*e.mailbox.unknown_threads)))
-                                 : nlohmann::json(nullptr)},
-          {"createdAt", time_text(e.created_at)},
-          {"createdBy", e.created_by},
-          {"updatedAt", time_text(e.updated_at)},
-          {"note", e.note}};
+  nlohmann::json out = {{"id", e.mailbox.id},
+                        {"address", e.mailbox.address},
+                        {"mode", std::string(to_string(e.mailbox.mode))},
+                        {"intents", intents},
+                        {"trust", trust_json(e.mailbox.trust)},
+                        {"createdAt", time_text(e.created_at)},
+                        {"createdBy", e.created_by},
+                        {"updatedAt", time_text(e.updated_at)},
+                        {"note", e.note}};
+  add_thread_settings(out, e.mailbox);
+  return out;
 }
 
 std::string intents_display(const std::vector<Intent>& intents) {
@@ -71,6 +69,16 @@ store::MailboxChange change_options(const Args& a) {
   return c;
 }
 
+// "added mailbox ... (id N): mode ..., trust ..., guarded intents ...", and the thread
+// settings where the mailbox has its own (else the global ThreadBinding/UnknownThreads hold).
+void print_summary(std::string_view verb, const ProtectedMailbox& m) {
+  std::string threads;
+  if (m.thread_binding) threads += fmt::format(", thread binding {}", to_string(*m.thread_binding));
+  if (m.unknown_threads) threads += fmt::format(", unknown threads {}", to_string(*m.unknown_threads));
+  fmt::print("{} mailbox {} (id {}): mode {}, trust {}, guarded intents {}{}\n", verb, m.address, m.id,
+             to_string(m.mode), trust_text(m.trust), intents_display(m.guarded_intents), threads);
+}
+
 int add(const Args& a, const Globals& g) {
   const auto c = change_options(a);
   const std::string address = store::parse_mailbox_address(required(a.address, "ADDRESS_OR_@DOMAIN"));
@@ -85,9 +93,7 @@ int add(const Args& a, const Globals& g) {
   admin.add_mailbox(m, now(), operator_name(), c.note.value_or(""));
   const auto e = admin.mailbox(address);
   if (g.json) print_json(mailbox_json(*e));
-  else fmt::print("added mailbox {} (id {}): mode {}, trust {}, guarded intents {}\n", e->mailbox.address,
-                  e->mailbox.id, to_string(e->mailbox.mode), trust_text(e->mailbox.trust),
-                  intents_display(e->mailbox.guarded_intents));
+  else print_summary("added", e->mailbox);
   return 0;
 }
 
@@ -101,9 +107,7 @@ int set(const Args& a, const Globals& g) {
   admin.update_mailbox(address, c, now());
   const auto e = admin.mailbox(address);
   if (g.json) print_json(mailbox_json(*e));
-  else fmt::print("changed mailbox {} (id {}): mode {}, trust {}, guarded intents {}\n", e->mailbox.address,
-                  e->mailbox.id, to_string(e->mailbox.mode), trust_text(e->mailbox.trust),
-                  intents_display(e->mailbox.guarded_intents));
+  else print_summary("changed", e->mailbox);
   return 0;
 }
 

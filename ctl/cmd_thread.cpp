@@ -44,6 +44,7 @@ int show(const std::optional<std::string>& task_id_arg, const Globals& g) {
       fmt::print("{} thread {}: {} -> {}, since {}, kept until {}\n", to_string(t.kind), t.task_id, t.initiator, t.peer,
                  time_text(t.created_at), time_text(t.expires_at));
     std::vector<std::vector<std::string>> table;
+    table.reserve(rows.size());
     for (const auto& r : rows)
       table.push_back({time_text(r.record.at), r.record.header_from, r.record.recipient, r.record.intent, r.verdict,
                        r.record.reason});
@@ -55,7 +56,7 @@ int show(const std::optional<std::string>& task_id_arg, const Globals& g) {
 }  // namespace
 
 void add_thread(Commands& c) {
-  auto& group = c.add(c.root(), "thread", "thread show TASKID", "the thread registry (issue: thread binding)");
+  auto& group = c.add(c.root(), "thread", "thread show TASKID", "the thread registry: who started which AAMP thread with whom");
   auto task_id = std::make_shared<std::optional<std::string>>();
   auto& cmd = c.add(group, "show", "thread show TASKID",
                     "the registry's entries for a TaskId and its audit rows; exit 1 when nothing is known of it");

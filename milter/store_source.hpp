@@ -86,13 +86,9 @@ class CurrentStore final : public Store, public Outbox {
   std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override {
     return source_.acquire()->delivered_at(message_id, recipient);
   }
-  void record_thread(const ThreadEntry& entry) override { source_.acquire()->record_thread(entry); }
+  void record_registry(const RegistryWrites& writes) override { source_.acquire()->record_registry(writes); }
   std::optional<OutboxReply> queued_reply(std::string_view message_id) override {
     return source_.acquire()->queued_reply(message_id);
-  }
-  void record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
-                       UnixTime expires_at) override {
-    source_.acquire()->record_delivery(message_id, recipient, at, expires_at);
   }
 
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override { return outbox()->due_replies(now, limit); }

@@ -152,7 +152,7 @@ class Judge {
   // audited as report-* and delivered.
   Outcome bind_thread(Outcome o, const ProtectedMailbox& mb, Intent intent) {
     if (o.binding == MailboxMode::off) return o;
-    std::string party = satisfies(trust_, mb.trust) ? to_lower(msg_.from) : std::string();
+    std::string party = thread_party(trust_, mb.trust, msg_.from);
     const bool ours = party.empty() && intent == Intent::pair_respond && our_reply(o.address);
     if (ours) party = to_lower(msg_.from);
     const ThreadCheck c = check_thread(ctx_.store, intent, party, to_lower(o.address), msg_.task_id,
@@ -339,15 +339,17 @@ void remember(const std::vector<Outcome>& outcomes, const AampMessage& msg, cons
   const bool local = (trust.shown & (trust_auth | trust_internal)) != 0;
   const std::string initiator = to_lower(msg.from);
   const UnixTime kept = now + ctx.policy.thread_retention;
+  RegistryWrites w;
   for (const auto& o : outcomes) {
     if (!passes(o) || o.duplicate || o.address.empty()) continue;
     const std::string peer = to_lower(o.address);
     if (kind && !initiator.empty() && (local || (o.is_protected && *kind == ThreadKind::task)))
-      ctx.store.record_thread({*kind, msg.task_id, initiator, peer, now, std::max(kept, msg.expires_at.value_or(0))});
+      w.threads.push_back({*kind, msg.task_id, initiator, peer, now, std::max(kept, msg.expires_at.value_or(0))});
     if (o.is_protected && o.binding != MailboxMode::off && !o.consumed && *msg.intent != Intent::pair_request &&
         !message_id.empty())
-      ctx.store.record_delivery(message_id, peer, now, kept);
+      w.deliveries.push_back({message_id, peer, now, kept});
   }
+  ctx.store.record_registry(w);
 }
 
 // A tempfail reply for a refusal whose configured action is tempfail: same words, 4xx.

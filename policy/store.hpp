@@ -113,6 +113,21 @@ struct ThreadEntry {
   UnixTime expires_at = 0;  // pruned after this
 };
 
+// A message delivered to a recipient, remembered until expires_at (each message once).
+struct DeliveryEntry {
+  std::string message_id;
+  std::string recipient;
+  UnixTime at = 0;
+  UnixTime expires_at = 0;  // pruned after this
+};
+
+// What the registry learns from one message (Store::record_registry).
+struct RegistryWrites {
+  std::vector<ThreadEntry> threads;
+  std::vector<DeliveryEntry> deliveries;
+  bool empty() const noexcept { return threads.empty() && deliveries.empty(); }
+};
+
 enum class RuleOrigin {
   configured,  // written by an operator (aampctl sender allow)
   paired,      // written by a successful pair.request
@@ -247,15 +262,15 @@ class Store {
   // The entries of `kind` that `initiator` started with `task_id` (one per peer).
   virtual std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
                                                       std::string_view task_id) = 0;
-  // Records `entry` unless its (kind, peer, task_id) is taken; when taken by the same
-  // initiator, its expiry moves to the later of the two.
-  virtual void record_thread(const ThreadEntry& entry) = 0;
   // When the message `message_id` was first delivered to `recipient` (both as the engine
   // spells them), or nullopt.
   virtual std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) = 0;
-  // Remembers that delivery until `expires_at`; a second call for the pair changes nothing.
-  virtual void record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
-                               UnixTime expires_at) = 0;
+  // What one message teaches the registry, written all at once: every entry or, when it
+  // throws, none (a message tempfailed half-recorded would find its own deliveries on the
+  // retry and be dropped as a duplicate). A thread is recorded unless its (kind, peer,
+  // task_id) is taken; when taken by the same initiator, its expiry moves to the later of the
+  // two. A delivery already recorded for its (message_id, recipient) changes nothing.
+  virtual void record_registry(const RegistryWrites& writes) = 0;
   // The pair.respond this filter queued with `message_id` (sent or not), or nullopt: how
   // the engine knows its own reply when the reply passes back through the MTA.
   virtual std::optional<OutboxReply> queued_reply(std::string_view message_id) = 0;

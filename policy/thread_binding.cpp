@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "policy/text.hpp"
+
 namespace aamp {
 
 namespace {
@@ -24,13 +26,11 @@ ThreadCheck unknown_thread(ThreadKind kind, Intent intent, std::string_view reci
               " this mail system saw " + std::string(recipient) + " start"};
 }
 
-ThreadCheck not_party(Intent intent, std::string_view party, std::string_view recipient, std::string_view task_id,
-                      std::string party_is) {
-  return {AuditVerdict::not_party,
-          who(party) + " is not a party of task " + std::string(task_id) + " at " + std::string(recipient) + " (" +
-              std::move(party_is) + ")",
-          std::string(to_string(intent)) + " refused: the sender is not a party of task " + std::string(task_id) +
-              " at " + std::string(recipient)};
+ThreadCheck not_party(ThreadKind kind, Intent intent, std::string_view party, std::string_view recipient,
+                      std::string_view task_id, std::string party_is) {
+  const std::string thread = thread_name(kind, task_id) + " at " + std::string(recipient);
+  return {AuditVerdict::not_party, who(party) + " is not a party of " + thread + " (" + std::move(party_is) + ")",
+          std::string(to_string(intent)) + " refused: the sender is not a party of " + thread};
 }
 
 // An answer to a thread `recipient` started: only a peer it started it with may send it.
@@ -43,10 +43,16 @@ ThreadCheck answer(Store& store, ThreadKind kind, Intent intent, std::string_vie
                                        " started with " + std::string(party), {}};
   std::string peers;
   for (const auto& t : started) peers += (peers.empty() ? "" : ", ") + t.peer;
-  return not_party(intent, party, recipient, task_id, std::string(recipient) + " started it with " + peers);
+  return not_party(kind, intent, party, recipient, task_id, std::string(recipient) + " started it with " + peers);
 }
 
 }  // namespace
+
+std::string thread_party(const TrustFindings& trust, TrustSet mailbox_trust, std::string_view from) {
+  const TrustSet accepted = mailbox_trust == 0 ? kAnyTrust : mailbox_trust;
+  if ((trust.shown & accepted) == 0) return {};
+  return to_lower(from);
+}
 
 ThreadCheck check_thread(Store& store, Intent intent, std::string_view party, std::string_view recipient,
                          std::string_view task_id, UnknownThreads unknown) {
@@ -66,7 +72,7 @@ ThreadCheck check_thread(Store& store, Intent intent, std::string_view party, st
       const auto t = store.thread_at(ThreadKind::task, recipient, task_id);
       if (!t) return unknown_thread(ThreadKind::task, intent, recipient, task_id, unknown);
       if (t->initiator == party) return {std::nullopt, "the dispatcher of task thread " + std::string(task_id) + " cancels it", {}};
-      return not_party(intent, party, recipient, task_id, "its dispatcher is " + t->initiator);
+      return not_party(ThreadKind::task, intent, party, recipient, task_id, "its dispatcher is " + t->initiator);
     }
     case Intent::task_ack:
     case Intent::task_help_needed:

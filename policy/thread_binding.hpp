@@ -21,6 +21,7 @@
 #include "policy/audit_verdict.hpp"
 #include "policy/intent.hpp"
 #include "policy/store.hpp"
+#include "policy/trust.hpp"
 
 namespace aamp {
 
@@ -40,6 +41,12 @@ constexpr std::optional<ThreadKind> thread_started_by(Intent intent) noexcept {
   }
   return std::nullopt;
 }
+
+// Who the sender of a message to a mailbox accepting `mailbox_trust` is, as a party of a
+// thread: its From (lower case) when it shows one of the bases the mailbox accepts — any
+// basis at all where the mailbox accepts mail without one (trust none) — else "" (nobody:
+// a From that shows no basis is nobody's, whatever it claims).
+std::string thread_party(const TrustFindings& trust, TrustSet mailbox_trust, std::string_view from);
 
 struct ThreadCheck {
   std::optional<AuditVerdict> refusal;  // thread_hijack, not_party or unknown_thread; nullopt: it may pass

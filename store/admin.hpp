@@ -144,6 +144,18 @@ inline constexpr int kPruneBatch = 500;
 // The daemon (AuditRetention) and `aampctl audit prune` both run this. Throws StoreError.
 PruneCounts prune_before(Connection& conn, UnixTime before, int batch = kPruneBatch);
 
+// What prune_registry() removed.
+struct RegistryPruneCounts {
+  std::int64_t threads = 0;     // thread registry entries
+  std::int64_t deliveries = 0;  // delivered Message-IDs (per recipient)
+};
+
+// Deletes the thread registry entries and the delivered Message-IDs whose expires_at is
+// before `now` (the later of a dispatch's Expires-At and its recording + ThreadRetention),
+// in write transactions of at most `batch` rows each, like prune_before(). The daemon runs
+// it on every pass of its pruner, whatever AuditRetention says. Throws StoreError.
+RegistryPruneCounts prune_registry(Connection& conn, UnixTime now, int batch = kPruneBatch);
+
 // A lockout of pair attempts: on one mailbox, or on one requester at every mailbox.
 struct LockoutEntry {
   std::string mailbox;    // the locked mailbox's address; "" for a requester lockout

@@ -348,15 +348,6 @@ std::vector<ThreadEntry> SqlStore::threads_started_by(ThreadKind kind, std::stri
   return out;
 }
 
-void SqlStore::record_thread(const ThreadEntry& e) {
-  const std::lock_guard writing(write_mu_);
-  auto conn = pool_.acquire();
-  auto st = conn->prepare(kRecordThread);
-  st.bind(1, to_string(e.kind)).bind(2, e.task_id).bind(3, e.initiator).bind(4, e.peer);
-  st.bind(5, e.created_at).bind(6, e.expires_at);
-  st.run();
-}
-
 std::optional<UnixTime> SqlStore::delivered_at(std::string_view message_id, std::string_view recipient) {
   auto conn = pool_.acquire();
   auto st = conn->prepare(kDeliveredAt);
@@ -365,11 +356,20 @@ std::optional<UnixTime> SqlStore::delivered_at(std::string_view message_id, std:
   return st.int64(0);
 }
 
-void SqlStore::record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
-                               UnixTime expires_at) {
+void SqlStore::record_registry(const RegistryWrites& w) {
+  if (w.empty()) return;
   const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
-  conn->prepare(kRecordDelivery).bind(1, message_id).bind(2, recipient).bind(3, at).bind(4, expires_at).run();
+  Transaction tx(*conn, Transaction::Kind::write);
+  for (const auto& e : w.threads) {
+    auto st = conn->prepare(kRecordThread);
+    st.bind(1, to_string(e.kind)).bind(2, e.task_id).bind(3, e.initiator).bind(4, e.peer);
+    st.bind(5, e.created_at).bind(6, e.expires_at);
+    st.run();
+  }
+  for (const auto& d : w.deliveries)
+    conn->prepare(kRecordDelivery).bind(1, d.message_id).bind(2, d.recipient).bind(3, d.at).bind(4, d.expires_at).run();
+  tx.commit();
 }
 
 std::vector<OutboxReply> SqlStore::due_replies(UnixTime now, int limit) {

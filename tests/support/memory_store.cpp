@@ -173,17 +173,6 @@ std::vector<ThreadEntry> MemoryStore::threads_started_by(ThreadKind kind, std::s
   return out;
 }
 
-void MemoryStore::record_thread(const ThreadEntry& entry) {
-  std::lock_guard lock(mu_);
-  enter("record_thread");
-  for (auto& t : threads_) {
-    if (t.kind != entry.kind || t.peer != entry.peer || t.task_id != entry.task_id) continue;
-    if (t.initiator == entry.initiator) t.expires_at = std::max(t.expires_at, entry.expires_at);
-    return;
-  }
-  threads_.push_back(entry);
-}
-
 std::optional<UnixTime> MemoryStore::delivered_at(std::string_view message_id, std::string_view recipient) {
   std::lock_guard lock(mu_);
   enter("delivered_at");
@@ -200,11 +189,17 @@ std::optional<OutboxReply> MemoryStore::queued_reply(std::string_view message_id
   return std::nullopt;
 }
 
-void MemoryStore::record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
-                                  UnixTime /*expires_at*/) {
+void MemoryStore::record_registry(const RegistryWrites& writes) {
   std::lock_guard lock(mu_);
-  enter("record_delivery");
-  deliveries_.emplace(std::pair<std::string, std::string>(message_id, recipient), at);
+  enter("record_registry");  // a fault injected here writes nothing, as a failed transaction
+  for (const auto& entry : writes.threads) {
+    const auto taken = std::find_if(threads_.begin(), threads_.end(), [&](const ThreadEntry& t) {
+      return t.kind == entry.kind && t.peer == entry.peer && t.task_id == entry.task_id;
+    });
+    if (taken == threads_.end()) threads_.push_back(entry);
+    else if (taken->initiator == entry.initiator) taken->expires_at = std::max(taken->expires_at, entry.expires_at);
+  }
+  for (const auto& d : writes.deliveries) deliveries_.emplace(std::pair(d.message_id, d.recipient), d.at);
 }
 
 std::vector<ThreadEntry> MemoryStore::threads() const {

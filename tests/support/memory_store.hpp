@@ -58,10 +58,8 @@ class MemoryStore final : public Store, public Outbox {
   std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override;
   std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
                                               std::string_view task_id) override;
-  void record_thread(const ThreadEntry& entry) override;
+  void record_registry(const RegistryWrites& writes) override;
   std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override;
-  void record_delivery(std::string_view message_id, std::string_view recipient, UnixTime at,
-                       UnixTime expires_at) override;
   std::optional<OutboxReply> queued_reply(std::string_view message_id) override;
 
   // --- Outbox ------------------------------------------------------------------------
