@@ -67,7 +67,10 @@ def aamp_message(size: int) -> bytes:
         f"To: {AAMP_RCPT}",
         "Subject: [AAMP Task] Benchmark task through Postfix",
         "Date: Mon, 03 Mar 2025 10:00:00 +0000",
-        "Message-ID: <postfix-bench@loadgen.bench.test>",
+        # No Message-ID: smtp-source sends this one file every time, and the filter delivers
+        # one Message-ID once per recipient (issue 15). Postfix's cleanup adds a Message-ID
+        # of its own to each message (always_add_missing_headers below) before the filter
+        # reads the headers, so every message is a new one, as real mail is.
         "MIME-Version: 1.0",
         "Content-Type: text/plain; charset=utf-8",
         "X-AAMP-Version: 1.1",
@@ -162,6 +165,8 @@ def main() -> int:
         "transport_maps": f"inline:{{ {SINK_DOMAIN}={transport}, agents.bench.test={transport} }}",
         # The queue manager would otherwise pace a fresh destination.
         "default_destination_concurrency_limit": "20",
+        # A Message-ID of its own for each message (aamp_message has none).
+        "always_add_missing_headers": "yes",
     })
     msg_file = inst.root / "aamp.eml"
     msg_file.write_bytes(aamp_message(args.size))

@@ -29,7 +29,8 @@ namespace aamp::ctl {
 
 namespace {
 
-// Reads through to the real store; writes nothing. A pair.request is peeked at, not redeemed.
+// Reads through to the real store; writes nothing (no audit row, no thread or delivery
+// recorded). A pair.request is peeked at, not redeemed.
 class DryRunStore final : public Store {
  public:
   explicit DryRunStore(Store& real) : real_(real) {}
@@ -47,6 +48,20 @@ class DryRunStore final : public Store {
     return r;
   }
   PairCheck peek_pair_code(const PairAttempt& attempt) override { return real_.peek_pair_code(attempt); }
+  std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override {
+    return real_.thread_at(kind, peer, task_id);
+  }
+  std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
+                                              std::string_view task_id) override {
+    return real_.threads_started_by(kind, initiator, task_id);
+  }
+  std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override {
+    return real_.delivered_at(message_id, recipient);
+  }
+  void record_registry(const RegistryWrites& /*writes*/) override {}
+  std::optional<OutboxReply> queued_reply(std::string_view message_id) override {
+    return real_.queued_reply(message_id);
+  }
 
  private:
   Store& real_;

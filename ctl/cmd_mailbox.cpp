@@ -9,6 +9,7 @@
 #include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
+#include "ctl/policy_json.hpp"
 #include "policy/trust.hpp"
 
 namespace aamp::ctl {
@@ -24,15 +25,17 @@ nlohmann::json trust_json(TrustSet trust) {
 nlohmann::json mailbox_json(const store::MailboxEntry& e) {
   nlohmann::json intents = nlohmann::json::array();
   for (const auto i : e.mailbox.guarded_intents) intents.push_back(std::string(to_string(i)));
-  return {{"id", e.mailbox.id},
-          {"address", e.mailbox.address},
-          {"mode", std::string(to_string(e.mailbox.mode))},
-          {"intents", intents},
-          {"trust", trust_json(e.mailbox.trust)},
-          {"createdAt", time_text(e.created_at)},
-          {"createdBy", e.created_by},
-          {"updatedAt", time_text(e.updated_at)},
-          {"note", e.note}};
+  nlohmann::json out = {{"id", e.mailbox.id},
+                        {"address", e.mailbox.address},
+                        {"mode", std::string(to_string(e.mailbox.mode))},
+                        {"intents", intents},
+                        {"trust", trust_json(e.mailbox.trust)},
+                        {"createdAt", time_text(e.created_at)},
+                        {"createdBy", e.created_by},
+                        {"updatedAt", time_text(e.updated_at)},
+                        {"note", e.note}};
+  add_thread_settings(out, e.mailbox);
+  return out;
 }
 
 std::string intents_display(const std::vector<Intent>& intents) {
@@ -41,8 +44,17 @@ std::string intents_display(const std::vector<Intent>& intents) {
 
 // The arguments of every mailbox command; `add` and `set` share the options.
 struct Args {
-  std::optional<std::string> address, mode, intents, trust, note;
+  std::optional<std::string> address, mode, intents, trust, thread_binding, unknown_threads, note;
 };
+
+// "default" (the configuration's setting: NULL) or a name of `table`.
+template <typename E, std::size_t N>
+std::optional<E> setting_option(const NameTable<E, N>& table, const std::string& option, const std::string& text) {
+  if (text == "default") return std::nullopt;
+  const auto v = parse_name(table, text);
+  if (!v) throw UsageError(fmt::format("{}: expected {} or default, not '{}'", option, join_names(table, ", ", ", "), text));
+  return v;
+}
 
 // The options as given; absent ones stay nullopt.
 store::MailboxChange change_options(const Args& a) {
@@ -50,8 +62,21 @@ store::MailboxChange change_options(const Args& a) {
   if (a.mode) c.mode = parse_mode_option(*a.mode);
   if (a.intents) c.intents = parse_intents(*a.intents);
   if (a.trust) c.trust = parse_trust(*a.trust);
+  if (a.thread_binding) c.thread_binding = setting_option(kMailboxModeNames, "--thread-binding", *a.thread_binding);
+  if (a.unknown_threads)
+    c.unknown_threads = setting_option(kUnknownThreadsNames, "--unknown-threads", *a.unknown_threads);
   if (a.note) c.note = *a.note;
   return c;
+}
+
+// "added mailbox ... (id N): mode ..., trust ..., guarded intents ...", and the thread
+// settings where the mailbox has its own (else the global ThreadBinding/UnknownThreads hold).
+void print_summary(std::string_view verb, const ProtectedMailbox& m) {
+  std::string threads;
+  if (m.thread_binding) threads += fmt::format(", thread binding {}", to_string(*m.thread_binding));
+  if (m.unknown_threads) threads += fmt::format(", unknown threads {}", to_string(*m.unknown_threads));
+  fmt::print("{} mailbox {} (id {}): mode {}, trust {}, guarded intents {}{}\n", verb, m.address, m.id,
+             to_string(m.mode), trust_text(m.trust), intents_display(m.guarded_intents), threads);
 }
 
 int add(const Args& a, const Globals& g) {
@@ -62,28 +87,27 @@ int add(const Args& a, const Globals& g) {
   if (c.mode) m.mode = *c.mode;
   if (c.intents) m.guarded_intents = *c.intents;
   if (c.trust) m.trust = *c.trust;
+  if (c.thread_binding) m.thread_binding = *c.thread_binding;
+  if (c.unknown_threads) m.unknown_threads = *c.unknown_threads;
   auto admin = open_admin(g);
   admin.add_mailbox(m, now(), operator_name(), c.note.value_or(""));
   const auto e = admin.mailbox(address);
   if (g.json) print_json(mailbox_json(*e));
-  else fmt::print("added mailbox {} (id {}): mode {}, trust {}, guarded intents {}\n", e->mailbox.address,
-                  e->mailbox.id, to_string(e->mailbox.mode), trust_text(e->mailbox.trust),
-                  intents_display(e->mailbox.guarded_intents));
+  else print_summary("added", e->mailbox);
   return 0;
 }
 
 int set(const Args& a, const Globals& g) {
   const auto c = change_options(a);
   const std::string address = store::parse_mailbox_address(required(a.address, "ADDRESS_OR_@DOMAIN"));
-  if (!c.mode && !c.intents && !c.trust && !c.note)
-    throw UsageError("mailbox set: nothing to change (give --mode, --intents, --trust or --note)");
+  if (!c.mode && !c.intents && !c.trust && !c.thread_binding && !c.unknown_threads && !c.note)
+    throw UsageError(
+        "mailbox set: nothing to change (give --mode, --intents, --trust, --thread-binding, --unknown-threads or --note)");
   auto admin = open_admin(g);
   admin.update_mailbox(address, c, now());
   const auto e = admin.mailbox(address);
   if (g.json) print_json(mailbox_json(*e));
-  else fmt::print("changed mailbox {} (id {}): mode {}, trust {}, guarded intents {}\n", e->mailbox.address,
-                  e->mailbox.id, to_string(e->mailbox.mode), trust_text(e->mailbox.trust),
-                  intents_display(e->mailbox.guarded_intents));
+  else print_summary("changed", e->mailbox);
   return 0;
 }
 
@@ -128,6 +152,10 @@ void add_mailbox(Commands& c) {
     Commands::option(cmd, "--mode", a.mode, "enforce|report|off", "protection mode");
     Commands::option(cmd, "--intents", a.intents, "LIST", "guarded intents, comma-separated, or none");
     Commands::option(cmd, "--trust", a.trust, "T", "auth, internal, authres (comma-separated), any or none");
+    Commands::option(cmd, "--thread-binding", a.thread_binding, "enforce|report|off|default",
+                     "thread binding for this mailbox (default: ThreadBinding)");
+    Commands::option(cmd, "--unknown-threads", a.unknown_threads, "allow|refuse|default",
+                     "answers in threads the registry never saw (default: UnknownThreads)");
     Commands::option(cmd, "--note", a.note, "TEXT", "a note for operators");
   };
   {

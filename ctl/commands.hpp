@@ -18,6 +18,7 @@ void add_check(Commands& c);     // cmd_check.cpp
 void add_transfer(Commands& c);  // cmd_transfer.cpp: export and import
 void add_audit(Commands& c);     // cmd_audit.cpp
 void add_outbox(Commands& c);    // cmd_outbox.cpp
+void add_thread(Commands& c);    // cmd_thread.cpp
 void add_backup(Commands& c);    // cmd_backup.cpp
 
 }  // namespace aamp::ctl

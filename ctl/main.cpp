@@ -37,6 +37,7 @@ const std::vector<Command> kCommands = {
                               "  import FILE|-             read an export into this database (idempotent, one transaction)"},
     {aamp::ctl::add_audit, "audit [export] [--since T] [--mailbox M] [--sender S] [--verdict V] [--limit N] | prune --before T"},
     {aamp::ctl::add_outbox, "outbox list [--state pending|sent|abandoned] | retry ID | drop ID  the queued pair.respond replies"},
+    {aamp::ctl::add_thread, "thread show TASKID         the thread registry's entries for a TaskId and its audit rows"},
     {aamp::ctl::add_backup, "backup FILE [--force]     a consistent copy of the SQLite database, mode 0600"},
 };
 

@@ -31,10 +31,12 @@ Json mailbox_json(const store::MailboxEntry& e) {
   for (const auto i : e.mailbox.guarded_intents) intents.push_back(std::string(to_string(i)));
   Json trust = Json::array();
   for (const auto name : trust_names(e.mailbox.trust)) trust.push_back(std::string(name));
-  return {{"address", e.mailbox.address},     {"mode", std::string(to_string(e.mailbox.mode))},
-          {"intents", intents},               {"trust", trust},
-          {"note", e.note},                   {"createdAt", time_json(e.created_at)},
-          {"createdBy", e.created_by},        {"updatedAt", time_json(e.updated_at)}};
+  Json out = {{"address", e.mailbox.address},     {"mode", std::string(to_string(e.mailbox.mode))},
+              {"intents", intents},               {"trust", trust},
+              {"note", e.note},                   {"createdAt", time_json(e.created_at)},
+              {"createdBy", e.created_by},        {"updatedAt", time_json(e.updated_at)}};
+  add_thread_settings(out, e.mailbox);
+  return out;
 }
 
 Json rule_json(const store::RuleEntry& e) {
@@ -123,6 +125,18 @@ std::int64_t integer(const Json& obj, const std::string& path, std::string_view 
 }
 
 template <typename T, std::size_t N>
+T name_field(const Json& obj, const std::string& path, std::string_view key, const NameTable<T, N>& names);
+
+// A name that may be absent or null (nullopt: the global setting holds).
+template <typename T, std::size_t N>
+std::optional<T> optional_name_field(const Json& obj, const std::string& path, std::string_view key,
+                                     const NameTable<T, N>& names) {
+  const auto it = obj.find(std::string(key));
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  return name_field(obj, path, key, names);
+}
+
+template <typename T, std::size_t N>
 T name_field(const Json& obj, const std::string& path, std::string_view key, const NameTable<T, N>& names) {
   const std::string v = text(obj, path, key);
   if (const auto value = parse_name(names, v)) return *value;
@@ -154,7 +168,8 @@ ContextRules rules_field(const Json& obj, const std::string& path, std::string_v
 }
 
 store::MailboxEntry read_mailbox(const Json& v, const std::string& path) {
-  object(v, path, {"address", "mode", "intents", "trust", "note", "createdAt", "createdBy", "updatedAt"});
+  object(v, path, {"address", "mode", "intents", "trust", "note", "createdAt", "createdBy", "updatedAt",
+                   "threadBinding", "unknownThreads"});
   store::MailboxEntry e;
   e.mailbox.address = text(v, path, "address");
   e.mailbox.mode = name_field(v, path, "mode", kMailboxModeNames);
@@ -171,6 +186,9 @@ store::MailboxEntry read_mailbox(const Json& v, const std::string& path) {
       bad(at(path, "trust"), fmt::format("'{}' is not one of {}", name, join_names(kTrustBasisNames, ", ", ", ")));
     e.mailbox.trust |= *basis;
   }
+  // Absent in exports made before thread binding: the global settings hold.
+  e.mailbox.thread_binding = optional_name_field(v, path, "threadBinding", kMailboxModeNames);
+  e.mailbox.unknown_threads = optional_name_field(v, path, "unknownThreads", kUnknownThreadsNames);
   e.note = note(v, path);
   e.created_at = time_field(v, path, "createdAt");
   e.created_by = text(v, path, "createdBy");

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "store/admin.hpp"
 
 namespace aamp::ctl {
@@ -18,5 +20,15 @@ inline constexpr int kPolicyFormatVersion = 1;
 
 std::string policy_document(const store::PolicySnapshot& snapshot);  // ends with a newline
 store::PolicySnapshot parse_policy_document(std::string_view text);
+
+// A mailbox's own thread settings added to `out` (a JSON object, ordered or not) as
+// "threadBinding" and "unknownThreads", null where the global setting holds (mailbox list
+// and export alike).
+template <typename Json>
+void add_thread_settings(Json& out, const ProtectedMailbox& mailbox) {
+  const auto name = [](const auto& v) { return v ? Json(std::string(to_string(*v))) : Json(nullptr); };
+  out["threadBinding"] = name(mailbox.thread_binding);
+  out["unknownThreads"] = name(mailbox.unknown_threads);
+}
 
 }  // namespace aamp::ctl

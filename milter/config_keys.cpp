@@ -194,6 +194,28 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
          else return "expected consume or deliver";
          return std::nullopt;
        }},
+      {"threadbinding",
+       [](Parser& p, std::string_view v) -> Problem {
+         const auto m = parse_name(kMailboxModeNames, to_lower(v));
+         if (!m) return "expected " + join_names(kMailboxModeNames, ", ", " or ");
+         p.cfg.policy.thread_binding = *m;
+         return std::nullopt;
+       }},
+      {"unknownthreads",
+       [](Parser& p, std::string_view v) -> Problem {
+         const auto u = parse_name(kUnknownThreadsNames, to_lower(v));
+         if (!u) return "expected " + join_names(kUnknownThreadsNames, ", ", " or ");
+         p.cfg.policy.unknown_threads = *u;
+         return std::nullopt;
+       }},
+      {"threadretention",
+       [](Parser& p, std::string_view v) -> Problem {
+         auto d = parse_duration(v);
+         if (!d) return d.error();
+         if (*d < 60) return "must be at least 1m";
+         p.cfg.policy.thread_retention = *d;
+         return std::nullopt;
+       }},
       {"pairmaxfailures",
        [](Parser& p, std::string_view v) -> Problem {
          auto n = parse_int_in(v, 1, 1000);

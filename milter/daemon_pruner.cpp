@@ -55,6 +55,19 @@ std::optional<store::PruneCounts> Pruner::prune_once() {
   return counts;
 }
 
+store::RegistryPruneCounts Pruner::prune_registry_once() {
+  const auto cfg = config_();
+  if (!cfg || cfg->database.empty()) return {};
+  store::ConnectionOptions options;
+  options.busy_timeout = std::chrono::milliseconds(cfg->busy_timeout_ms);
+  const auto conn = store::open_connection(cfg->database, options);
+  const auto counts = store::prune_registry(*conn, clock_.now());
+  if (counts.threads > 0 || counts.deliveries > 0)
+    logf(Severity::info, "pruned {} thread registry entries and {} delivered Message-IDs past ThreadRetention",
+         counts.threads, counts.deliveries);
+  return counts;
+}
+
 void Pruner::run(const std::stop_token& stop) {
   while (!stop.stop_requested()) {
     std::chrono::seconds pause = kMaxInterval;
@@ -64,6 +77,12 @@ void Pruner::run(const std::stop_token& stop) {
       prune_once();
     } catch (const std::exception& e) {
       logf(Severity::warning, "AuditRetention: pruning failed, trying again in {} s: {}", pause.count(),
+           for_log_line(e.what()));
+    }
+    try {
+      prune_registry_once();
+    } catch (const std::exception& e) {
+      logf(Severity::warning, "ThreadRetention: pruning failed, trying again in {} s: {}", pause.count(),
            for_log_line(e.what()));
     }
     std::unique_lock lock(mu_);

@@ -1,7 +1,8 @@
-// daemon_pruner.hpp — AuditRetention as the daemon applies it: a thread that removes audit
-// rows, and sent or abandoned outbox rows, older than the retention (store::prune_before,
-// in short batches), at start and then every hour (every AuditRetention when that is
-// shorter), logging a line with the counts when it removed anything. It reads the
+// daemon_pruner.hpp — AuditRetention and ThreadRetention as the daemon applies them: a thread
+// that removes audit rows, and sent or abandoned outbox rows, older than AuditRetention
+// (store::prune_before, in short batches), and the thread registry's expired entries and
+// delivered Message-IDs (store::prune_registry), at start and then every hour (every
+// AuditRetention when that is shorter), logging a line with the counts when it removed anything. It reads the
 // configuration each time, so a reload that changes AuditRetention holds from the next
 // pass (wake() starts one at once). On a PostgreSQL database several hosts prune at once
 // harmlessly: each row goes once. No libmilter.
@@ -46,6 +47,9 @@ class Pruner {
   // One pass with the current configuration, on a connection of its own: what was removed,
   // or nullopt when AuditRetention is off. Throws StoreError. Logs the counts when any.
   std::optional<store::PruneCounts> prune_once();
+  // The thread registry's expired entries and delivered Message-IDs removed (ThreadRetention),
+  // on a connection of its own; every pass does it. Throws StoreError. Logs the counts when any.
+  store::RegistryPruneCounts prune_registry_once();
 
  private:
   void run(const std::stop_token& stop);

@@ -76,6 +76,20 @@ class CurrentStore final : public Store, public Outbox {
     return source_.acquire()->redeem_pair_code(attempt, effects);
   }
   PairCheck peek_pair_code(const PairAttempt& attempt) override { return source_.acquire()->peek_pair_code(attempt); }
+  std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override {
+    return source_.acquire()->thread_at(kind, peer, task_id);
+  }
+  std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
+                                              std::string_view task_id) override {
+    return source_.acquire()->threads_started_by(kind, initiator, task_id);
+  }
+  std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override {
+    return source_.acquire()->delivered_at(message_id, recipient);
+  }
+  void record_registry(const RegistryWrites& writes) override { source_.acquire()->record_registry(writes); }
+  std::optional<OutboxReply> queued_reply(std::string_view message_id) override {
+    return source_.acquire()->queued_reply(message_id);
+  }
 
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override { return outbox()->due_replies(now, limit); }
   OutboxBacklog backlog() override { return outbox()->backlog(); }

@@ -34,9 +34,17 @@ enum class AuditVerdict {
   reply_sent,             // the outbox worker sent a pair.respond
   reply_deferred,         // ... could not send it yet, will retry
   reply_abandoned,        // ... gave up on it
+  thread_hijack,          // a task.dispatch on a thread another dispatcher started at this agent
+  not_party,              // an answer or cancel from someone who is not a party of its thread
+  unknown_thread,         // an answer in a thread the registry never saw (UnknownThreads refuse)
+  duplicate,              // a message already delivered to this recipient (by Message-ID)
+  report_thread_hijack,
+  report_not_party,
+  report_unknown_thread,
+  report_duplicate,
 };
 
-inline constexpr NameTable<AuditVerdict, 23> kAuditVerdictNames{{
+inline constexpr NameTable<AuditVerdict, 31> kAuditVerdictNames{{
     {"allow", AuditVerdict::allow},
     {"deny", AuditVerdict::deny},
     {"invalid", AuditVerdict::invalid},
@@ -60,6 +68,14 @@ inline constexpr NameTable<AuditVerdict, 23> kAuditVerdictNames{{
     {"reply-sent", AuditVerdict::reply_sent},
     {"reply-deferred", AuditVerdict::reply_deferred},
     {"reply-abandoned", AuditVerdict::reply_abandoned},
+    {"thread-hijack", AuditVerdict::thread_hijack},
+    {"not-party", AuditVerdict::not_party},
+    {"unknown-thread", AuditVerdict::unknown_thread},
+    {"duplicate", AuditVerdict::duplicate},
+    {"report-thread-hijack", AuditVerdict::report_thread_hijack},
+    {"report-not-party", AuditVerdict::report_not_party},
+    {"report-unknown-thread", AuditVerdict::report_unknown_thread},
+    {"report-duplicate", AuditVerdict::report_duplicate},
 }};
 constexpr std::string_view to_string(AuditVerdict v) noexcept { return name_of(kAuditVerdictNames, v); }
 
@@ -73,6 +89,10 @@ constexpr AuditVerdict reported(AuditVerdict v) noexcept {
     case AuditVerdict::pair_completed: return AuditVerdict::report_pair_completed;
     case AuditVerdict::pair_rejected: return AuditVerdict::report_pair_rejected;
     case AuditVerdict::pair_locked: return AuditVerdict::report_pair_locked;
+    case AuditVerdict::thread_hijack: return AuditVerdict::report_thread_hijack;
+    case AuditVerdict::not_party: return AuditVerdict::report_not_party;
+    case AuditVerdict::unknown_thread: return AuditVerdict::report_unknown_thread;
+    case AuditVerdict::duplicate: return AuditVerdict::report_duplicate;
     case AuditVerdict::allow:
     case AuditVerdict::report_deny:
     case AuditVerdict::report_invalid:
@@ -88,7 +108,11 @@ constexpr AuditVerdict reported(AuditVerdict v) noexcept {
     case AuditVerdict::internal_error:
     case AuditVerdict::reply_sent:
     case AuditVerdict::reply_deferred:
-    case AuditVerdict::reply_abandoned: return v;
+    case AuditVerdict::reply_abandoned:
+    case AuditVerdict::report_thread_hijack:
+    case AuditVerdict::report_not_party:
+    case AuditVerdict::report_unknown_thread:
+    case AuditVerdict::report_duplicate: return v;
   }
   return v;
 }

@@ -14,6 +14,7 @@
 #include "policy/sender_pattern.hpp"
 #include "policy/text.hpp"
 #include "policy/text_safety.hpp"
+#include "policy/thread_binding.hpp"
 #include "policy/trust.hpp"
 #include "policy/validator.hpp"
 
@@ -33,7 +34,7 @@ struct Outcome {
   std::string address;    // normalized
   bool is_protected = false;
   bool report = false;    // report mode: never refused
-  bool consumed = false;  // a handled pair.request that the MTA should not deliver
+  bool consumed = false;  // removed, not refused: a handled pair.request, or a duplicate
   Refusal refusal = Refusal::none;
   SmtpReply reply;
   std::optional<AuditVerdict> verdict;  // set when protected
@@ -42,6 +43,8 @@ struct Outcome {
   std::optional<std::int64_t> rule_id;
   std::string rule_origin;
   bool audited = false;  // written inside the pairing transaction already
+  MailboxMode binding = MailboxMode::off;  // thread binding here: the mailbox's, else ThreadBinding
+  bool duplicate = false;                  // already delivered to this recipient (removed, not refused)
 };
 
 SmtpReply reply(std::string code, std::string xcode, std::string_view text) {
@@ -88,6 +91,7 @@ class Judge {
     o.is_protected = true;
     o.report = j.protection == Protection::report;
     const ProtectedMailbox& mb = *j.mailbox;
+    o.binding = mb.thread_binding.value_or(ctx_.policy.thread_binding);
 
     if (v_.verdict == Verdict::invalid) {
       const std::string first = v_.violations.empty() ? "the AAMP header fields are malformed" : v_.violations.front().message;
@@ -99,9 +103,10 @@ class Judge {
     if (j.check == IntentCheck::none) {
       o.verdict = AuditVerdict::allow;
       o.reason = std::string(to_string(intent)) + " needs no sender policy";
-      return o;
+    } else {
+      o = sender_policy(std::move(o), mb, intent);
     }
-    return sender_policy(std::move(o), mb, intent);
+    return o.refusal == Refusal::none ? bind_thread(std::move(o), mb, intent) : o;
   }
 
   bool reply_enqueued() const { return reply_enqueued_; }
@@ -140,6 +145,40 @@ class Judge {
     o.rule_origin = sv.rule_origin;
     o.reason = sv.reason;
     return o;
+  }
+
+  // Thread binding (thread_binding.hpp), after the message passed everything else. The sender
+  // is a party as the mailbox's trust bases show it; a refusal in binding mode report is
+  // audited as report-* and delivered.
+  Outcome bind_thread(Outcome o, const ProtectedMailbox& mb, Intent intent) {
+    if (o.binding == MailboxMode::off) return o;
+    std::string party = thread_party(trust_, mb.trust, msg_.from);
+    const bool ours = party.empty() && intent == Intent::pair_respond && our_reply(o.address);
+    if (ours) party = to_lower(msg_.from);
+    const ThreadCheck c = check_thread(ctx_.store, intent, party, to_lower(o.address), msg_.task_id,
+                                       mb.unknown_threads.value_or(ctx_.policy.unknown_threads));
+    if (!c.refusal) {
+      if (ours) o.reason = for_audit(o.reason + "; our own pair.respond (Message-ID " + std::string(trim(msg_.message_id)) + ")");
+      if (!c.reason.empty()) o.reason = for_audit(o.reason + "; " + c.reason);
+      return o;
+    }
+    Outcome r = refuse(std::move(o), Refusal::policy_deny, *c.refusal, "fail", reply("550", "5.7.1", c.reply), c.reason);
+    r.rule_id.reset();
+    r.rule_origin.clear();
+    if (r.binding == MailboxMode::report) r.report = true;
+    return r;
+  }
+
+  // Whether this pair.respond is one this filter queued, passing back through the MTA to
+  // `recipient` (Postfix's non_smtpd_milters, an SMTP reply transport without AUTH): it
+  // shows no trust basis, but its Message-ID, random and chosen at enqueue time, is in the
+  // outbox with this From, recipient and TaskId. Its From is then the party it answers for.
+  bool our_reply(const std::string& recipient) const {
+    const std::string_view id = trim(msg_.message_id);
+    if (id.empty()) return false;
+    const auto r = ctx_.store.queued_reply(id);
+    return r && to_lower(r->from) == to_lower(msg_.from) && to_lower(r->to) == to_lower(recipient) &&
+           r->task_id == msg_.task_id;
   }
 
   // The one intent that may bypass sender policy, and only for the code check (brief §2, §4).
@@ -260,6 +299,59 @@ Action action_for(Refusal r, const Policy& p) {
   return r == Refusal::bad_message ? p.on.bad_message : p.on.policy_deny;
 }
 
+// Whether `o` is delivered (not refused, or only in report mode) as the engine judged it.
+bool passes(const Outcome& o) { return o.refusal == Refusal::none || o.report; }
+
+// Each message delivered once (thread_binding.hpp): an AAMP message with a Message-ID that
+// was delivered to a protected recipient before is removed for that recipient (in report
+// mode: audited as report-duplicate and delivered). A pair.request is never one: its
+// code's answer ("already used") tells a re-sender what happened.
+void mark_duplicates(std::vector<Outcome>& outcomes, const AampMessage& msg, const std::string& message_id,
+                     Store& store) {
+  if (message_id.empty() || msg.intent == Intent::pair_request) return;
+  for (auto& o : outcomes) {
+    if (!o.is_protected || o.binding == MailboxMode::off || o.audited || o.consumed || o.refusal != Refusal::none)
+      continue;
+    const auto at = store.delivered_at(message_id, to_lower(o.address));
+    if (!at) continue;
+    o.duplicate = true;
+    o.verdict = AuditVerdict::duplicate;
+    o.reason = for_audit("Message-ID " + message_id + " was delivered to " + o.address + " at " + format_rfc3339(*at));
+    o.rule_id.reset();
+    o.rule_origin.clear();
+    if (o.report || o.binding == MailboxMode::report) {
+      o.report = true;
+      o.refusal = Refusal::policy_deny;  // "would refuse": audited report-duplicate, delivered
+      o.ar_result = "fail";
+    } else {
+      o.consumed = true;  // removed for this recipient, not refused: the sender sees 250
+    }
+  }
+}
+
+// What a delivered message teaches the registry (thread_binding.hpp): the thread it starts
+// — at a protected agent it reached, and at every recipient when a local sender (SMTP AUTH,
+// an internal host) sent it — and, per protected recipient, that this Message-ID was delivered.
+void remember(const std::vector<Outcome>& outcomes, const AampMessage& msg, const TrustFindings& trust,
+              const std::string& message_id, UnixTime now, const EngineContext& ctx) {
+  if (!msg.intent || msg.task_id.empty()) return;
+  const auto kind = thread_started_by(*msg.intent);
+  const bool local = (trust.shown & (trust_auth | trust_internal)) != 0;
+  const std::string initiator = to_lower(msg.from);
+  const UnixTime kept = now + ctx.policy.thread_retention;
+  RegistryWrites w;
+  for (const auto& o : outcomes) {
+    if (!passes(o) || o.duplicate || o.address.empty()) continue;
+    const std::string peer = to_lower(o.address);
+    if (kind && !initiator.empty() && (local || (o.is_protected && *kind == ThreadKind::task)))
+      w.threads.push_back({*kind, msg.task_id, initiator, peer, now, std::max(kept, msg.expires_at.value_or(0))});
+    if (o.is_protected && o.binding != MailboxMode::off && !o.consumed && *msg.intent != Intent::pair_request &&
+        !message_id.empty())
+      w.deliveries.push_back({message_id, peer, now, kept});
+  }
+  ctx.store.record_registry(w);
+}
+
 // A tempfail reply for a refusal whose configured action is tempfail: same words, 4xx.
 SmtpReply as_tempfail(const SmtpReply& r) {
   return SmtpReply{"451", "4" + r.xcode.substr(std::min<std::size_t>(1, r.xcode.size())), r.text};
@@ -302,9 +394,23 @@ void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ct
   for (const auto& rcpt : facts.recipients) outcomes.push_back(judge.judge(rcpt));
   d.reply_enqueued = judge.reply_enqueued();
 
+  // A message tempfailed or held as a whole reaches nobody now: its retry is judged afresh,
+  // so it is neither a duplicate nor remembered.
+  const bool held = std::any_of(outcomes.begin(), outcomes.end(), [&](const Outcome& o) {
+    if (o.refusal == Refusal::none || o.report) return false;
+    const Action a = action_for(o.refusal, policy);
+    return a == Action::tempfail || a == Action::quarantine;
+  });
+  const UnixTime now = ctx.clock.now();
+  const std::string message_id(trim(v.message.message_id));
+  if (!held && v.verdict != Verdict::invalid) mark_duplicates(outcomes, v.message, message_id, ctx.store);
+
   // Audit every protected recipient's decision (pairings were written in their transaction).
   for (const auto& o : outcomes)
     if (o.is_protected && !o.audited) ctx.store.record_audit(judge.audit_row(o));
+  // Last, after the audit: a failure here tempfails the message, and its retry finds no
+  // delivery recorded (a recorded delivery with no mail would make the retry a "duplicate").
+  if (!held && v.verdict != Verdict::invalid) remember(outcomes, v.message, trust, message_id, now, ctx);
 
   // Combine. Report mode never refuses; an `accept` action delivers despite the refusal.
   const Outcome* tempfail = nullptr;

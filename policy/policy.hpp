@@ -60,6 +60,11 @@ struct Policy {
   // What a pair.request's sender must show; nullopt: the same as the mailbox requires of
   // dispatches.
   std::optional<TrustSet> pair_trust;
+  // Thread binding (policy/thread_binding.hpp): ThreadBinding, UnknownThreads, ThreadRetention.
+  // A mailbox's own settings win over the first two.
+  MailboxMode thread_binding = MailboxMode::enforce;
+  UnknownThreads unknown_threads = UnknownThreads::allow;
+  UnixTime thread_retention = 30 * 24 * 3600;  // seconds
 };
 
 }  // namespace aamp

@@ -72,12 +72,60 @@ inline constexpr TrustSet kAnyTrust = [] {
   return all;
 }();
 
+// What becomes of an answer in a thread the registry has never seen (UnknownThreads).
+enum class UnknownThreads {
+  allow,   // delivered; the audit says the thread was unknown
+  refuse,  // refused as not bound to any thread this MTA saw (550 5.7.1)
+};
+inline constexpr NameTable<UnknownThreads, 2> kUnknownThreadsNames{
+    {{"allow", UnknownThreads::allow}, {"refuse", UnknownThreads::refuse}}};
+constexpr std::string_view to_string(UnknownThreads u) noexcept { return name_of(kUnknownThreadsNames, u); }
+
 struct ProtectedMailbox {
   std::int64_t id = 0;
   std::string address;  // "agent@example.com", or "@example.com" for a whole domain
   MailboxMode mode = MailboxMode::enforce;
   std::vector<Intent> guarded_intents{Intent::task_dispatch, Intent::task_cancel, Intent::card_query};
   TrustSet trust = kAnyTrust;
+  // Thread binding for this mailbox (ThreadBinding's enforce/report/off, UnknownThreads);
+  // nullopt: the configuration's global setting.
+  std::optional<MailboxMode> thread_binding = std::nullopt;
+  std::optional<UnknownThreads> unknown_threads = std::nullopt;
+};
+
+// The kind of conversation a registry entry binds (policy/thread_binding.hpp).
+enum class ThreadKind {
+  task,  // a task.dispatch: initiator = dispatcher, peer = agent
+  pair,  // a pair.request: initiator = requester, peer = the mailbox asked
+  card,  // a card.query: initiator = who asked, peer = the mailbox asked
+};
+inline constexpr NameTable<ThreadKind, 3> kThreadKindNames{
+    {{"task", ThreadKind::task}, {"pair", ThreadKind::pair}, {"card", ThreadKind::card}}};
+constexpr std::string_view to_string(ThreadKind k) noexcept { return name_of(kThreadKindNames, k); }
+
+// One entry of the thread registry: who started which thread with whom. Addresses lower case.
+struct ThreadEntry {
+  ThreadKind kind = ThreadKind::task;
+  std::string task_id;
+  std::string initiator;
+  std::string peer;
+  UnixTime created_at = 0;
+  UnixTime expires_at = 0;  // pruned after this
+};
+
+// A message delivered to a recipient, remembered until expires_at (each message once).
+struct DeliveryEntry {
+  std::string message_id;
+  std::string recipient;
+  UnixTime at = 0;
+  UnixTime expires_at = 0;  // pruned after this
+};
+
+// What the registry learns from one message (Store::record_registry).
+struct RegistryWrites {
+  std::vector<ThreadEntry> threads;
+  std::vector<DeliveryEntry> deliveries;
+  bool empty() const noexcept { return threads.empty() && deliveries.empty(); }
 };
 
 enum class RuleOrigin {
@@ -207,6 +255,25 @@ class Store {
   // What redeem_pair_code would find now (lockout, then the code's state), changing
   // nothing: no consumption, no failure counted. For report mode and `aampctl check`.
   virtual PairCheck peek_pair_code(const PairAttempt& attempt) = 0;
+
+  // The thread registry. The entry of `kind` whose peer is `peer` for `task_id` (the first
+  // one recorded there wins), or nullopt.
+  virtual std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) = 0;
+  // The entries of `kind` that `initiator` started with `task_id` (one per peer).
+  virtual std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
+                                                      std::string_view task_id) = 0;
+  // When the message `message_id` was first delivered to `recipient` (both as the engine
+  // spells them), or nullopt.
+  virtual std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) = 0;
+  // What one message teaches the registry, written all at once: every entry or, when it
+  // throws, none (a message tempfailed half-recorded would find its own deliveries on the
+  // retry and be dropped as a duplicate). A thread is recorded unless its (kind, peer,
+  // task_id) is taken; when taken by the same initiator, its expiry moves to the later of the
+  // two. A delivery already recorded for its (message_id, recipient) changes nothing.
+  virtual void record_registry(const RegistryWrites& writes) = 0;
+  // The pair.respond this filter queued with `message_id` (sent or not), or nullopt: how
+  // the engine knows its own reply when the reply passes back through the MTA.
+  virtual std::optional<OutboxReply> queued_reply(std::string_view message_id) = 0;
 };
 
 // What the outbox holds unsent (neither sent nor abandoned), for the metrics.

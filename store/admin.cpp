@@ -17,16 +17,15 @@ namespace aamp::store {
 
 namespace {
 
-constexpr std::string_view kMailboxColumns =
-    "id, address, mode, intents, trust_auth, trust_internal, trust_authres, created_at, created_by, updated_at, note";
+const std::string kMailboxEntryColumns = fmt::format("{}, created_at, created_by, updated_at, note", kMailboxColumns);
 
 MailboxEntry read_mailbox(const Statement& st) {
   MailboxEntry e;
   e.mailbox = mailbox_columns(st);
-  e.created_at = st.int64(7);
-  e.created_by = st.text(8);
-  e.updated_at = st.int64(9);
-  e.note = st.text(10);
+  e.created_at = st.int64(kMailboxColumnCount);
+  e.created_by = st.text(kMailboxColumnCount + 1);
+  e.updated_at = st.int64(kMailboxColumnCount + 2);
+  e.note = st.text(kMailboxColumnCount + 3);
   return e;
 }
 
@@ -101,11 +100,16 @@ std::int64_t returned_id(Statement& st) {
   return id;
 }
 
-// Binds the columns of a trust set.
-void bind_trust(Statement& st, int first, TrustSet trust) {
-  st.bind(first, (trust & trust_auth) != 0 ? 1 : 0);
-  st.bind(first + 1, (trust & trust_internal) != 0 ? 1 : 0);
-  st.bind(first + 2, (trust & trust_authres) != 0 ? 1 : 0);
+// Binds a mailbox's settings after mode and intents, in kMailboxColumns' order: the three
+// trust columns, thread_binding and unknown_threads (NULL: the configuration's).
+void bind_settings(Statement& st, int first, const ProtectedMailbox& m) {
+  st.bind(first, (m.trust & trust_auth) != 0 ? 1 : 0);
+  st.bind(first + 1, (m.trust & trust_internal) != 0 ? 1 : 0);
+  st.bind(first + 2, (m.trust & trust_authres) != 0 ? 1 : 0);
+  if (m.thread_binding) st.bind(first + 3, to_string(*m.thread_binding));
+  else st.bind(first + 3, nullptr);
+  if (m.unknown_threads) st.bind(first + 4, to_string(*m.unknown_threads));
+  else st.bind(first + 4, nullptr);
 }
 
 }  // namespace
@@ -138,7 +142,7 @@ PolicyAdmin::PolicyAdmin(const std::string& database, const AdminOptions& option
 // --- mailboxes ---------------------------------------------------------------------------
 
 std::optional<MailboxEntry> PolicyAdmin::mailbox_locked(const std::string& address) {
-  auto st = conn_->prepare(fmt::format("SELECT {} FROM mailboxes WHERE address = ?1", kMailboxColumns));
+  auto st = conn_->prepare(fmt::format("SELECT {} FROM mailboxes WHERE address = ?1", kMailboxEntryColumns));
   st.bind(1, address);
   if (!st.step()) return std::nullopt;
   return read_mailbox(st);
@@ -156,11 +160,12 @@ std::int64_t PolicyAdmin::add_mailbox(const ProtectedMailbox& mailbox, UnixTime 
     throw AdminError(fmt::format("mailbox {} exists already (id {}); change it with `aampctl mailbox set`", address,
                                  existing->mailbox.id));
   auto st = conn_->prepare(
-      "INSERT INTO mailboxes (address, mode, intents, trust_auth, trust_internal, trust_authres, created_at, "
-      "created_by, updated_at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9) RETURNING id");
+      "INSERT INTO mailboxes (address, mode, intents, trust_auth, trust_internal, trust_authres, thread_binding, "
+      "unknown_threads, created_at, created_by, updated_at, note) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9, ?11) RETURNING id");
   st.bind(1, address).bind(2, to_string(mailbox.mode)).bind(3, intent_list(mailbox.guarded_intents));
-  bind_trust(st, 4, mailbox.trust);
-  st.bind(7, now).bind(8, by).bind(9, note);
+  bind_settings(st, 4, mailbox);
+  st.bind(9, now).bind(10, by).bind(11, note);
   const auto id = returned_id(st);
   tx.commit();
   return id;
@@ -175,13 +180,15 @@ void PolicyAdmin::update_mailbox(const std::string& address_text, const MailboxC
   if (change.mode) m.mode = *change.mode;
   if (change.intents) m.guarded_intents = *change.intents;
   if (change.trust) m.trust = *change.trust;
+  if (change.thread_binding) m.thread_binding = *change.thread_binding;
+  if (change.unknown_threads) m.unknown_threads = *change.unknown_threads;
   if (change.note) entry->note = *change.note;
   auto st = conn_->prepare(
       "UPDATE mailboxes SET mode = ?2, intents = ?3, trust_auth = ?4, trust_internal = ?5, trust_authres = ?6, "
-      "note = ?7, updated_at = ?8 WHERE id = ?1");
+      "thread_binding = ?7, unknown_threads = ?8, note = ?9, updated_at = ?10 WHERE id = ?1");
   st.bind(1, m.id).bind(2, to_string(m.mode)).bind(3, intent_list(m.guarded_intents));
-  bind_trust(st, 4, m.trust);
-  st.bind(7, entry->note).bind(8, now);
+  bind_settings(st, 4, m);
+  st.bind(9, entry->note).bind(10, now);
   st.run();
   tx.commit();
 }
@@ -209,7 +216,7 @@ RemovedMailbox PolicyAdmin::remove_mailbox(const std::string& address_text) {
 }
 
 std::vector<MailboxEntry> PolicyAdmin::list_mailboxes() {
-  auto st = conn_->prepare(fmt::format("SELECT {} FROM mailboxes ORDER BY address", kMailboxColumns));
+  auto st = conn_->prepare(fmt::format("SELECT {} FROM mailboxes ORDER BY address", kMailboxEntryColumns));
   std::vector<MailboxEntry> out;
   while (st.step()) out.push_back(read_mailbox(st));
   return out;
@@ -410,6 +417,7 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
   const int mailbox_n = filter.mailbox ? ++n : 0;
   const int sender_n = filter.sender ? ++n : 0;
   const int verdict_n = filter.verdict ? ++n : 0;
+  const int task_n = filter.task_id ? ++n : 0;
   const int limit_n = filter.limit > 0 ? ++n : 0;
   if (filter.since) where += fmt::format(" AND at >= ?{}", since_n);
   if (filter.mailbox) where += " AND " + match("recipient", mailbox_n, filter.mailbox->starts_with('@'));
@@ -419,6 +427,7 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
                          match("envelope_from", sender_n, domain));
   }
   if (filter.verdict) where += fmt::format(" AND verdict = ?{}", verdict_n);
+  if (filter.task_id) where += fmt::format(" AND task_id = ?{}", task_n);
   constexpr std::string_view kColumns =
       "id, at, message_id, client_addr, auth_user, envelope_from, header_from, recipient, intent, task_id, verdict, "
       "reason, rule_id, rule_pattern, rule_origin";
@@ -434,6 +443,7 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
   if (filter.mailbox) st.bind(mailbox_n, normalize_address(*filter.mailbox));
   if (filter.sender) st.bind(sender_n, normalize_address(*filter.sender));
   if (filter.verdict) st.bind(verdict_n, *filter.verdict);
+  if (filter.task_id) st.bind(task_n, *filter.task_id);
   if (filter.limit > 0) st.bind(limit_n, filter.limit);
   while (st.step()) {
     AuditEntry e;
@@ -456,6 +466,14 @@ void PolicyAdmin::audit(const AuditFilter& filter, const std::function<void(cons
     e.rule_origin = st.maybe_text(14);
     row(e);
   }
+}
+
+std::vector<ThreadEntry> PolicyAdmin::threads(const std::string& task_id) {
+  auto st = conn_->prepare(fmt::format("SELECT {} FROM threads WHERE task_id = ?1 ORDER BY kind, peer", kThreadColumns));
+  st.bind(1, task_id);
+  std::vector<ThreadEntry> out;
+  while (st.step()) out.push_back(thread_columns(st));
+  return out;
 }
 
 std::vector<AuditEntry> PolicyAdmin::audit(const AuditFilter& filter) {
@@ -482,7 +500,8 @@ auto rule_key(const RuleEntry& r) {
 
 bool same_mailbox(const MailboxEntry& a, const MailboxEntry& b) {
   return a.mailbox.mode == b.mailbox.mode && a.mailbox.guarded_intents == b.mailbox.guarded_intents &&
-         a.mailbox.trust == b.mailbox.trust && a.note == b.note && a.created_at == b.created_at &&
+         a.mailbox.trust == b.mailbox.trust && a.mailbox.thread_binding == b.mailbox.thread_binding &&
+         a.mailbox.unknown_threads == b.mailbox.unknown_threads && a.note == b.note && a.created_at == b.created_at &&
          a.created_by == b.created_by && a.updated_at == b.updated_at;
 }
 
@@ -611,14 +630,14 @@ void import_mailbox(Connection& conn, const MailboxEntry& m, const std::optional
   }
   auto st = conn.prepare(
       existing ? std::string_view("UPDATE mailboxes SET mode = ?2, intents = ?3, trust_auth = ?4, trust_internal = ?5, "
-                                  "trust_authres = ?6, created_at = ?7, created_by = ?8, updated_at = ?9, note = ?10 "
-                                  "WHERE address = ?1")
+                                  "trust_authres = ?6, thread_binding = ?7, unknown_threads = ?8, created_at = ?9, "
+                                  "created_by = ?10, updated_at = ?11, note = ?12 WHERE address = ?1")
                : std::string_view("INSERT INTO mailboxes (address, mode, intents, trust_auth, trust_internal, "
-                                  "trust_authres, created_at, created_by, updated_at, note) "
-                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+                                  "trust_authres, thread_binding, unknown_threads, created_at, created_by, updated_at, "
+                                  "note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
   st.bind(1, m.mailbox.address).bind(2, to_string(m.mailbox.mode)).bind(3, intent_list(m.mailbox.guarded_intents));
-  bind_trust(st, 4, m.mailbox.trust);
-  st.bind(7, m.created_at).bind(8, m.created_by).bind(9, m.updated_at).bind(10, m.note);
+  bind_settings(st, 4, m.mailbox);
+  st.bind(9, m.created_at).bind(10, m.created_by).bind(11, m.updated_at).bind(12, m.note);
   st.run();
   ++(existing ? n.updated : n.added);
 }

@@ -40,6 +40,9 @@ struct MailboxChange {
   std::optional<MailboxMode> mode;
   std::optional<std::vector<Intent>> intents;
   std::optional<TrustSet> trust;
+  // Set: the new value, where nullopt inside means "the configuration's" (column NULL).
+  std::optional<std::optional<MailboxMode>> thread_binding;
+  std::optional<std::optional<UnknownThreads>> unknown_threads;
   std::optional<std::string> note;
 };
 
@@ -100,6 +103,7 @@ struct AuditFilter {
   std::optional<std::string> mailbox;   // recipient: an address, or "@domain" for all of a domain
   std::optional<std::string> sender;    // header or envelope From: an address, or "@domain"
   std::optional<std::string> verdict;   // exact verdict name (kAuditVerdictNames); unknown: no rows
+  std::optional<std::string> task_id;   // exact X-AAMP-TaskId
   std::int64_t limit = 0;               // the most recent `limit` rows; 0 = all
 };
 
@@ -139,6 +143,18 @@ inline constexpr int kPruneBatch = 500;
 // at once: each row goes once, the counts of all of them add up to what was removed.
 // The daemon (AuditRetention) and `aampctl audit prune` both run this. Throws StoreError.
 PruneCounts prune_before(Connection& conn, UnixTime before, int batch = kPruneBatch);
+
+// What prune_registry() removed.
+struct RegistryPruneCounts {
+  std::int64_t threads = 0;     // thread registry entries
+  std::int64_t deliveries = 0;  // delivered Message-IDs (per recipient)
+};
+
+// Deletes the thread registry entries and the delivered Message-IDs whose expires_at is
+// before `now` (the later of a dispatch's Expires-At and its recording + ThreadRetention),
+// in write transactions of at most `batch` rows each, like prune_before(). The daemon runs
+// it on every pass of its pruner, whatever AuditRetention says. Throws StoreError.
+RegistryPruneCounts prune_registry(Connection& conn, UnixTime now, int batch = kPruneBatch);
 
 // A lockout of pair attempts: on one mailbox, or on one requester at every mailbox.
 struct LockoutEntry {
@@ -223,6 +239,8 @@ class PolicyAdmin {
   // Matching rows oldest first (with a limit: the most recent `limit`, still oldest first).
   void audit(const AuditFilter& filter, const std::function<void(const AuditEntry&)>& row);
   std::vector<AuditEntry> audit(const AuditFilter& filter = {});
+  // The thread registry's entries for `task_id`, every kind, by kind and peer.
+  std::vector<ThreadEntry> threads(const std::string& task_id);
   std::int64_t enqueue_reply(const OutboxReply& reply, UnixTime now);
 
   // --- data lifecycle (store/admin_lifecycle.cpp) ----------------------------------------

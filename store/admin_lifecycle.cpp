@@ -41,6 +41,15 @@ std::int64_t prune_table(Connection& conn, std::string_view sql, UnixTime before
   }
 }
 
+// Expired first, a batch at a time; expires_at is indexed on both tables (schema 0007).
+// Row values in IN: SQLite (3.15 and later) and PostgreSQL alike.
+constexpr std::string_view kPruneThreads =
+    "DELETE FROM threads WHERE (kind, peer, task_id) IN "
+    "(SELECT kind, peer, task_id FROM threads WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)";
+constexpr std::string_view kPruneDeliveries =
+    "DELETE FROM delivered_messages WHERE (message_id, recipient) IN "
+    "(SELECT message_id, recipient FROM delivered_messages WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)";
+
 // An OutboxReply's columns (codec.hpp), then columns 12 and 13.
 std::string outbox_columns() { return fmt::format("{}, sent_at, abandoned_at", kOutboxReplyColumns); }
 
@@ -70,6 +79,14 @@ PruneCounts prune_before(Connection& conn, UnixTime before, int batch) {
   PruneCounts counts;
   counts.audit = prune_table(conn, kPruneAudit, before, batch);
   counts.outbox = prune_table(conn, kPruneOutbox, before, batch);
+  return counts;
+}
+
+RegistryPruneCounts prune_registry(Connection& conn, UnixTime now, int batch) {
+  if (batch < 1) batch = 1;
+  RegistryPruneCounts counts;
+  counts.threads = prune_table(conn, kPruneThreads, now, batch);
+  counts.deliveries = prune_table(conn, kPruneDeliveries, now, batch);
   return counts;
 }
 

@@ -28,6 +28,10 @@ PatternKind kind_column(std::string_view text) { return named(kPatternKindNames,
 RuleOrigin origin_column(std::string_view text) { return named(kRuleOriginNames, "sender_rules.origin", text); }
 
 TaskStatus status_column(std::string_view text) { return named(kTaskStatusNames, "outbox.status", text); }
+UnknownThreads unknown_threads_column(std::string_view text) {
+  return named(kUnknownThreadsNames, "mailboxes.unknown_threads", text);
+}
+ThreadKind thread_kind_column(std::string_view text) { return named(kThreadKindNames, "threads.kind", text); }
 
 
 std::vector<Intent> intents_column(std::string_view text) {
@@ -74,7 +78,20 @@ ProtectedMailbox mailbox_columns(const Statement& st) {
   m.guarded_intents = intents_column(st.text(3));
   m.trust = (st.int64(4) != 0 ? trust_auth : 0u) | (st.int64(5) != 0 ? trust_internal : 0u) |
             (st.int64(6) != 0 ? trust_authres : 0u);
+  if (const auto binding = st.maybe_text(7)) m.thread_binding = mode_column(*binding);
+  if (const auto unknown = st.maybe_text(8)) m.unknown_threads = unknown_threads_column(*unknown);
   return m;
+}
+
+ThreadEntry thread_columns(const Statement& st) {
+  ThreadEntry e;
+  e.kind = thread_kind_column(st.text(0));
+  e.task_id = st.text(1);
+  e.initiator = st.text(2);
+  e.peer = st.text(3);
+  e.created_at = st.int64(4);
+  e.expires_at = st.int64(5);
+  return e;
 }
 
 OutboxReply outbox_reply_columns(const Statement& st) {

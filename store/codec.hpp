@@ -19,15 +19,19 @@ MailboxMode mode_column(std::string_view text);
 PatternKind kind_column(std::string_view text);
 RuleOrigin origin_column(std::string_view text);
 TaskStatus status_column(std::string_view text);
+UnknownThreads unknown_threads_column(std::string_view text);
+ThreadKind thread_kind_column(std::string_view text);
 
 std::vector<Intent> intents_column(std::string_view text);  // intent_list's text
 
 std::string rules_text(const ContextRules& rules);            // JSON object
 ContextRules rules_column(std::string_view json);
 
-// The seven columns "id, address, mode, intents, trust_auth, trust_internal,
-// trust_authres" of a mailboxes row, read from `st` starting at column 0: the one place
-// that knows how a ProtectedMailbox is spread over its columns.
+// The columns kMailboxColumns of a mailboxes row, read from `st` starting at column 0: the
+// one place that knows how a ProtectedMailbox is spread over its columns.
+inline constexpr std::string_view kMailboxColumns =
+    "id, address, mode, intents, trust_auth, trust_internal, trust_authres, thread_binding, unknown_threads";
+inline constexpr int kMailboxColumnCount = 9;
 class Statement;
 ProtectedMailbox mailbox_columns(const Statement& st);
 
@@ -37,6 +41,10 @@ inline constexpr std::string_view kOutboxReplyColumns =
     "id, message_id, from_addr, to_addr, task_id, status, error_msg, in_reply_to, created_at, attempts, "
     "next_attempt_at, last_error";
 OutboxReply outbox_reply_columns(const Statement& st);
+
+// The six columns kThreadColumns of a threads row, read from `st` starting at column 0.
+inline constexpr std::string_view kThreadColumns = "kind, task_id, initiator, peer, created_at, expires_at";
+ThreadEntry thread_columns(const Statement& st);
 
 // Whether a stored rule (kind + canonical pattern) covers `address` (normalised). A paired
 // rule is always exact: a requester whose local part contains '*' covers only itself.

@@ -7,8 +7,10 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 
+#include "store/codec.hpp"
 #include "store/policy_cache.hpp"
 
 namespace aamp::store {
@@ -24,11 +26,9 @@ namespace policy_sql {
 inline constexpr std::string_view kLastSeq = "SELECT coalesce(max(seq), 0) FROM policy_changes";
 inline constexpr std::string_view kChangesSince =
     "SELECT seq, mailbox_id FROM policy_changes WHERE seq > ?1 ORDER BY seq";
-// Columns 0-6, read by the source's mailbox decoder.
-inline constexpr std::string_view kAllMailboxes =
-    "SELECT id, address, mode, intents, trust_auth, trust_internal, trust_authres FROM mailboxes";
-inline constexpr std::string_view kMailbox =
-    "SELECT id, address, mode, intents, trust_auth, trust_internal, trust_authres FROM mailboxes WHERE id = ?1";
+// kMailboxColumns, read by the source's mailbox decoder (mailbox_columns).
+inline const std::string kAllMailboxes = std::string("SELECT ").append(kMailboxColumns).append(" FROM mailboxes");
+inline const std::string kMailbox = kAllMailboxes + " WHERE id = ?1";
 // Columns 0-8, read by the source's rule decoder.
 inline constexpr std::string_view kAllRules =
     "SELECT id, mailbox_id, pattern, pattern_kind, context_rules, origin, created_at, created_by, note "

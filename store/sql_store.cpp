@@ -19,9 +19,7 @@ namespace aamp::store {
 
 namespace {
 
-constexpr std::string_view kFindMailbox =
-    "SELECT id, address, mode, intents, trust_auth, trust_internal, trust_authres "
-    "FROM mailboxes WHERE address IN (?1, ?2)";
+const std::string kFindMailbox = fmt::format("SELECT {} FROM mailboxes WHERE address IN (?1, ?2)", kMailboxColumns);
 
 // Exact and domain rules through sender_rules_by_pattern; wildcard rules of the mailbox
 // through the partial index sender_rules_wildcards. Sorted here, after the glob filter,
@@ -81,6 +79,9 @@ constexpr std::string_view kDueReplies =
     "next_attempt_at, last_error FROM outbox "
     "WHERE sent_at IS NULL AND abandoned_at IS NULL AND next_attempt_at <= ?1 "
     "ORDER BY created_at, id LIMIT ?2";
+constexpr std::string_view kQueuedReply =
+    "SELECT id, message_id, from_addr, to_addr, task_id, status, error_msg, in_reply_to, created_at, attempts, "
+    "next_attempt_at, last_error FROM outbox WHERE message_id = ?1 ORDER BY id LIMIT 1";
 constexpr std::string_view kOutboxBacklog =
     "SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM outbox WHERE sent_at IS NULL AND abandoned_at IS NULL";
 constexpr std::string_view kClaimReply =
@@ -97,6 +98,21 @@ constexpr std::string_view kMarkFailed =
 constexpr std::string_view kMarkAbandoned =
     "UPDATE outbox SET abandoned_at = ?2, last_error = ?3 "
     "WHERE id = ?1 AND sent_at IS NULL AND abandoned_at IS NULL";
+
+const std::string kThreadAt =
+    fmt::format("SELECT {} FROM threads WHERE kind = ?1 AND peer = ?2 AND task_id = ?3", kThreadColumns);
+const std::string kThreadsStartedBy =
+    fmt::format("SELECT {} FROM threads WHERE kind = ?1 AND initiator = ?2 AND task_id = ?3 ORDER BY peer", kThreadColumns);
+// First initiator wins; the same one again extends the entry's life.
+constexpr std::string_view kRecordThread =
+    "INSERT INTO threads (kind, task_id, initiator, peer, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+    "ON CONFLICT (kind, peer, task_id) DO UPDATE SET expires_at = excluded.expires_at "
+    "WHERE threads.initiator = excluded.initiator AND threads.expires_at < excluded.expires_at";
+constexpr std::string_view kDeliveredAt =
+    "SELECT delivered_at FROM delivered_messages WHERE message_id = ?1 AND recipient = ?2";
+constexpr std::string_view kRecordDelivery =
+    "INSERT INTO delivered_messages (message_id, recipient, delivered_at, expires_at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (message_id, recipient) DO NOTHING";
 
 std::int64_t count(Connection& conn, std::string_view sql, const auto& key, UnixTime since) {
   auto st = conn.prepare(sql);
@@ -314,6 +330,48 @@ PairRedemption SqlStore::redeem_pair_code(const PairAttempt& attempt,
   return result;
 }
 
+std::optional<ThreadEntry> SqlStore::thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) {
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kThreadAt);
+  st.bind(1, to_string(kind)).bind(2, peer).bind(3, task_id);
+  if (!st.step()) return std::nullopt;
+  return thread_columns(st);
+}
+
+std::vector<ThreadEntry> SqlStore::threads_started_by(ThreadKind kind, std::string_view initiator,
+                                                      std::string_view task_id) {
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kThreadsStartedBy);
+  st.bind(1, to_string(kind)).bind(2, initiator).bind(3, task_id);
+  std::vector<ThreadEntry> out;
+  while (st.step()) out.push_back(thread_columns(st));
+  return out;
+}
+
+std::optional<UnixTime> SqlStore::delivered_at(std::string_view message_id, std::string_view recipient) {
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kDeliveredAt);
+  st.bind(1, message_id).bind(2, recipient);
+  if (!st.step()) return std::nullopt;
+  return st.int64(0);
+}
+
+void SqlStore::record_registry(const RegistryWrites& w) {
+  if (w.empty()) return;
+  const std::lock_guard writing(write_mu_);
+  auto conn = pool_.acquire();
+  Transaction tx(*conn, Transaction::Kind::write);
+  for (const auto& e : w.threads) {
+    auto st = conn->prepare(kRecordThread);
+    st.bind(1, to_string(e.kind)).bind(2, e.task_id).bind(3, e.initiator).bind(4, e.peer);
+    st.bind(5, e.created_at).bind(6, e.expires_at);
+    st.run();
+  }
+  for (const auto& d : w.deliveries)
+    conn->prepare(kRecordDelivery).bind(1, d.message_id).bind(2, d.recipient).bind(3, d.at).bind(4, d.expires_at).run();
+  tx.commit();
+}
+
 std::vector<OutboxReply> SqlStore::due_replies(UnixTime now, int limit) {
   auto conn = pool_.acquire();
   auto st = conn->prepare(kDueReplies);
@@ -324,6 +382,14 @@ std::vector<OutboxReply> SqlStore::due_replies(UnixTime now, int limit) {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+std::optional<OutboxReply> SqlStore::queued_reply(std::string_view message_id) {
+  auto conn = pool_.acquire();
+  auto st = conn->prepare(kQueuedReply);
+  st.bind(1, message_id);
+  if (!st.step()) return std::nullopt;
+  return outbox_reply_columns(st);
 }
 
 OutboxBacklog SqlStore::backlog() {

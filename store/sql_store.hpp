@@ -59,6 +59,15 @@ class SqlStore final : public Store, public Outbox {
                                   const std::function<PairEffects(const PairCheck&)>& effects) override;
   PairCheck peek_pair_code(const PairAttempt& attempt) override;
 
+  // The thread registry and the delivered-message record: indexed reads; each write one
+  // statement (an upsert), atomic by itself.
+  std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override;
+  std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
+                                              std::string_view task_id) override;
+  void record_registry(const RegistryWrites& writes) override;
+  std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override;
+  std::optional<OutboxReply> queued_reply(std::string_view message_id) override;
+
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
   OutboxBacklog backlog() override;
   // One conditional UPDATE: of several workers (threads, processes, hosts) exactly one wins.

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <utility>
 
@@ -30,6 +31,17 @@ std::string hex(std::uint64_t v, int digits) {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// What makes this process's Message-IDs its own: bench/run starts the generator many times
+// against one milter and one database, and the milter delivers one Message-ID once per
+// recipient (a repeated serial would be a copy, removed as a duplicate, not a new message).
+const std::string& run_nonce() {
+  static const std::string nonce = [] {
+    std::random_device device;
+    return hex((std::uint64_t{device()} << 32) ^ device(), 16);
+  }();
+  return nonce;
+}
+
 void common_headers(Headers& h, const std::string& from, const std::string& to, const std::string& subject,
                     std::uint64_t serial) {
   h.emplace_back("From", from);
@@ -40,6 +52,8 @@ void common_headers(Headers& h, const std::string& from, const std::string& to, 
   // "<" + std::to_string(serial), a literal prepended to a temporary string.
   std::string message_id = "<";
   message_id += std::to_string(serial);
+  message_id += '.';
+  message_id += run_nonce();
   message_id += ".lg@loadgen.bench.test>";
   h.emplace_back("Message-ID", std::move(message_id));
   h.emplace_back("MIME-Version", "1.0");

@@ -3,17 +3,18 @@
 # or: source ctl/completion/aampctl.bash. tests/cli/test_completion.py checks it against
 # `aampctl --help` and docs/cli.md, so a command or flag added there must be added here.
 
-_aampctl_commands="validate init migrate mailbox sender pair explain check export import audit outbox backup"
+_aampctl_commands="validate init migrate mailbox sender pair explain check export import audit outbox backup thread"
 _aampctl_globals="-c --config --db --json -h --help -V --version"
 # Options that take a value (the next word is that value, not a command).
-_aampctl_valued=" -c --config --db --mode --intents --trust --note --mailbox --context --context-json --ttl --rules
+_aampctl_valued=" -c --config --db --mode --intents --trust --thread-binding --unknown-threads --note --mailbox --context --context-json --ttl --rules
  --rules-json --bytes --from --to --intent --rcpt --auth-user --client-ip --mail-from -o --since --sender --verdict
  --limit --before --state "
 _aampctl_intents="task.dispatch task.cancel task.ack task.help_needed task.result task.stream.opened pair.request
  pair.respond card.query card.response"
 _aampctl_verdicts="allow deny invalid untrusted stale pair-completed pair-rejected pair-locked report-deny
  report-invalid report-untrusted report-stale report-pair-completed report-pair-rejected report-pair-locked not-aamp
- unprotected too-large store-error internal-error reply-sent reply-deferred reply-abandoned"
+ unprotected too-large store-error internal-error reply-sent reply-deferred reply-abandoned thread-hijack not-party
+ unknown-thread duplicate report-thread-hijack report-not-party report-unknown-thread report-duplicate"
 
 # The subcommands of a command ("" when it has none).
 _aampctl_subcommands() {
@@ -23,6 +24,7 @@ _aampctl_subcommands() {
     pair) echo "issue list revoke" ;;
     audit) echo "export prune" ;;
     outbox) echo "list retry drop" ;;
+    thread) echo "show" ;;
   esac
 }
 
@@ -30,7 +32,7 @@ _aampctl_subcommands() {
 _aampctl_options() {
   case "$1 $2" in
     "validate "*) echo "--mode" ;;
-    "mailbox add" | "mailbox set") echo "--mode --intents --trust --note" ;;
+    "mailbox add" | "mailbox set") echo "--mode --intents --trust --thread-binding --unknown-threads --note" ;;
     "sender allow") echo "--mailbox --context --context-json --note" ;;
     "sender list" | "pair list") echo "--mailbox" ;;
     "pair issue") echo "--mailbox --ttl --rules --rules-json --bytes --qr --note" ;;
@@ -78,6 +80,8 @@ _aampctl() {
       fi
       return 0
       ;;
+    --thread-binding) mapfile -t COMPREPLY < <(compgen -W "enforce report off default" -- "$cur"); return 0 ;;
+    --unknown-threads) mapfile -t COMPREPLY < <(compgen -W "allow refuse default" -- "$cur"); return 0 ;;
     --trust) mapfile -t COMPREPLY < <(compgen -W "any none auth internal authres" -- "$cur"); return 0 ;;
     --intent | --intents) mapfile -t COMPREPLY < <(compgen -W "$_aampctl_intents none" -- "$cur"); return 0 ;;
     --verdict) mapfile -t COMPREPLY < <(compgen -W "$_aampctl_verdicts" -- "$cur"); return 0 ;;

@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import sqlite3
@@ -55,6 +56,21 @@ _ids = itertools.count(1)
 def unique_queue_id() -> str:
     """A queue id as Postfix makes them (upper-case hex), different for every transaction."""
     return "%X%05X" % (os.getpid() & 0xFFFF, next(_ids))
+
+
+class FreshMessageId(str):
+    """A Message-ID value that stands for a new one: every message the harness sends with it
+    carries a Message-ID no message sent before had, as real mail does (the filter delivers
+    one Message-ID once per protected recipient, so a "new" message with an old Message-ID
+    is a copy). A test that means to send the same message again sets the value itself."""
+
+
+FRESH_MESSAGE_ID = FreshMessageId("<fresh@example.test>")
+
+
+def unique_message_id(domain: str = "example.test") -> str:
+    """A Message-ID no other message of any test run has."""
+    return f"<m.{secrets.token_hex(8)}@{domain}>"
 
 
 REPLY_NAMES = {"c": "continue", "a": "accept", "r": "reject", "t": "tempfail", "d": "discard",
@@ -302,13 +318,16 @@ class Result:
     negotiated: dict[str, bool]       # SMFIF_*/SMFIP_* name -> the filter asked for it
     stdout: str
     stderr: str
+    message_ids: list[str] = field(default_factory=list)  # each message's Message-ID as sent, in order
 
     @property
     def eom(self) -> str:
         return self.replies.get("eom", "")
 
 
-def _script(spec: str, tx: Transaction) -> str:
+def _script(spec: str, tx: Transaction, message_ids: list[str]) -> str:
+    """The Lua script for `tx`; the Message-ID of each message it sends is appended to
+    `message_ids` (FRESH_MESSAGE_ID made into a new one for each)."""
     L = []
     emit = L.append
     emit("mt.set_timeout(10)")
@@ -342,7 +361,10 @@ def _script(spec: str, tx: Transaction) -> str:
             macro("SMFIC_RCPT", rcpt_macros)
             emit(f"ok(mt.rcptto(conn, {lua_str(r)}), 'rcptto'); say('rcpt{suffix}')")
         emit(f"ok(mt.data(conn), 'data'); say('data{suffix}')")
-        for name, value in tx.headers:
+        headers = [(name, unique_message_id() if isinstance(value, FreshMessageId) else value)
+                   for name, value in tx.headers]
+        message_ids.append(next((v for name, v in headers if name.lower() == "message-id"), ""))
+        for name, value in headers:
             emit(f"ok(mt.header(conn, {lua_str(name)}, {lua_str(value)}), 'header'); say('header{suffix}')")
         emit(f"ok(mt.eoh(conn), 'eoh'); local eoh = reply(); print('REPLY eoh{suffix} ' .. eoh)")
         # After ACCEPT the filter is done with this message; a real MTA sends nothing more.
@@ -369,7 +391,8 @@ def _script(spec: str, tx: Transaction) -> str:
 
 def run_transaction(spec: str, tx: Transaction, workdir: Path, timeout: float = 30.0) -> Result:
     script = workdir / f"tx-{time.monotonic_ns()}.lua"
-    script.write_text(_script(spec, tx))
+    message_ids: list[str] = []
+    script.write_text(_script(spec, tx, message_ids))
     p = subprocess.run([MILTERTEST, "-s", str(script)], capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:
         raise AssertionError(f"miltertest failed ({p.returncode}):\n{p.stdout}\n{p.stderr}\n--- script\n{script.read_text()}")
@@ -398,13 +421,16 @@ def run_transaction(spec: str, tx: Transaction, workdir: Path, timeout: float = 
             negotiated[name] = v == "true"
         elif kind == "QUARANTINE":
             quarantined = rest == "true"
-    return Result(replies, added, deleted, rcpt_deleted, quarantined, negotiated, p.stdout, p.stderr)
+    return Result(replies, added, deleted, rcpt_deleted, quarantined, negotiated, p.stdout, p.stderr, message_ids)
 
 
 def aamp_headers(intent: str = "task.dispatch", task_id: str = "task-1",
-                 sender: str = "Alice <alice@example.test>", extra: Optional[list] = None) -> list[tuple[str, str]]:
+                 sender: str = "Alice <alice@example.test>", extra: Optional[list] = None,
+                 message_id: str = FRESH_MESSAGE_ID) -> list[tuple[str, str]]:
+    """An AAMP message's header fields; each message sent with them has a Message-ID of its
+    own unless `message_id` names one."""
     h = [("From", sender), ("To", "agent@example.test"), ("Subject", "work for you"),
-         ("Message-ID", "<m1@example.test>"), ("X-AAMP-Version", "1.1"), ("X-AAMP-Intent", intent),
+         ("Message-ID", message_id), ("X-AAMP-Version", "1.1"), ("X-AAMP-Intent", intent),
          ("X-AAMP-TaskId", task_id)]
     return h + (extra or [])
 

@@ -9,7 +9,9 @@ sanitizer report). One milter for the whole corpus.
 The scene is tests/corpus/README.md's, set up with aampctl; the pair codes are real ones
 (aampctl pair issue) substituted for the scene's names in each file. Between sequence
 groups the database's pairing state is put back with sqlite3 (failures, lockouts, paired
-rules, consumed codes), as every group starts from the scene in corpus_test too. Skipped,
+rules, consumed codes) and the thread registry emptied (threads, delivered Message-IDs:
+the files share a few Message-IDs, and a second group's message would be a copy of the
+first's), as every group starts from the scene in corpus_test too. Skipped,
 with the rest of their group: files marked `X-Test-Blackbox: skip`, and those needing a
 store fault or the scene's fixed clock (milter_replay plays Postfix).
 A file marked `X-Test-Blackbox: dropped` is sent, and libmilter must drop that connection
@@ -168,9 +170,11 @@ class CorpusThroughTheMilter(unittest.TestCase):
                 conn.close()
         return Tx()
 
-    def reset_pairing_state(self):
+    def reset_scene_state(self):
         """What a sequence group may have changed, put back to the scene."""
         with self.sql() as conn:
+            conn.execute("DELETE FROM threads")
+            conn.execute("DELETE FROM delivered_messages")
             conn.execute("DELETE FROM pair_failures")
             conn.execute("DELETE FROM pair_lockouts")
             conn.execute("DELETE FROM sender_rules WHERE origin = 'paired' AND pattern <> 'earlier@example.org'")
@@ -257,7 +261,7 @@ class CorpusThroughTheMilter(unittest.TestCase):
                 run.append(c)
             if not run:
                 continue
-            self.reset_pairing_state()
+            self.reset_scene_state()
             for f_index, c in enumerate(run):
                 last_outbox = self.query("SELECT coalesce(max(id), 0) FROM outbox")[0][0]
                 got = self.replay([self.substituted(CORPUS / c["name"])], f"Q{g_index:03X}{f_index:02X}")[0]
@@ -280,7 +284,7 @@ class CorpusThroughTheMilter(unittest.TestCase):
 
         # Still running, still answering: a plain allowed dispatch after all of that.
         self.assertIsNone(self.milter.proc.poll(), "the milter died")
-        self.reset_pairing_state()
+        self.reset_scene_state()
         again = self.replay([self.substituted(CORPUS / "001-valid-dispatch-smtp-auth.eml")], "ZZZZ")[0]
         self.assertEqual((again.get("verdict"), again.get("add_header", 0) + again.get("ins_header", 0)), ("accept", 1),
                          again)

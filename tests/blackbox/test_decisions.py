@@ -5,7 +5,8 @@ it does to AAMP and non-AAMP mail, with a real SQLite policy database.
 import time
 import unittest
 
-from milter_harness import (SMFIP_SKIP, STALWART_CONNECT_MACROS, STALWART_STEPS, Milter, Transaction, aamp_headers)
+from milter_harness import (SMFIP_SKIP, STALWART_CONNECT_MACROS, STALWART_STEPS, Milter, Transaction, aamp_headers,
+                            unique_message_id)
 
 
 class Decisions(unittest.TestCase):
@@ -180,6 +181,19 @@ class Decisions(unittest.TestCase):
     def test_several_messages_on_one_connection(self):
         r = self.run_tx(headers=aamp_headers(), messages=3, rcpt_macros={})
         self.assertEqual([r.replies[k] for k in ("eom", "eom#2", "eom#3")], ["continue"] * 3, r.stdout)
+
+    def test_the_same_message_sent_again_is_a_duplicate(self):
+        # One Message-ID is delivered once per protected recipient (issue 15): a copy (an MTA
+        # retry after a lost 250, a client sending again) is dropped with 250 and audited.
+        headers = aamp_headers(task_id="sent-twice", message_id=unique_message_id())
+        first = self.run_tx(headers=headers)
+        self.assertEqual((first.eom, first.summary["verdict"]), ("continue", "allow"), first.stdout)
+        again = self.run_tx(headers=headers)
+        self.assertEqual(again.eom, "discard", again.stdout)
+        self.assertEqual((again.summary["action"], again.summary["verdict"]), ("discard", "duplicate"), again.summary)
+        self.assertEqual(again.message_ids, first.message_ids)
+        audit = [a["verdict"] for a in self.milter.db.audit() if a["messageId"] == again.summary["id"]]
+        self.assertEqual(audit, ["duplicate"])
 
     def test_one_summary_line_per_aamp_message(self):
         r = self.run_tx(headers=aamp_headers(task_id="summary-once"), rcpt_macros={"i": "SUMMARY1"})

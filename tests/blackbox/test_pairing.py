@@ -80,7 +80,7 @@ class Pairing(unittest.TestCase):
         self.assertIn("X-AAMP-Intent: pair.respond", mail)
         self.assertIn("X-AAMP-Status: completed", mail)
         self.assertIn("X-AAMP-TaskId: pair-1", mail)
-        self.assertIn("In-Reply-To: <m1@example.test>", mail)
+        self.assertIn(f"In-Reply-To: {r.message_ids[0]}", mail)  # the request's own Message-ID
         self.assertNotIn(code, mail)
         args = sorted(self.outdir.glob("args.*"))[0].read_text().split()
         self.assertIn("bob@partner.test", args)

@@ -3,8 +3,8 @@ a real bash: the completion function is called as bash calls it (COMP_WORDS, COM
 and what it offers is compared with what aampctl knows, so neither can drift from the other:
 - its commands are exactly those `aampctl --help` lists;
 - every command, subcommand and option of every synopsis in docs/cli.md completes;
-- the names it offers for --verdict and --state are those of the name tables
-  (policy/audit_verdict.hpp, store/admin.hpp).
+- the names it offers for --verdict, --state, --thread-binding and --unknown-threads are
+  those of the name tables (policy/audit_verdict.hpp, store/admin.hpp, policy/store.hpp).
 
 Environment: AAMPCTL (the binary under test), AAMP_SOURCE_DIR (the tree).
 """
@@ -120,6 +120,12 @@ class CompletionTest(unittest.TestCase):
         states = re.findall(r'\{"([a-z]+)", OutboxState::', (SOURCE / "store" / "admin.hpp").read_text())
         self.assertEqual(complete("outbox", "list", "--state", ""), states)
         self.assertEqual(complete("mailbox", "add", "a@b.c", "--mode", ""), ["enforce", "report", "off"])
+        store_hpp = (SOURCE / "policy" / "store.hpp").read_text()
+        modes = re.findall(r'\{"([a-z]+)", MailboxMode::', store_hpp)
+        unknown = re.findall(r'\{"([a-z]+)", UnknownThreads::', store_hpp)
+        self.assertEqual(complete("mailbox", "set", "a@b.c", "--thread-binding", ""), modes + ["default"])
+        self.assertEqual(complete("mailbox", "add", "a@b.c", "--unknown-threads", ""), unknown + ["default"])
+        self.assertEqual(complete("thread", ""), ["show"])
         self.assertEqual(complete("validate", "--mode", ""), ["strict", "sdk"])
         self.assertIn("docs", complete("--db", "do"))  # file names (bash adds the / itself)
         self.assertIn("docs", complete("backup", "do"))

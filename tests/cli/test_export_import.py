@@ -162,8 +162,8 @@ class ExportImportTest(unittest.TestCase):
         self.assertEqual((org["mode"], org["intents"], org["trust"]), ("report", ["task.dispatch"], ["auth", "authres"]))
         self.assertEqual(doc["mailboxes"][2]["trust"], [])
         self.assertEqual(doc["mailboxes"][1]["note"], "the CI agent")
-        self.assertEqual(set(org), {"address", "mode", "intents", "trust", "note", "createdAt", "createdBy",
-                                    "updatedAt"})
+        self.assertEqual(set(org), {"address", "mode", "intents", "trust", "threadBinding", "unknownThreads", "note",
+                                    "createdAt", "createdBy", "updatedAt"})
 
         rules = [(r["mailbox"], r["pattern"], r["origin"], r["context"]) for r in doc["senderRules"]]
         self.assertEqual(rules, [

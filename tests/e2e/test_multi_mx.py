@@ -4,6 +4,9 @@ cluster started here, tests/pg_cluster.py). One code issued once is completed th
 and rejected as already used through MX2; the paired sender's dispatch through MX2 is
 delivered; after `aampctl sender remove` its dispatch is refused on both. The PostgreSQL
 password never shows in either milter's log, either Postfix log or aampctl's output.
+Issue 15: a task thread started through either MX is bound on the other (the registry is
+in the shared database): a hijacking dispatch through the other MX is refused, the agent's
+task.result to the dispatcher delivered and a stranger's refused.
 
 Waits: every poll is bounded (postfix_harness.wait_until). The product promises that a
 policy change holds on every host within 1 s (docs/multi-mx.md, "How fresh the policy
@@ -39,6 +42,12 @@ def addr(local: str) -> str:
 AGENT = addr("agent-mx")
 REQUESTER = addr("req-first")   # redeems the code through MX1, then dispatches
 LATECOMER = addr("req-second")  # tries the same code through MX2
+# Issue 15: a local dispatcher (protected: it receives the results), an agent that allows
+# two dispatchers, the other dispatcher, and a stranger.
+T_DISP = addr("thread-disp")
+T_AGENT = addr("thread-agent")
+T_OTHER = addr("thread-other")
+T_STRANGER = addr("thread-stranger")
 
 
 class RecordingCtl(s.AampCtl):
@@ -62,7 +71,8 @@ class MxStack(s.AampStack):
     The database is initialised and populated once by the test, not by each stack."""
 
     def __init__(self, name: str, pg: pg_cluster.PgCluster, ctl: RecordingCtl) -> None:
-        super().__init__(agents=[AGENT], users=[REQUESTER, LATECOMER])
+        super().__init__(agents=[AGENT, T_DISP, T_AGENT],
+                         users=[REQUESTER, LATECOMER, T_OTHER, T_STRANGER])
         self.name = name
         self.pg = pg
         self.db = pg.url  # milter_config() writes `Database <url>`
@@ -107,6 +117,10 @@ class TwoMxOnePostgresTest(unittest.TestCase):
         cls.ctl = RecordingCtl(cls.pg.url)
         cls.ctl.init()
         cls.ctl.add_mailbox(AGENT)
+        for mailbox in (T_DISP, T_AGENT):
+            cls.ctl.add_mailbox(mailbox)
+        for sender in (T_DISP, T_OTHER):
+            cls.ctl.allow_sender(T_AGENT, sender)
         for name in ("mx1", "mx2"):
             stack = MxStack(name, cls.pg, cls.ctl)
             cls.addClassCleanup(stack.close)
@@ -256,6 +270,59 @@ class TwoMxOnePostgresTest(unittest.TestCase):
 
         # The password of the connection string shows nowhere we can read.
         self.assertPasswordNowhere()
+
+    # -- issue 15: one thread registry for both MX ------------------------------------------------
+
+    def test_thread_started_through_either_mx_is_bound_on_the_other(self):
+        for first, second in ((self.mx1, self.mx2), (self.mx2, self.mx1)):
+            with self.subTest(started=first.name, then=second.name):
+                self.check_thread_across(first, second)
+
+    def check_thread_across(self, first: MxStack, second: MxStack) -> None:
+        def send(mx: MxStack, sender: str, to: str, msg) -> h.SmtpResult:
+            return mx.postfix.send(sender, to, msg, login=s.login_for(sender))
+
+        def refused(result: h.SmtpResult, what: str) -> None:
+            if result.accepted or result.code != 550 or not result.text.startswith("5.7.1"):
+                self.fail_with_logs(f"{what}: expected 550 5.7.1, got {result}")
+
+        def copies(mx: MxStack, mailbox: str, message_id: str) -> int:
+            return len([m for m in mx.postfix.messages(mailbox, headers_only=True)
+                        if m["Message-ID"] == message_id])
+
+        def wait_delivered(mx: MxStack, mailbox: str, message_id: str) -> None:
+            h.wait_until(lambda: copies(mx, mailbox, message_id), 20.0,
+                         f"{message_id} in {mailbox} on {mx.name}", detail=self.diagnostics)
+
+        def verdicts(recipient: str, task_id: str) -> list[str]:
+            return [r["verdict"] for r in self.ctl.audit("--mailbox", recipient, "--limit", "0")
+                    if r.get("taskId") == task_id]
+
+        def result(sender: str, task_id: str):
+            return s.aamp_message(sender, T_DISP, "task.result", task_id=task_id,
+                                  fields={"Status": "completed"})
+
+        # The dispatch through the first MX: delivered, the thread recorded.
+        dispatch = s.dispatch(T_DISP, T_AGENT)
+        task = dispatch["X-AAMP-TaskId"]
+        self.assertAccepted(send(first, T_DISP, T_AGENT, dispatch), f"dispatch through {first.name}")
+        wait_delivered(first, T_AGENT, dispatch["Message-ID"])
+
+        # Through the second MX: the other allowed dispatcher's dispatch with that TaskId
+        # is a hijack; a stranger's result is refused; the agent's result is delivered.
+        hijack = s.dispatch(T_OTHER, T_AGENT, task_id=task)
+        refused(send(second, T_OTHER, T_AGENT, hijack), f"hijacking dispatch through {second.name}")
+        forged = result(T_STRANGER, task)
+        refused(send(second, T_STRANGER, T_DISP, forged), f"stranger's task.result through {second.name}")
+        own = result(T_AGENT, task)
+        self.assertAccepted(send(second, T_AGENT, T_DISP, own), f"the agent's task.result through {second.name}")
+        wait_delivered(second, T_DISP, own["Message-ID"])
+        self.wait_settled()
+        for mx in (self.mx1, self.mx2):
+            self.assertEqual(copies(mx, T_AGENT, hijack["Message-ID"]), 0, f"hijack on {mx.name}")
+            self.assertEqual(copies(mx, T_DISP, forged["Message-ID"]), 0, f"forged on {mx.name}")
+        self.assertEqual(verdicts(T_AGENT, task), ["allow", "thread-hijack"])
+        self.assertEqual(verdicts(T_DISP, task), ["not-party", "allow"])
 
     def assertPasswordNowhere(self) -> None:
         password = pg_cluster.PASSWORD

@@ -1,15 +1,21 @@
 // fixtures.cpp — see fixtures.hpp.
 #include "tests/support/fixtures.hpp"
 
+#include <atomic>
+
 namespace aamp::test {
 
 HeaderList aamp_headers(const std::string& intent, const std::string& from, const std::string& task_id) {
+  // Each message its own Message-ID, as mail has: the engine delivers one Message-ID once
+  // per recipient, so a test sending "another" message with the same id would send a copy.
+  static std::atomic<int> sent{0};
+  const std::string message_id = "<m" + std::to_string(++sent) + "@example.com>";
   return {
       {"Received", "from client.example.com by mx.example.net"},
       {"From", "Alice <" + from + ">"},
       {"To", "agent@example.net"},
       {"Subject", "[AAMP Task] something"},
-      {"Message-ID", "<m1@example.com>"},
+      {"Message-ID", message_id},
       {"X-AAMP-Version", "1.1"},
       {"X-AAMP-Intent", intent},
       {"X-AAMP-TaskId", task_id},

@@ -155,6 +155,58 @@ PairCheck MemoryStore::peek_pair_code(const PairAttempt& attempt) {
   return peek_pair(ledger, attempt);
 }
 
+std::optional<ThreadEntry> MemoryStore::thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) {
+  std::lock_guard lock(mu_);
+  enter("thread_at");
+  for (const auto& t : threads_)
+    if (t.kind == kind && t.peer == peer && t.task_id == task_id) return t;
+  return std::nullopt;
+}
+
+std::vector<ThreadEntry> MemoryStore::threads_started_by(ThreadKind kind, std::string_view initiator,
+                                                         std::string_view task_id) {
+  std::lock_guard lock(mu_);
+  enter("threads_started_by");
+  std::vector<ThreadEntry> out;
+  for (const auto& t : threads_)
+    if (t.kind == kind && t.initiator == initiator && t.task_id == task_id) out.push_back(t);
+  return out;
+}
+
+std::optional<UnixTime> MemoryStore::delivered_at(std::string_view message_id, std::string_view recipient) {
+  std::lock_guard lock(mu_);
+  enter("delivered_at");
+  const auto it = deliveries_.find(std::pair<std::string, std::string>(message_id, recipient));
+  if (it == deliveries_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<OutboxReply> MemoryStore::queued_reply(std::string_view message_id) {
+  std::lock_guard lock(mu_);
+  enter("queued_reply");
+  for (const auto& row : outbox_)
+    if (row.reply.message_id == message_id) return row.reply;
+  return std::nullopt;
+}
+
+void MemoryStore::record_registry(const RegistryWrites& writes) {
+  std::lock_guard lock(mu_);
+  enter("record_registry");  // a fault injected here writes nothing, as a failed transaction
+  for (const auto& entry : writes.threads) {
+    const auto taken = std::find_if(threads_.begin(), threads_.end(), [&](const ThreadEntry& t) {
+      return t.kind == entry.kind && t.peer == entry.peer && t.task_id == entry.task_id;
+    });
+    if (taken == threads_.end()) threads_.push_back(entry);
+    else if (taken->initiator == entry.initiator) taken->expires_at = std::max(taken->expires_at, entry.expires_at);
+  }
+  for (const auto& d : writes.deliveries) deliveries_.emplace(std::pair(d.message_id, d.recipient), d.at);
+}
+
+std::vector<ThreadEntry> MemoryStore::threads() const {
+  std::lock_guard lock(mu_);
+  return threads_;
+}
+
 PairRedemption MemoryStore::redeem_pair_code(const PairAttempt& attempt,
                                              const std::function<PairEffects(const PairCheck&)>& effects) {
   std::lock_guard lock(mu_);

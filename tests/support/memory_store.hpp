@@ -55,6 +55,12 @@ class MemoryStore final : public Store, public Outbox {
   PairRedemption redeem_pair_code(const PairAttempt& attempt,
                                   const std::function<PairEffects(const PairCheck&)>& effects) override;
   PairCheck peek_pair_code(const PairAttempt& attempt) override;
+  std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override;
+  std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
+                                              std::string_view task_id) override;
+  void record_registry(const RegistryWrites& writes) override;
+  std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override;
+  std::optional<OutboxReply> queued_reply(std::string_view message_id) override;
 
   // --- Outbox ------------------------------------------------------------------------
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;
@@ -94,6 +100,7 @@ class MemoryStore final : public Store, public Outbox {
   std::map<std::string, UnixTime> lockouts() const;
   std::vector<AuditRecord> audit() const;
   std::vector<OutboxRow> outbox() const;
+  std::vector<ThreadEntry> threads() const;
   // How many times a Store/Outbox method (by name, e.g. "record_audit") was called,
   // counting calls that failed.
   int calls(std::string_view operation) const;
@@ -124,6 +131,8 @@ class MemoryStore final : public Store, public Outbox {
   std::map<std::string, UnixTime> lockouts_;
   std::vector<AuditRecord> audit_;
   std::vector<OutboxRow> outbox_;
+  std::vector<ThreadEntry> threads_;
+  std::map<std::pair<std::string, std::string>, UnixTime, std::less<>> deliveries_;  // (message id, recipient)
   std::map<std::string, int, std::less<>> calls_;
   struct Fault {
     StoreErrorKind kind;

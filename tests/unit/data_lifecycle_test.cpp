@@ -133,6 +133,61 @@ TYPED_TEST(DataLifecycle, PruneRemovesOldAuditRowsAndFinishedRepliesOnly) {
   EXPECT_EQ(this->outbox_ids(), (std::vector<std::int64_t>{pending_old}));
 }
 
+TYPED_TEST(DataLifecycle, PruneRegistryRemovesExpiredThreadsAndDeliveriesOnly) {
+  SqlStore store(this->where_.database(), {});
+  auto entry = [](ThreadKind kind, const std::string& task, const std::string& peer, UnixTime expires) {
+    ThreadEntry e;
+    e.kind = kind;
+    e.task_id = task;
+    e.initiator = "dispatcher@example.org";
+    e.peer = peer;
+    e.created_at = kNow - 40 * kDay;
+    e.expires_at = expires;
+    return e;
+  };
+  store.record_registry({{entry(ThreadKind::task, "T-old", "agent@example.net", kNow - kDay)}, {}});
+  store.record_registry({{entry(ThreadKind::pair, "T-old", "agent@example.net", kNow - 1)}, {}});
+  store.record_registry({{entry(ThreadKind::task, "T-at-limit", "agent@example.net", kNow)}, {}});  // not before now: kept
+  store.record_registry({{entry(ThreadKind::task, "T-new", "agent@example.net", kNow + kDay)}, {}});
+  store.record_registry({{}, {{"<old@x>", "agent@example.net", kNow - 40 * kDay, kNow - kDay}}});
+  store.record_registry({{}, {{"<old@x>", "other@example.net", kNow - 40 * kDay, kNow + kDay}}});
+  store.record_registry({{}, {{"<new@x>", "agent@example.net", kNow - 1, kNow + 30 * kDay}}});
+
+  const auto n = prune_registry(*this->conn_, kNow, 1);  // one row per transaction
+  EXPECT_EQ(n.threads, 2);
+  EXPECT_EQ(n.deliveries, 1);
+  EXPECT_FALSE(store.thread_at(ThreadKind::task, "agent@example.net", "T-old"));
+  EXPECT_FALSE(store.thread_at(ThreadKind::pair, "agent@example.net", "T-old"));
+  EXPECT_TRUE(store.thread_at(ThreadKind::task, "agent@example.net", "T-at-limit"));
+  EXPECT_TRUE(store.thread_at(ThreadKind::task, "agent@example.net", "T-new"));
+  EXPECT_FALSE(store.delivered_at("<old@x>", "agent@example.net"));
+  EXPECT_EQ(store.delivered_at("<old@x>", "other@example.net"), kNow - 40 * kDay);
+  EXPECT_EQ(store.delivered_at("<new@x>", "agent@example.net"), kNow - 1);
+  const auto again = prune_registry(*this->conn_, kNow);
+  EXPECT_EQ(again.threads, 0);
+  EXPECT_EQ(again.deliveries, 0);
+}
+
+TYPED_TEST(DataLifecycle, ARegistryWriteIsAllOrNothing) {
+  SqlStore store(this->where_.database(), {});
+  ThreadEntry good;
+  good.task_id = "T1";
+  good.initiator = "dispatcher@example.org";
+  good.peer = "agent@example.net";
+  good.created_at = kNow;
+  good.expires_at = kNow + kDay;
+  ThreadEntry bad = good;
+  bad.peer = "Other@Example.NET";  // the schema keeps addresses lower case: this statement fails
+  RegistryWrites w{{good, bad}, {{"<m1@x>", "agent@example.net", kNow, kNow + kDay}}};
+  EXPECT_THROW(store.record_registry(w), StoreError);
+  EXPECT_FALSE(store.thread_at(ThreadKind::task, "agent@example.net", "T1"));
+  EXPECT_FALSE(store.delivered_at("<m1@x>", "agent@example.net"));
+  w.threads.pop_back();
+  store.record_registry(w);
+  EXPECT_TRUE(store.thread_at(ThreadKind::task, "agent@example.net", "T1"));
+  EXPECT_EQ(store.delivered_at("<m1@x>", "agent@example.net"), kNow);
+}
+
 TYPED_TEST(DataLifecycle, PruneInSmallBatchesRemovesEverythingOld) {
   for (int i = 0; i < 23; ++i) this->audit_row(kNow - kDay - i, "old");
   this->audit_row(kNow, "new");
@@ -285,6 +340,24 @@ TEST(AuditRetention, PrunerAppliesTheCurrentConfiguration) {
   ASSERT_TRUE(n);
   EXPECT_EQ(n->audit, 2);
   EXPECT_EQ(admin.audit().size(), 1u);
+  // The registry is pruned on every pass, whatever AuditRetention says.
+  {
+    SqlStore store(db, {});
+    ThreadEntry e;
+    e.task_id = "T-expired";
+    e.initiator = "dispatcher@example.org";
+    e.peer = "agent@example.net";
+    e.created_at = kNow - 40 * kDay;
+    e.expires_at = kNow - 10 * kDay;
+    store.record_registry({{e}, {}});
+    store.record_registry({{}, {{"<expired@x>", "agent@example.net", kNow - 40 * kDay, kNow - 10 * kDay}}});
+  }
+  auto off = std::make_shared<milter::Config>(*cfg);  // AuditRetention off
+  current = off;
+  const auto r = pruner.prune_registry_once();
+  EXPECT_EQ(r.threads, 1);
+  EXPECT_EQ(r.deliveries, 1);
+  current = next;
   // The thread: started, a pass at once, stopped promptly.
   next = std::make_shared<milter::Config>(*next);
   next->audit_retention_s = 1;

@@ -673,7 +673,9 @@ TEST_F(PairingTest, ValidCodePairsTheRequesterAndQueuesACompletedReply) {
   EXPECT_EQ(r.from, kAgent);
   EXPECT_EQ(r.to, "newbie@example.org");
   EXPECT_EQ(r.task_id, "pair-task-1");
-  EXPECT_EQ(r.in_reply_to, "<m1@example.com>");
+  const auto request_id = std::find_if(f.headers.begin(), f.headers.end(), [](const HeaderField& h) { return h.name == "Message-ID"; });
+  ASSERT_NE(request_id, f.headers.end());
+  EXPECT_EQ(r.in_reply_to, request_id->value);
   EXPECT_EQ(r.message_id.rfind("<aamp-pair.", 0), 0u);
   EXPECT_NE(r.message_id.find("@example.net>"), std::string::npos);
 
@@ -914,6 +916,42 @@ TEST_F(PairingTest, OurOwnPairRespondPassingBackIsAcceptedAndNotAnswered) {
   EXPECT_EQ(d.action, Action::accept);
   EXPECT_EQ(to_string(d.verdict), "allow");
   EXPECT_TRUE(store->outbox().empty());
+}
+
+// The e2e case (test_pairing, agent-loop): a local agent mailbox pairs with another, and the
+// pair.respond this filter queued comes back through the MTA (Postfix non_smtpd_milters,
+// the null sender, from the local host: no trust basis). The registry knows the pair thread
+// (the requester is local); the reply is ours, so its From is the party it answers for.
+TEST_F(PairingTest, OurOwnPairRespondToALocalRequesterPassesThreadBinding) {
+  store->add_pair_code(agent_id, kCode, clock.now() + 300);
+  const Decision paired = run(pair_request(kCode, kAgent2));  // authenticated: a local requester
+  ASSERT_EQ(to_string(paired.verdict), "pair-completed");
+  ASSERT_EQ(store->outbox().size(), 1u);
+  const OutboxReply sent = store->outbox()[0].reply;
+
+  const auto respond = [&](const std::string& message_id, const std::string& from) {
+    HeaderList h{{"From", from}, {"To", kAgent2}, {"Subject", "[AAMP Pairing] completed"},
+                 {"Message-ID", message_id}, {"Auto-Submitted", "auto-replied"}, {"X-AAMP-Version", "1.1"},
+                 {"X-AAMP-Intent", "pair.respond"}, {"X-AAMP-TaskId", sent.task_id},
+                 {"X-AAMP-Status", "completed"}};
+    auto f = facts_for(std::move(h), {kAgent2}, "");
+    f.client_addr = "127.0.0.1";  // not an internal host, no SMTP AUTH
+    f.client_name = "localhost";
+    return f;
+  };
+
+  const Decision ours = run(respond(sent.message_id, sent.from));
+  EXPECT_EQ(ours.action, Action::accept) << ours.reason;
+  EXPECT_EQ(to_string(ours.verdict), "allow") << ours.reason;
+  EXPECT_EQ(store->outbox().size(), 1u) << "our own reply is not answered";
+
+  // A forged pair.respond for the same thread is nobody's: another Message-ID, or ours
+  // with another From.
+  const Decision forged = run(respond("<forged-1@example.org>", sent.from));
+  EXPECT_EQ(forged.action, Action::reject);
+  EXPECT_EQ(to_string(forged.verdict), "not-party") << forged.reason;
+  const Decision other_from = run(respond(sent.message_id, "mallory@example.org"));
+  EXPECT_EQ(to_string(other_from.verdict), "not-party") << other_from.reason;
 }
 
 TEST_F(PairingTest, StoreFailureDuringRedemptionTempfailsAndChangesNothing) {

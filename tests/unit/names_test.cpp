@@ -108,7 +108,10 @@ TEST(Names, EveryTableRoundTripsWithItsSpellings) {
                      {"report-pair-completed", 12}, {"report-pair-rejected", 13}, {"report-pair-locked", 14},
                      {"not-aamp", 15},       {"unprotected", 16},   {"too-large", 17},
                      {"store-error", 18},    {"internal-error", 19}, {"reply-sent", 20},
-                     {"reply-deferred", 21}, {"reply-abandoned", 22}}));
+                     {"reply-deferred", 21}, {"reply-abandoned", 22}, {"thread-hijack", 23},
+                     {"not-party", 24},      {"unknown-thread", 25}, {"duplicate", 26},
+                     {"report-thread-hijack", 27}, {"report-not-party", 28},
+                     {"report-unknown-thread", 29}, {"report-duplicate", 30}}));
 }
 
 // Report mode records "report-" + the verdict's name; a verdict without a report variant

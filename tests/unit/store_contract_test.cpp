@@ -192,6 +192,68 @@ class ImplementationNames {
 };
 TYPED_TEST_SUITE(StoreContract, Implementations, ImplementationNames);
 
+// --- the thread registry ------------------------------------------------------------------
+
+ThreadEntry thread_entry(ThreadKind kind, const std::string& task, const std::string& initiator,
+                         const std::string& peer, UnixTime expires_at = kNow + 3600) {
+  ThreadEntry e;
+  e.kind = kind;
+  e.task_id = task;
+  e.initiator = initiator;
+  e.peer = peer;
+  e.created_at = kNow;
+  e.expires_at = expires_at;
+  return e;
+}
+
+TYPED_TEST(StoreContract, TheFirstInitiatorOfAThreadAtAPeerKeepsIt) {
+  auto& s = this->store();
+  EXPECT_FALSE(s.thread_at(ThreadKind::task, "agent@example.net", "T1"));
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d1@example.org", "agent@example.net")}, {}});
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d2@example.org", "agent@example.net", kNow + 99999)}, {}});
+  const auto at = s.thread_at(ThreadKind::task, "agent@example.net", "T1");
+  ASSERT_TRUE(at);
+  EXPECT_EQ(at->initiator, "d1@example.org");
+  EXPECT_EQ(at->created_at, kNow);
+  EXPECT_EQ(at->expires_at, kNow + 3600);  // the other initiator's record changed nothing
+  // The same initiator again: the expiry moves to the later one, never earlier.
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d1@example.org", "agent@example.net", kNow + 7200)}, {}});
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d1@example.org", "agent@example.net", kNow + 60)}, {}});
+  EXPECT_EQ(s.thread_at(ThreadKind::task, "agent@example.net", "T1")->expires_at, kNow + 7200);
+  // Kinds, peers and task ids are separate threads.
+  EXPECT_FALSE(s.thread_at(ThreadKind::pair, "agent@example.net", "T1"));
+  EXPECT_FALSE(s.thread_at(ThreadKind::task, "other@example.net", "T1"));
+  EXPECT_FALSE(s.thread_at(ThreadKind::task, "agent@example.net", "T2"));
+}
+
+TYPED_TEST(StoreContract, ThreadsStartedByListOnePerPeer) {
+  auto& s = this->store();
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d1@example.org", "a@example.net")}, {}});
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d1@example.org", "b@example.net")}, {}});
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d2@example.org", "c@example.net")}, {}});
+  s.record_registry({{thread_entry(ThreadKind::card, "T1", "d1@example.org", "d@example.net")}, {}});
+  std::set<std::string> peers;
+  for (const auto& e : s.threads_started_by(ThreadKind::task, "d1@example.org", "T1")) {
+    EXPECT_EQ(e.kind, ThreadKind::task);
+    EXPECT_EQ(e.initiator, "d1@example.org");
+    peers.insert(e.peer);
+  }
+  EXPECT_EQ(peers, (std::set<std::string>{"a@example.net", "b@example.net"}));
+  EXPECT_EQ(s.threads_started_by(ThreadKind::card, "d1@example.org", "T1").size(), 1u);
+  EXPECT_TRUE(s.threads_started_by(ThreadKind::pair, "d1@example.org", "T1").empty());
+  EXPECT_TRUE(s.threads_started_by(ThreadKind::task, "d1@example.org", "T9").empty());
+}
+
+TYPED_TEST(StoreContract, ADeliveryIsRememberedPerRecipientAndOnce) {
+  auto& s = this->store();
+  EXPECT_FALSE(s.delivered_at("<m1@example.org>", "agent@example.net"));
+  s.record_registry({{}, {{"<m1@example.org>", "agent@example.net", kNow, kNow + 3600}}});
+  s.record_registry({{}, {{"<m1@example.org>", "agent@example.net", kNow + 5, kNow + 9999}}});  // a second call: no change
+  EXPECT_EQ(s.delivered_at("<m1@example.org>", "agent@example.net"), kNow);
+  EXPECT_FALSE(s.delivered_at("<m1@example.org>", "other@example.net"));
+  EXPECT_FALSE(s.delivered_at("<m2@example.org>", "agent@example.net"));
+}
+
 // --- find_mailbox ----------------------------------------------------------------------
 
 TYPED_TEST(StoreContract, FindMailboxExactAddressWinsOverDomain) {
@@ -431,6 +493,17 @@ TYPED_TEST(StoreContract, RedeemCompletesOnceAndGrantsAPairedRule) {
   EXPECT_EQ(due[0].created_at, kNow);
   EXPECT_EQ(due[0].next_attempt_at, kNow);
   EXPECT_EQ(due[0].attempts, 0);
+
+  // The engine finds its own reply by Message-ID, queued or sent (thread binding).
+  const auto ours = this->store().queued_reply("<r1@example.com>");
+  ASSERT_TRUE(ours.has_value());
+  EXPECT_EQ(ours->from, "agent@example.com");
+  EXPECT_EQ(ours->to, "bob@partner.com");
+  EXPECT_EQ(ours->task_id, "t-1");
+  EXPECT_FALSE(this->store().queued_reply("<r2@example.com>").has_value());
+  ASSERT_TRUE(this->outbox().claim(due[0].id, kNow, kNow + 60));
+  this->outbox().mark_sent(due[0].id, kNow);
+  EXPECT_TRUE(this->store().queued_reply("<r1@example.com>").has_value()) << "a sent reply is still ours";
 
   typename TestFixture::Seen again;
   const auto r2 = this->redeem(mb, "bob@partner.com", "c0de-ABCDEFGH", kNow + 1, &again);
