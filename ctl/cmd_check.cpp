@@ -40,7 +40,7 @@ class DryRunStore final : public Store {
   std::vector<SenderRule> matching_rules(std::int64_t mailbox_id, std::string_view sender) override {
     return real_.matching_rules(mailbox_id, sender);
   }
-  void record_audit(const AuditRecord& /*record*/) override {}
+  void record_message(const MessageWrites& /*writes*/) override {}
   PairRedemption redeem_pair_code(const PairAttempt& attempt,
                                   const std::function<PairEffects(const PairCheck&)>& /*effects*/) override {
     PairRedemption r;
@@ -58,7 +58,6 @@ class DryRunStore final : public Store {
   std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override {
     return real_.delivered_at(message_id, recipient);
   }
-  void record_registry(const RegistryWrites& /*writes*/) override {}
   std::optional<OutboxReply> queued_reply(std::string_view message_id) override {
     return real_.queued_reply(message_id);
   }

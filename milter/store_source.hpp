@@ -70,7 +70,7 @@ class CurrentStore final : public Store, public Outbox {
   std::vector<SenderRule> matching_rules(std::int64_t mailbox_id, std::string_view sender) override {
     return source_.acquire()->matching_rules(mailbox_id, sender);
   }
-  void record_audit(const AuditRecord& record) override { source_.acquire()->record_audit(record); }
+  void record_message(const MessageWrites& writes) override { source_.acquire()->record_message(writes); }
   PairRedemption redeem_pair_code(const PairAttempt& attempt,
                                   const std::function<PairEffects(const PairCheck&)>& effects) override {
     return source_.acquire()->redeem_pair_code(attempt, effects);
@@ -86,7 +86,6 @@ class CurrentStore final : public Store, public Outbox {
   std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override {
     return source_.acquire()->delivered_at(message_id, recipient);
   }
-  void record_registry(const RegistryWrites& writes) override { source_.acquire()->record_registry(writes); }
   std::optional<OutboxReply> queued_reply(std::string_view message_id) override {
     return source_.acquire()->queued_reply(message_id);
   }

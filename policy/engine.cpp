@@ -332,14 +332,15 @@ void mark_duplicates(std::vector<Outcome>& outcomes, const AampMessage& msg, con
 // What a delivered message teaches the registry (thread_binding.hpp): the thread it starts
 // — at a protected agent it reached, and at every recipient when a local sender (SMTP AUTH,
 // an internal host) sent it — and, per protected recipient, that this Message-ID was delivered.
-void remember(const std::vector<Outcome>& outcomes, const AampMessage& msg, const TrustFindings& trust,
-              const std::string& message_id, UnixTime now, const EngineContext& ctx) {
-  if (!msg.intent || msg.task_id.empty()) return;
+RegistryWrites registry_writes(const std::vector<Outcome>& outcomes, const AampMessage& msg,
+                               const TrustFindings& trust, const std::string& message_id, UnixTime now,
+                               const EngineContext& ctx) {
+  RegistryWrites w;
+  if (!msg.intent || msg.task_id.empty()) return w;
   const auto kind = thread_started_by(*msg.intent);
   const bool local = (trust.shown & (trust_auth | trust_internal)) != 0;
   const std::string initiator = to_lower(msg.from);
   const UnixTime kept = now + ctx.policy.thread_retention;
-  RegistryWrites w;
   for (const auto& o : outcomes) {
     if (!passes(o) || o.duplicate || o.address.empty()) continue;
     const std::string peer = to_lower(o.address);
@@ -349,7 +350,7 @@ void remember(const std::vector<Outcome>& outcomes, const AampMessage& msg, cons
         !message_id.empty())
       w.deliveries.push_back({message_id, peer, now, kept});
   }
-  ctx.store.record_registry(w);
+  return w;
 }
 
 // A tempfail reply for a refusal whose configured action is tempfail: same words, 4xx.
@@ -405,12 +406,16 @@ void decide_into(Decision& d, const MessageFacts& facts, const EngineContext& ct
   const std::string message_id(trim(v.message.message_id));
   if (!held && v.verdict != Verdict::invalid) mark_duplicates(outcomes, v.message, message_id, ctx.store);
 
-  // Audit every protected recipient's decision (pairings were written in their transaction).
+  // Audit every protected recipient's decision (pairings were written in their transaction)
+  // and teach the registry, in one commit: a failure tempfails the message and records
+  // nothing of it, so its retry finds no delivery (a recorded delivery with no mail would
+  // make the retry a "duplicate").
+  MessageWrites writes;
   for (const auto& o : outcomes)
-    if (o.is_protected && !o.audited) ctx.store.record_audit(judge.audit_row(o));
-  // Last, after the audit: a failure here tempfails the message, and its retry finds no
-  // delivery recorded (a recorded delivery with no mail would make the retry a "duplicate").
-  if (!held && v.verdict != Verdict::invalid) remember(outcomes, v.message, trust, message_id, now, ctx);
+    if (o.is_protected && !o.audited) writes.audit.push_back(judge.audit_row(o));
+  if (!held && v.verdict != Verdict::invalid)
+    writes.registry = registry_writes(outcomes, v.message, trust, message_id, now, ctx);
+  ctx.store.record_message(writes);
 
   // Combine. Report mode never refuses; an `accept` action delivers despite the refusal.
   const Outcome* tempfail = nullptr;

@@ -121,7 +121,7 @@ struct DeliveryEntry {
   UnixTime expires_at = 0;  // pruned after this
 };
 
-// What the registry learns from one message (Store::record_registry).
+// What the registry learns from one message (Store::record_message).
 struct RegistryWrites {
   std::vector<ThreadEntry> threads;
   std::vector<DeliveryEntry> deliveries;
@@ -161,6 +161,14 @@ struct AuditRecord {
   AuditVerdict verdict = AuditVerdict::allow;
   std::string reason;
   std::optional<std::int64_t> rule_id;
+};
+
+// What one decided message writes (Store::record_message): the audit row of each protected
+// recipient and what the registry learns, committed together or not at all.
+struct MessageWrites {
+  std::vector<AuditRecord> audit;
+  RegistryWrites registry;
+  bool empty() const noexcept { return audit.empty() && registry.empty(); }
 };
 
 // A pair.respond waiting in the outbox. Everything needed to build the mail again
@@ -243,7 +251,16 @@ class Store {
   // wildcard), configured and paired alike, oldest first.
   virtual std::vector<SenderRule> matching_rules(std::int64_t mailbox_id, std::string_view sender) = 0;
 
-  virtual void record_audit(const AuditRecord& record) = 0;
+  // Writes what one message's decision leaves, all of it or, when it throws, none: its
+  // audit rows and its registry entries (a message tempfailed half-recorded would find its
+  // own deliveries on the retry and be dropped as a duplicate). Committed before it
+  // returns. A thread is recorded unless its (kind, peer, task_id) is taken; when taken by
+  // the same initiator, its expiry moves to the later of the two. A delivery already
+  // recorded for its (message_id, recipient) changes nothing.
+  virtual void record_message(const MessageWrites& writes) = 0;
+  // One audit row alone (the reply worker's), or registry entries alone.
+  void record_audit(const AuditRecord& record) { record_message({{record}, {}}); }
+  void record_registry(const RegistryWrites& writes) { record_message({{}, writes}); }
 
   // Checks and redeems a pair code in ONE transaction: lockout check, code lookup
   // (constant-time compare of hashes), consume, upsert of the requester's paired rule,
@@ -265,12 +282,6 @@ class Store {
   // When the message `message_id` was first delivered to `recipient` (both as the engine
   // spells them), or nullopt.
   virtual std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) = 0;
-  // What one message teaches the registry, written all at once: every entry or, when it
-  // throws, none (a message tempfailed half-recorded would find its own deliveries on the
-  // retry and be dropped as a duplicate). A thread is recorded unless its (kind, peer,
-  // task_id) is taken; when taken by the same initiator, its expiry moves to the later of the
-  // two. A delivery already recorded for its (message_id, recipient) changes nothing.
-  virtual void record_registry(const RegistryWrites& writes) = 0;
   // The pair.respond this filter queued with `message_id` (sent or not), or nullopt: how
   // the engine knows its own reply when the reply passes back through the MTA.
   virtual std::optional<OutboxReply> queued_reply(std::string_view message_id) = 0;

@@ -8,8 +8,8 @@ namespace aamp::store {
 AuditWriter::AuditWriter(CommitBatch commit, std::size_t max_batch)
     : commit_(std::move(commit)), max_batch_(std::max<std::size_t>(1, max_batch)) {}
 
-void AuditWriter::write(const AuditRecord& record) {
-  Waiter me{&record, false, nullptr};
+void AuditWriter::write(const MessageWrites& writes) {
+  Waiter me{&writes, false, nullptr};
   std::unique_lock lock(mu_);
   // cppcheck-suppress danglingLifetime ; a leader takes &me out of pending_ before it sets
   // me.done, and this function does not return before me.done
@@ -31,18 +31,18 @@ void AuditWriter::lead(std::unique_lock<std::mutex>& lock) {
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
   lock.unlock();
 
-  std::vector<const AuditRecord*> rows;
-  rows.reserve(batch.size());
-  for (const Waiter* w : batch) rows.push_back(w->record);
+  std::vector<const MessageWrites*> writes;
+  writes.reserve(batch.size());
+  for (const Waiter* w : batch) writes.push_back(w->writes);
   try {
-    commit_(rows);
+    commit_(writes);
   } catch (...) {
     if (batch.size() == 1) {
       batch.front()->error = std::current_exception();
-    } else {  // find out whose row it was: each alone, each with its own outcome
+    } else {  // find out whose write it was: each alone, each with its own outcome
       for (Waiter* w : batch) {
         try {
-          commit_({w->record});
+          commit_({w->writes});
         } catch (...) {
           w->error = std::current_exception();
         }

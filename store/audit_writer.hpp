@@ -1,9 +1,11 @@
-// audit_writer.hpp — group commit for audit rows. Every decision's row is committed before
-// the milter answers the MTA (an audit write that fails still takes the configured store
-// failure action), but rows that arrive while a commit is in flight share the next
-// transaction: the per-commit cost (WAL frames for the table and each index page) is paid
-// once per batch instead of once per row. No thread of its own: the first waiting caller
-// commits for everyone waiting (leader/follower). Thread-safe; no SQLite in this header.
+// audit_writer.hpp — group commit for what decisions write: each message's audit rows and
+// registry entries (policy/store.hpp MessageWrites). Every message's writes are committed
+// before the milter answers the MTA (a write that fails still takes the configured store
+// failure action), but the writes of messages that arrive while a commit is in flight
+// share the next transaction: the per-commit cost (WAL frames for each table and index
+// page on SQLite, a round trip on PostgreSQL) is paid once per batch instead of once per
+// message. No thread of its own: the first waiting caller commits for everyone waiting
+// (leader/follower). Thread-safe; no SQL in this header.
 #pragma once
 
 #include <condition_variable>
@@ -19,18 +21,18 @@ namespace aamp::store {
 
 class AuditWriter {
  public:
-  // Writes the given rows in ONE transaction, or throws (and writes none).
-  using CommitBatch = std::function<void(const std::vector<const AuditRecord*>& rows)>;
+  // Writes the given messages' writes in ONE transaction, or throws (and writes none).
+  using CommitBatch = std::function<void(const std::vector<const MessageWrites*>& batch)>;
 
   explicit AuditWriter(CommitBatch commit, std::size_t max_batch = 128);
 
-  // Returns once `record` is committed; throws what its commit threw. When a batch of
-  // several rows fails, each row is retried alone, so one bad row fails only its caller.
-  void write(const AuditRecord& record);
+  // Returns once `writes` are committed; throws what their commit threw. When a batch of
+  // several messages fails, each is retried alone, so one bad write fails only its caller.
+  void write(const MessageWrites& writes);
 
  private:
   struct Waiter {
-    const AuditRecord* record;
+    const MessageWrites* writes;
     bool done = false;
     std::exception_ptr error;
   };

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <exception>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -129,6 +130,9 @@ class PgStatement final : public StatementImpl {
   void bind_text(int index, std::string_view value) override;
   void bind_null(int index) override { slot(index).reset(); }
   bool step() override;
+  // In pipeline mode: queues this statement with its bindings (then clears them); false
+  // when libpq could not.
+  bool send();
   std::int64_t int64(int column) const override;
   std::string text(int column) const override;
   bool is_null(int column) const override { return PQgetisnull(row_result(column), row_, column) != 0; }
@@ -140,6 +144,7 @@ class PgStatement final : public StatementImpl {
 
  private:
   std::optional<std::string>& slot(int index);
+  std::vector<const char*> values() const;  // the bound parameters as libpq takes them (NULL: SQL NULL)
   const PGresult* row_result(int column) const;
 
   PgConnection& conn_;
@@ -199,7 +204,42 @@ class PgConnection final : public Connection {
   void lock_key(std::string_view key) override {
     prepare("SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))").bind(1, key).run();
   }
-  bool usable() const noexcept override { return PQstatus(conn_.get()) == CONNECTION_OK; }
+  bool usable() const noexcept override { return !broken_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+
+  // Several writes in one pipeline: every statement, then one Sync, sent together; one
+  // round trip. Up to the Sync they run in one transaction (the extended query protocol's
+  // implicit one): a failing statement makes the server skip the rest and roll back all.
+  void write_all(const std::vector<Write>& writes) override {
+    if (writes.size() < 2) return Connection::write_all(writes);
+    std::vector<PgStatement*> statements;  // prepared before the pipeline (cached: once per connection)
+    statements.reserve(writes.size());
+    for (const auto& w : writes) statements.push_back(&static_cast<PgStatement&>(prepare_cached(w.sql())));
+    const std::string doing = fmt::format("writing {} statements in one pipeline", writes.size());
+    if (PQenterPipelineMode(conn_.get()) != 1) broke(doing);
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+      Statement st(*statements[i]);
+      bind_all(st, writes[i]);
+      if (!statements[i]->send()) broke(doing);
+    }
+    if (PQpipelineSync(conn_.get()) != 1) broke(doing);
+    std::exception_ptr failed;  // the first statement that failed; the rest were skipped
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+      ResultHandle res(PQgetResult(conn_.get()));
+      if (!res) broke(doing);
+      if (PQresultStatus(res.get()) != PGRES_PIPELINE_ABORTED && !failed) {
+        try {
+          check(res.get(), fmt::format("executing \"{}\" in a pipeline", shortened(writes[i].sql())));
+        } catch (const StoreError&) {
+          failed = std::current_exception();
+        }
+      }
+      while (ResultHandle(PQgetResult(conn_.get()))) {  // the end of this statement's results
+      }
+    }
+    const ResultHandle sync(PQgetResult(conn_.get()));
+    if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC || PQexitPipelineMode(conn_.get()) != 1) broke(doing);
+    if (failed) std::rethrow_exception(failed);
+  }
 
   PGconn* handle() const noexcept { return conn_.get(); }
   void set_changes(const PGresult* res) noexcept {
@@ -220,6 +260,11 @@ class PgConnection final : public Connection {
     const bool lost = PQstatus(conn_.get()) != CONNECTION_OK;
     const std::string detail = one_line(primary != nullptr ? primary : PQerrorMessage(conn_.get()));
     fail(pg_error_kind(state != nullptr ? state : "", lost), doing, detail);
+  }
+  // A pipeline left in an unknown state: the connection is not used again (the pool drops it).
+  [[noreturn]] void broke(std::string_view doing) {
+    broken_ = true;
+    fail(StoreErrorKind::unavailable, doing, one_line(PQerrorMessage(conn_.get())));
   }
   [[noreturn]] void fail(StoreErrorKind kind, std::string_view doing, std::string detail) const {
     if (password_) replace_all(detail, *password_, "***");
@@ -249,6 +294,7 @@ class PgConnection final : public Connection {
   const std::string display_;
   const std::optional<std::string> password_;  // scrubbed from every message
   std::int64_t changes_ = 0;
+  bool broken_ = false;  // a pipeline failed midway
   std::uint64_t prepared_ = 0;  // names the next prepared statement
   struct TextHash {
     using is_transparent = void;
@@ -274,9 +320,7 @@ void PgStatement::bind_text(int index, std::string_view value) {
 
 bool PgStatement::step() {
   if (!result_) {
-    std::vector<const char*> values(params_.size());
-    std::transform(params_.begin(), params_.end(), values.begin(),
-                   [](const std::optional<std::string>& p) { return p ? p->c_str() : nullptr; });
+    const auto values = this->values();
     result_.reset(PQexecPrepared(conn_.handle(), name_.c_str(), static_cast<int>(values.size()), values.data(),
                                  nullptr, nullptr, 0));
     try {
@@ -289,6 +333,21 @@ bool PgStatement::step() {
   }
   ++row_;
   return row_ < PQntuples(result_.get());
+}
+
+std::vector<const char*> PgStatement::values() const {
+  std::vector<const char*> out(params_.size());
+  std::transform(params_.begin(), params_.end(), out.begin(),
+                 [](const std::optional<std::string>& p) { return p ? p->c_str() : nullptr; });
+  return out;
+}
+
+bool PgStatement::send() {
+  const auto values = this->values();
+  const int sent = PQsendQueryPrepared(conn_.handle(), name_.c_str(), static_cast<int>(values.size()), values.data(),
+                                       nullptr, nullptr, 0);
+  reset();
+  return sent == 1;
 }
 
 const PGresult* PgStatement::row_result(int column) const {

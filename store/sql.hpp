@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "policy/names.hpp"
@@ -89,6 +90,35 @@ class Statement {
   StatementImpl* impl_;
 };
 
+// A write to run later, with its values bound (Connection::write_all): what a group commit
+// collects from several callers before it writes them together.
+class Write {
+ public:
+  using Value = std::variant<std::nullptr_t, std::int64_t, std::string>;
+
+  // `sql` must outlive the Write (the store's statements are constants).
+  template <typename... Args>
+  explicit Write(std::string_view sql, const Args&... values) : sql_(sql), values_{value(values)...} {}
+
+  std::string_view sql() const noexcept { return sql_; }
+  const std::vector<Value>& values() const noexcept { return values_; }  // ?1 first
+
+ private:
+  static Value value(std::nullptr_t) { return nullptr; }
+  static Value value(std::int64_t v) { return v; }
+  static Value value(int v) { return static_cast<std::int64_t>(v); }
+  static Value value(std::string_view v) { return std::string(v); }
+  static Value value(const std::string& v) { return v; }
+  static Value value(const char* v) { return std::string(v); }
+  static Value value(const std::optional<std::int64_t>& v) { return v ? Value(*v) : Value(nullptr); }
+
+  std::string_view sql_;
+  std::vector<Value> values_;
+};
+
+// Binds a Write's values to `st`, ?1 first.
+void bind_all(Statement& st, const Write& write);
+
 enum class TransactionKind {
   read,   // a consistent snapshot of several reads
   write,  // SQLite: the file's write lock at once (BEGIN IMMEDIATE); PostgreSQL: BEGIN
@@ -103,6 +133,12 @@ class Connection {
 
   // The statement for `sql`, prepared once per connection and cached by its text.
   Statement prepare(std::string_view sql) { return Statement(prepare_cached(sql)); }
+  // Runs one write now (prepared and cached as prepare() does).
+  void run(const Write& write);
+  // Runs `writes` in order, all or none: one statement alone (atomic by itself), several in
+  // one write transaction. On PostgreSQL several travel in one pipeline, one round trip
+  // however many there are. Returns nothing: writes whose rows matter are not batched.
+  virtual void write_all(const std::vector<Write>& writes);
   // Runs a script of several statements (migrations), not cached.
   virtual void exec(const std::string& sql, std::string_view doing) = 0;
   // Rows changed by the statement that ran last on this connection.

@@ -184,6 +184,28 @@ std::string display_database(std::string_view database) {
   return std::string(database);
 }
 
+void bind_all(Statement& st, const Write& write) {
+  int index = 0;
+  for (const auto& v : write.values()) {
+    ++index;
+    std::visit([&](const auto& x) { st.bind(index, x); }, v);
+  }
+}
+
+void Connection::run(const Write& write) {
+  auto st = prepare(write.sql());
+  bind_all(st, write);
+  st.run();
+}
+
+void Connection::write_all(const std::vector<Write>& writes) {
+  if (writes.size() == 1) return run(writes.front());
+  if (writes.empty()) return;
+  Transaction tx(*this, TransactionKind::write);
+  for (const auto& w : writes) run(w);
+  tx.commit();
+}
+
 std::unique_ptr<Connection> open_connection(const std::string& database, const ConnectionOptions& options) {
   switch (dialect_of(database)) {
     case Dialect::postgresql: return open_pg_connection(database, options);

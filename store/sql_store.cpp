@@ -192,13 +192,24 @@ std::vector<SenderRule> SqlStore::matching_rules(std::int64_t mailbox_id, std::s
   return out;
 }
 
-void insert_audit(Connection& conn, const AuditRecord& a) {
-  auto st = conn.prepare(kInsertAudit);
-  st.bind(1, a.at).bind(2, a.message_id).bind(3, a.client_addr).bind(4, a.auth_user).bind(5, a.envelope_from);
-  st.bind(6, a.header_from).bind(7, a.recipient).bind(8, a.intent).bind(9, a.task_id).bind(10, to_string(a.verdict));
-  st.bind(11, a.reason).bind(12, a.rule_id);
-  st.run();
+namespace {
+
+Write audit_write(const AuditRecord& a) {
+  return Write(kInsertAudit, a.at, a.message_id, a.client_addr, a.auth_user, a.envelope_from, a.header_from,
+               a.recipient, a.intent, a.task_id, to_string(a.verdict), a.reason, a.rule_id);
 }
+
+Write thread_write(const ThreadEntry& e) {
+  return Write(kRecordThread, to_string(e.kind), e.task_id, e.initiator, e.peer, e.created_at, e.expires_at);
+}
+
+Write delivery_write(const DeliveryEntry& d) {
+  return Write(kRecordDelivery, d.message_id, d.recipient, d.at, d.expires_at);
+}
+
+}  // namespace
+
+void insert_audit(Connection& conn, const AuditRecord& a) { conn.run(audit_write(a)); }
 
 std::int64_t insert_reply(Connection& conn, const OutboxReply& r, UnixTime now) {
   const UnixTime created = r.created_at != 0 ? r.created_at : now;
@@ -212,17 +223,23 @@ std::int64_t insert_reply(Connection& conn, const OutboxReply& r, UnixTime now) 
   return id;
 }
 
-void SqlStore::record_audit(const AuditRecord& record) { audit_.write(record); }
+void SqlStore::record_message(const MessageWrites& writes) {
+  if (!writes.empty()) writer_.write(writes);
+}
 
-void SqlStore::commit_audit(const std::vector<const AuditRecord*>& rows) {
+void SqlStore::commit_batch(const std::vector<const MessageWrites*>& batch) {
+  std::vector<Write> writes;
+  for (const MessageWrites* m : batch) {
+    for (const auto& a : m->audit) writes.push_back(audit_write(a));
+    for (const auto& e : m->registry.threads) writes.push_back(thread_write(e));
+    for (const auto& d : m->registry.deliveries) writes.push_back(delivery_write(d));
+  }
   const std::lock_guard writing(write_mu_);
   auto conn = pool_.acquire();
-  // One row is one statement, atomic by itself: on PostgreSQL one round trip instead of
-  // three (BEGIN, INSERT, COMMIT), which is what bounds a message's latency there.
-  if (rows.size() == 1) return insert_audit(*conn, *rows.front());
-  Transaction tx(*conn, Transaction::Kind::write);
-  for (const AuditRecord* r : rows) insert_audit(*conn, *r);
-  tx.commit();
+  // One statement alone is atomic by itself; several are one transaction, and on
+  // PostgreSQL one pipeline: one round trip for the batch, which is what bounds a
+  // message's latency there.
+  conn->write_all(writes);
 }
 
 namespace {
@@ -354,22 +371,6 @@ std::optional<UnixTime> SqlStore::delivered_at(std::string_view message_id, std:
   st.bind(1, message_id).bind(2, recipient);
   if (!st.step()) return std::nullopt;
   return st.int64(0);
-}
-
-void SqlStore::record_registry(const RegistryWrites& w) {
-  if (w.empty()) return;
-  const std::lock_guard writing(write_mu_);
-  auto conn = pool_.acquire();
-  Transaction tx(*conn, Transaction::Kind::write);
-  for (const auto& e : w.threads) {
-    auto st = conn->prepare(kRecordThread);
-    st.bind(1, to_string(e.kind)).bind(2, e.task_id).bind(3, e.initiator).bind(4, e.peer);
-    st.bind(5, e.created_at).bind(6, e.expires_at);
-    st.run();
-  }
-  for (const auto& d : w.deliveries)
-    conn->prepare(kRecordDelivery).bind(1, d.message_id).bind(2, d.recipient).bind(3, d.at).bind(4, d.expires_at).run();
-  tx.commit();
 }
 
 std::vector<OutboxReply> SqlStore::due_replies(UnixTime now, int limit) {

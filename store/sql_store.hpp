@@ -50,21 +50,20 @@ class SqlStore final : public Store, public Outbox {
   // Indexed: exact and domain rules by (mailbox_id, pattern); wildcard rules of the one
   // mailbox scanned and glob-matched here.
   std::vector<SenderRule> matching_rules(std::int64_t mailbox_id, std::string_view sender) override;
-  // Committed before it returns, in a group commit with the rows of other threads that
+  // Committed before it returns, in a group commit with the writes of other threads that
   // arrive meanwhile (store/audit_writer.hpp).
-  void record_audit(const AuditRecord& record) override;
+  void record_message(const MessageWrites& writes) override;
   // One write transaction (policy/pairing.hpp decides); `effects` runs inside it, holding
   // the write lock: it must be quick and must not call this store.
   PairRedemption redeem_pair_code(const PairAttempt& attempt,
                                   const std::function<PairEffects(const PairCheck&)>& effects) override;
   PairCheck peek_pair_code(const PairAttempt& attempt) override;
 
-  // The thread registry and the delivered-message record: indexed reads; each write one
-  // statement (an upsert), atomic by itself.
+  // The thread registry and the delivered-message record: indexed reads (written by
+  // record_message, each entry one upsert).
   std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override;
   std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
                                               std::string_view task_id) override;
-  void record_registry(const RegistryWrites& writes) override;
   std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override;
   std::optional<OutboxReply> queued_reply(std::string_view message_id) override;
 
@@ -80,7 +79,7 @@ class SqlStore final : public Store, public Outbox {
   const std::string& path() const noexcept { return pool_.path(); }
 
  private:
-  void commit_audit(const std::vector<const AuditRecord*>& rows);  // one write transaction
+  void commit_batch(const std::vector<const MessageWrites*>& batch);  // one write transaction
 
   ConnectionPool pool_;
   std::unique_ptr<PolicyCache> cache_;  // with options.cache; uses pool_, so declared after it
@@ -91,7 +90,7 @@ class SqlStore final : public Store, public Outbox {
   // second milter, other hosts). Always taken before a pool connection, never while
   // holding one.
   std::mutex write_mu_;
-  AuditWriter audit_{[this](const std::vector<const AuditRecord*>& rows) { commit_audit(rows); }};
+  AuditWriter writer_{[this](const std::vector<const MessageWrites*>& batch) { commit_batch(batch); }};
 };
 
 // Writes an audit row (with the rule's pattern and origin copied in) on `conn`.

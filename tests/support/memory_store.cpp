@@ -63,10 +63,19 @@ std::vector<SenderRule> MemoryStore::matching_rules(std::int64_t mailbox_id, std
   return out;
 }
 
-void MemoryStore::record_audit(const AuditRecord& record) {
+void MemoryStore::record_message(const MessageWrites& writes) {
   std::lock_guard lock(mu_);
-  enter("record_audit");
-  audit_.push_back(record);
+  if (!writes.audit.empty()) enter("record_audit");
+  if (!writes.registry.empty()) enter("record_registry");
+  audit_.insert(audit_.end(), writes.audit.begin(), writes.audit.end());
+  for (const auto& entry : writes.registry.threads) {
+    const auto taken = std::find_if(threads_.begin(), threads_.end(), [&](const ThreadEntry& t) {
+      return t.kind == entry.kind && t.peer == entry.peer && t.task_id == entry.task_id;
+    });
+    if (taken == threads_.end()) threads_.push_back(entry);
+    else if (taken->initiator == entry.initiator) taken->expires_at = std::max(taken->expires_at, entry.expires_at);
+  }
+  for (const auto& d : writes.registry.deliveries) deliveries_.emplace(std::pair(d.message_id, d.recipient), d.at);
 }
 
 // The pairing transaction's reads and writes (policy/pairing.hpp makes the decision),
@@ -187,19 +196,6 @@ std::optional<OutboxReply> MemoryStore::queued_reply(std::string_view message_id
   for (const auto& row : outbox_)
     if (row.reply.message_id == message_id) return row.reply;
   return std::nullopt;
-}
-
-void MemoryStore::record_registry(const RegistryWrites& writes) {
-  std::lock_guard lock(mu_);
-  enter("record_registry");  // a fault injected here writes nothing, as a failed transaction
-  for (const auto& entry : writes.threads) {
-    const auto taken = std::find_if(threads_.begin(), threads_.end(), [&](const ThreadEntry& t) {
-      return t.kind == entry.kind && t.peer == entry.peer && t.task_id == entry.task_id;
-    });
-    if (taken == threads_.end()) threads_.push_back(entry);
-    else if (taken->initiator == entry.initiator) taken->expires_at = std::max(taken->expires_at, entry.expires_at);
-  }
-  for (const auto& d : writes.deliveries) deliveries_.emplace(std::pair(d.message_id, d.recipient), d.at);
 }
 
 std::vector<ThreadEntry> MemoryStore::threads() const {

@@ -51,14 +51,15 @@ class MemoryStore final : public Store, public Outbox {
   // --- Store -------------------------------------------------------------------------
   std::optional<ProtectedMailbox> find_mailbox(std::string_view recipient) override;
   std::vector<SenderRule> matching_rules(std::int64_t mailbox_id, std::string_view sender) override;
-  void record_audit(const AuditRecord& record) override;
+  // Fault points (fail_next): "record_audit" when it writes audit rows, then
+  // "record_registry" when it writes registry entries; a fault writes nothing.
+  void record_message(const MessageWrites& writes) override;
   PairRedemption redeem_pair_code(const PairAttempt& attempt,
                                   const std::function<PairEffects(const PairCheck&)>& effects) override;
   PairCheck peek_pair_code(const PairAttempt& attempt) override;
   std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override;
   std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
                                               std::string_view task_id) override;
-  void record_registry(const RegistryWrites& writes) override;
   std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override;
   std::optional<OutboxReply> queued_reply(std::string_view message_id) override;
 

@@ -1,6 +1,7 @@
-// audit_writer_test.cpp — group commit of audit rows (store/audit_writer.hpp): every row is
-// committed exactly once and before its write() returns, concurrent rows share commits,
-// a failing row fails only its own caller, and a failing store fails everyone.
+// audit_writer_test.cpp — group commit of what decisions write (store/audit_writer.hpp):
+// every message's writes are committed exactly once and before its write() returns,
+// concurrent messages share commits, a failing write fails only its own caller, and a
+// failing store fails everyone.
 #include "store/audit_writer.hpp"
 
 #include <gtest/gtest.h>
@@ -29,13 +30,15 @@ struct Sink {
   bool fail_all = false;
   std::chrono::microseconds delay{0};
 
-  void commit(const std::vector<const AuditRecord*>& rows) {
+  void commit(const std::vector<const MessageWrites*>& batch) {
     std::this_thread::sleep_for(delay);
     const std::lock_guard lock(mu);
     if (fail_all) throw StoreError(StoreErrorKind::full, "disk full");
-    for (const auto* r : rows)
-      if (refuse.contains(r->message_id)) throw StoreError(StoreErrorKind::io, "CHECK constraint failed");
-    for (const auto* r : rows) ++committed[r->message_id];
+    for (const auto* m : batch)
+      for (const auto& r : m->audit)
+        if (refuse.contains(r.message_id)) throw StoreError(StoreErrorKind::io, "CHECK constraint failed");
+    for (const auto* m : batch)
+      for (const auto& r : m->audit) ++committed[r.message_id];
     ++commits;
   }
   int times(const std::string& id) {
@@ -45,10 +48,10 @@ struct Sink {
   }
 };
 
-AuditRecord row(const std::string& id) {
+MessageWrites row(const std::string& id) {
   AuditRecord r;
   r.message_id = id;
-  return r;
+  return {{r}, {}};
 }
 
 TEST(AuditWriter, OneCallerCommitsAlone) {

@@ -168,7 +168,9 @@ TYPED_TEST(DataLifecycle, PruneRegistryRemovesExpiredThreadsAndDeliveriesOnly) {
   EXPECT_EQ(again.deliveries, 0);
 }
 
-TYPED_TEST(DataLifecycle, ARegistryWriteIsAllOrNothing) {
+// A message's writes — its audit rows and registry entries — are one commit (on
+// PostgreSQL one pipeline): a failing entry leaves none of them, not even the audit row.
+TYPED_TEST(DataLifecycle, AMessagesWritesAreAllOrNothing) {
   SqlStore store(this->where_.database(), {});
   ThreadEntry good;
   good.task_id = "T1";
@@ -178,14 +180,20 @@ TYPED_TEST(DataLifecycle, ARegistryWriteIsAllOrNothing) {
   good.expires_at = kNow + kDay;
   ThreadEntry bad = good;
   bad.peer = "Other@Example.NET";  // the schema keeps addresses lower case: this statement fails
-  RegistryWrites w{{good, bad}, {{"<m1@x>", "agent@example.net", kNow, kNow + kDay}}};
-  EXPECT_THROW(store.record_registry(w), StoreError);
+  AuditRecord row;
+  row.at = kNow;
+  row.message_id = "Q1";
+  row.recipient = "agent@example.net";
+  MessageWrites w{{row}, {{good, bad}, {{"<m1@x>", "agent@example.net", kNow, kNow + kDay}}}};
+  EXPECT_THROW(store.record_message(w), StoreError);
   EXPECT_FALSE(store.thread_at(ThreadKind::task, "agent@example.net", "T1"));
   EXPECT_FALSE(store.delivered_at("<m1@x>", "agent@example.net"));
-  w.threads.pop_back();
-  store.record_registry(w);
+  EXPECT_EQ(this->audit_ids(), std::vector<std::string>{});
+  w.registry.threads.pop_back();
+  store.record_message(w);
   EXPECT_TRUE(store.thread_at(ThreadKind::task, "agent@example.net", "T1"));
   EXPECT_EQ(store.delivered_at("<m1@x>", "agent@example.net"), kNow);
+  EXPECT_EQ(this->audit_ids(), std::vector<std::string>{"Q1"});
 }
 
 TYPED_TEST(DataLifecycle, PruneInSmallBatchesRemovesEverythingOld) {

@@ -166,6 +166,57 @@ TEST_F(PgDriver, TransactionsCommitOrRollBack) {
   EXPECT_EQ(st.int64(1), 1);
 }
 
+// Several writes travel in one pipeline and are one transaction: all of them, every value
+// kind bound, or none, with the failing statement named and the connection usable after.
+TEST_F(PgDriver, WriteAllIsOnePipelineAndOneTransaction) {
+  conn_->exec("CREATE TABLE v (i bigint UNIQUE, s text, n bigint)", "creating");
+  constexpr std::string_view kInsert = "INSERT INTO v VALUES (?1, ?2, ?3)";
+  const std::optional<std::int64_t> none;
+  conn_->write_all({Write(kInsert, 1, "one", none), Write(kInsert, std::int64_t{2}, std::string("two"), nullptr),
+                    Write(kInsert, 3, std::string_view("three"), std::optional<std::int64_t>(7))});
+  auto other = connect();
+  auto count = [&] {
+    auto st = other->prepare("SELECT count(*), count(n), string_agg(s, ',' ORDER BY i) FROM v");
+    EXPECT_TRUE(st.step());
+    return std::to_string(st.int64(0)) + "/" + std::to_string(st.int64(1)) + "/" + st.text(2);
+  };
+  EXPECT_EQ(count(), "3/1/one,two,three");
+  try {  // the second of four fails: the first is rolled back, the last two never run
+    conn_->write_all({Write(kInsert, 4, "four", none), Write(kInsert, 1, "again", none),
+                      Write(kInsert, 5, "five", none), Write("UPDATE v SET s = 'changed'")});
+    FAIL() << "a duplicate key was written";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreErrorKind::io) << e.what();
+    EXPECT_NE(std::string(e.what()).find("duplicate key"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("in a pipeline"), std::string::npos) << e.what();
+    expect_no_password(e.what());
+  }
+  EXPECT_EQ(count(), "3/1/one,two,three");
+  EXPECT_TRUE(conn_->usable());
+  conn_->prepare("INSERT INTO v VALUES (?1, ?2, ?3)").bind(1, 6).bind(2, "six").bind(3, nullptr).run();
+  conn_->write_all({Write(kInsert, 7, "seven", none), Write(kInsert, 8, "eight", none)});
+  EXPECT_EQ(count(), "6/1/one,two,three,six,seven,eight");
+}
+
+TEST_F(PgDriver, WriteAllOnATerminatedBackendIsUnavailable) {
+  conn_->exec("CREATE TABLE v (i bigint)", "creating");
+  constexpr std::string_view kInsert = "INSERT INTO v VALUES (?1)";
+  conn_->write_all({Write(kInsert, 1), Write(kInsert, 2)});  // prepared before the kill
+  cluster().superuser_sql("SELECT pg_terminate_backend(" + std::to_string(backend_pid(*conn_)) + ", 30000)");
+  try {
+    conn_->write_all({Write(kInsert, 3), Write(kInsert, 4)});
+    FAIL() << "wrote on a terminated backend";
+  } catch (const StoreError& e) {
+    EXPECT_EQ(e.kind(), StoreErrorKind::unavailable) << e.what();
+    expect_no_password(e.what());
+  }
+  EXPECT_FALSE(conn_->usable());
+  auto other = connect();
+  auto st = other->prepare("SELECT count(*) FROM v");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.int64(0), 2);
+}
+
 TEST_F(PgDriver, ReadTransactionsAreReadOnlySnapshots) {
   conn_->exec("CREATE TABLE v (i bigint)", "creating");
   auto other = connect();

@@ -230,11 +230,13 @@ TEST_F(ThreadBinding, AFailedRegistryWriteTempfailsAndTheRetryIsDelivered) {
   auto d = run(f);
   EXPECT_EQ(d.action, Action::tempfail);
   EXPECT_FALSE(store.thread_at(ThreadKind::task, kAgent, "T1"));
+  EXPECT_TRUE(store.audit().empty()) << "the audit rows are committed with the registry entries, or neither";
   // The MTA retries the same message: delivered to both, no duplicate.
   d = run(f);
   EXPECT_EQ(d.action, Action::accept);
   EXPECT_TRUE(d.delete_recipients.empty());
   for (const auto& r : d.recipients) EXPECT_EQ(to_string(*r.verdict), "allow") << r.recipient;
+  EXPECT_EQ(store.audit().size(), 2U);
 }
 
 TEST_F(ThreadBinding, APairRequestIsNeverADuplicate) {
