@@ -48,15 +48,9 @@ class DryRunStore final : public Store {
     return r;
   }
   PairCheck peek_pair_code(const PairAttempt& attempt) override { return real_.peek_pair_code(attempt); }
-  std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override {
-    return real_.thread_at(kind, peer, task_id);
-  }
-  std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
-                                              std::string_view task_id) override {
-    return real_.threads_started_by(kind, initiator, task_id);
-  }
-  std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override {
-    return real_.delivered_at(message_id, recipient);
+  RegistryView registry_view(std::string_view recipient, std::string_view task_id,
+                             std::string_view message_id) override {
+    return real_.registry_view(recipient, task_id, message_id);
   }
   std::optional<OutboxReply> queued_reply(std::string_view message_id) override {
     return real_.queued_reply(message_id);

@@ -76,15 +76,9 @@ class CurrentStore final : public Store, public Outbox {
     return source_.acquire()->redeem_pair_code(attempt, effects);
   }
   PairCheck peek_pair_code(const PairAttempt& attempt) override { return source_.acquire()->peek_pair_code(attempt); }
-  std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override {
-    return source_.acquire()->thread_at(kind, peer, task_id);
-  }
-  std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
-                                              std::string_view task_id) override {
-    return source_.acquire()->threads_started_by(kind, initiator, task_id);
-  }
-  std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override {
-    return source_.acquire()->delivered_at(message_id, recipient);
+  RegistryView registry_view(std::string_view recipient, std::string_view task_id,
+                             std::string_view message_id) override {
+    return source_.acquire()->registry_view(recipient, task_id, message_id);
   }
   std::optional<OutboxReply> queued_reply(std::string_view message_id) override {
     return source_.acquire()->queued_reply(message_id);

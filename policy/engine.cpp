@@ -45,6 +45,7 @@ struct Outcome {
   bool audited = false;  // written inside the pairing transaction already
   MailboxMode binding = MailboxMode::off;  // thread binding here: the mailbox's, else ThreadBinding
   bool duplicate = false;                  // already delivered to this recipient (removed, not refused)
+  std::optional<RegistryView> registry;    // read once by thread binding; the duplicate check uses it too
 };
 
 SmtpReply reply(std::string code, std::string xcode, std::string_view text) {
@@ -155,7 +156,10 @@ class Judge {
     std::string party = thread_party(trust_, mb.trust, msg_.from);
     const bool ours = party.empty() && intent == Intent::pair_respond && our_reply(o.address);
     if (ours) party = to_lower(msg_.from);
-    const ThreadCheck c = check_thread(ctx_.store, intent, party, to_lower(o.address), msg_.task_id,
+    const std::string recipient = to_lower(o.address);
+    if (intent != Intent::pair_request)  // it starts a thread and is never a duplicate: nothing to read
+      o.registry = ctx_.store.registry_view(recipient, msg_.task_id, trim(msg_.message_id));
+    const ThreadCheck c = check_thread(o.registry.value_or(RegistryView{}), intent, party, recipient, msg_.task_id,
                                        mb.unknown_threads.value_or(ctx_.policy.unknown_threads));
     if (!c.refusal) {
       if (ours) o.reason = for_audit(o.reason + "; our own pair.respond (Message-ID " + std::string(trim(msg_.message_id)) + ")");
@@ -312,7 +316,7 @@ void mark_duplicates(std::vector<Outcome>& outcomes, const AampMessage& msg, con
   for (auto& o : outcomes) {
     if (!o.is_protected || o.binding == MailboxMode::off || o.audited || o.consumed || o.refusal != Refusal::none)
       continue;
-    const auto at = store.delivered_at(message_id, to_lower(o.address));
+    const auto at = o.registry ? o.registry->delivered_at : store.delivered_at(message_id, to_lower(o.address));
     if (!at) continue;
     o.duplicate = true;
     o.verdict = AuditVerdict::duplicate;

@@ -121,6 +121,19 @@ struct DeliveryEntry {
   UnixTime expires_at = 0;  // pruned after this
 };
 
+// What the registry holds for one recipient of a message (Store::registry_view): the
+// threads with the message's TaskId that the recipient is a party of — as the peer (the
+// mailbox asked) or as the initiator (it asked) — and when the message was delivered there.
+struct RegistryView {
+  std::vector<ThreadEntry> threads;
+  std::optional<UnixTime> delivered_at;
+
+  // The entry of `kind` whose peer is `recipient` (the first initiator there), or nullopt.
+  std::optional<ThreadEntry> at(ThreadKind kind, std::string_view recipient) const;
+  // The entries of `kind` that `recipient` started, one per peer, by peer.
+  std::vector<ThreadEntry> started_by(ThreadKind kind, std::string_view recipient) const;
+};
+
 // What the registry learns from one message (Store::record_message).
 struct RegistryWrites {
   std::vector<ThreadEntry> threads;
@@ -273,15 +286,23 @@ class Store {
   // nothing: no consumption, no failure counted. For report mode and `aampctl check`.
   virtual PairCheck peek_pair_code(const PairAttempt& attempt) = 0;
 
-  // The thread registry. The entry of `kind` whose peer is `peer` for `task_id` (the first
-  // one recorded there wins), or nullopt.
-  virtual std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) = 0;
-  // The entries of `kind` that `initiator` started with `task_id` (one per peer).
-  virtual std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
-                                                      std::string_view task_id) = 0;
-  // When the message `message_id` was first delivered to `recipient` (both as the engine
-  // spells them), or nullopt.
-  virtual std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) = 0;
+  // The thread registry, as one recipient (lower case) of a message sees it: every thread
+  // with `task_id` it is the peer or the initiator of, and when `message_id` (as the engine
+  // spells it) was first delivered to it. One read: what thread binding and the duplicate
+  // check of one recipient need.
+  virtual RegistryView registry_view(std::string_view recipient, std::string_view task_id,
+                                     std::string_view message_id) = 0;
+  // Parts of a view: the entry of `kind` at `peer` for `task_id`; the entries of `kind`
+  // that `initiator` started with `task_id`; when `message_id` reached `recipient`.
+  std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) {
+    return registry_view(peer, task_id, {}).at(kind, peer);
+  }
+  std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator, std::string_view task_id) {
+    return registry_view(initiator, task_id, {}).started_by(kind, initiator);
+  }
+  std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) {
+    return registry_view(recipient, {}, message_id).delivered_at;
+  }
   // The pair.respond this filter queued with `message_id` (sent or not), or nullopt: how
   // the engine knows its own reply when the reply passes back through the MTA.
   virtual std::optional<OutboxReply> queued_reply(std::string_view message_id) = 0;

@@ -34,9 +34,9 @@ ThreadCheck not_party(ThreadKind kind, Intent intent, std::string_view party, st
 }
 
 // An answer to a thread `recipient` started: only a peer it started it with may send it.
-ThreadCheck answer(Store& store, ThreadKind kind, Intent intent, std::string_view party, std::string_view recipient,
-                   std::string_view task_id, UnknownThreads unknown) {
-  const auto started = store.threads_started_by(kind, recipient, task_id);
+ThreadCheck answer(const RegistryView& view, ThreadKind kind, Intent intent, std::string_view party,
+                   std::string_view recipient, std::string_view task_id, UnknownThreads unknown) {
+  const auto started = view.started_by(kind, recipient);
   if (started.empty()) return unknown_thread(kind, intent, recipient, task_id, unknown);
   const bool bound = std::any_of(started.begin(), started.end(), [&](const ThreadEntry& t) { return t.peer == party; });
   if (bound) return {std::nullopt, "answers " + thread_name(kind, task_id) + " that " + std::string(recipient) +
@@ -48,17 +48,31 @@ ThreadCheck answer(Store& store, ThreadKind kind, Intent intent, std::string_vie
 
 }  // namespace
 
+std::optional<ThreadEntry> RegistryView::at(ThreadKind kind, std::string_view recipient) const {
+  for (const auto& t : threads)
+    if (t.kind == kind && t.peer == recipient) return t;
+  return std::nullopt;
+}
+
+std::vector<ThreadEntry> RegistryView::started_by(ThreadKind kind, std::string_view recipient) const {
+  std::vector<ThreadEntry> out;
+  for (const auto& t : threads)
+    if (t.kind == kind && t.initiator == recipient) out.push_back(t);
+  std::sort(out.begin(), out.end(), [](const ThreadEntry& a, const ThreadEntry& b) { return a.peer < b.peer; });
+  return out;
+}
+
 std::string thread_party(const TrustFindings& trust, TrustSet mailbox_trust, std::string_view from) {
   const TrustSet accepted = mailbox_trust == 0 ? kAnyTrust : mailbox_trust;
   if ((trust.shown & accepted) == 0) return {};
   return to_lower(from);
 }
 
-ThreadCheck check_thread(Store& store, Intent intent, std::string_view party, std::string_view recipient,
+ThreadCheck check_thread(const RegistryView& view, Intent intent, std::string_view party, std::string_view recipient,
                          std::string_view task_id, UnknownThreads unknown) {
   switch (intent) {
     case Intent::task_dispatch: {
-      const auto t = store.thread_at(ThreadKind::task, recipient, task_id);
+      const auto t = view.at(ThreadKind::task, recipient);
       if (!t) return {std::nullopt, {}, {}};  // a new thread
       if (t->initiator == party)
         return {std::nullopt, "follow-up dispatch in task thread " + std::string(task_id) + " of " + t->initiator, {}};
@@ -69,7 +83,7 @@ ThreadCheck check_thread(Store& store, Intent intent, std::string_view party, st
                   " belongs to another dispatcher; use a new TaskId"};
     }
     case Intent::task_cancel: {
-      const auto t = store.thread_at(ThreadKind::task, recipient, task_id);
+      const auto t = view.at(ThreadKind::task, recipient);
       if (!t) return unknown_thread(ThreadKind::task, intent, recipient, task_id, unknown);
       if (t->initiator == party) return {std::nullopt, "the dispatcher of task thread " + std::string(task_id) + " cancels it", {}};
       return not_party(ThreadKind::task, intent, party, recipient, task_id, "its dispatcher is " + t->initiator);
@@ -77,9 +91,9 @@ ThreadCheck check_thread(Store& store, Intent intent, std::string_view party, st
     case Intent::task_ack:
     case Intent::task_help_needed:
     case Intent::task_stream_opened:
-    case Intent::task_result: return answer(store, ThreadKind::task, intent, party, recipient, task_id, unknown);
-    case Intent::pair_respond: return answer(store, ThreadKind::pair, intent, party, recipient, task_id, unknown);
-    case Intent::card_response: return answer(store, ThreadKind::card, intent, party, recipient, task_id, unknown);
+    case Intent::task_result: return answer(view, ThreadKind::task, intent, party, recipient, task_id, unknown);
+    case Intent::pair_respond: return answer(view, ThreadKind::pair, intent, party, recipient, task_id, unknown);
+    case Intent::card_response: return answer(view, ThreadKind::card, intent, party, recipient, task_id, unknown);
     case Intent::pair_request:
     case Intent::card_query: return {std::nullopt, {}, {}};  // they start threads
   }

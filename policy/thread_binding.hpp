@@ -1,8 +1,8 @@
 // thread_binding.hpp — which AAMP messages belong to a thread this MTA knows, and who its
 // parties are (issue "thread binding", docs/operations.md "Thread binding"). A task.dispatch
 // starts a task thread (dispatcher -> agent), a pair.request a pair thread, a card.query a
-// card thread; the store's registry keeps them (Store::thread_at, threads_started_by). The
-// rest of a thread is accepted only from its parties:
+// card thread; the store's registry keeps them (Store::registry_view reads them). The rest
+// of a thread is accepted only from its parties:
 //   - a task.dispatch on a thread another dispatcher started at that agent: thread-hijack;
 //     the same dispatcher again is a follow-up (AAMP 1.1 §6.1);
 //   - a task.cancel: only from the thread's dispatcher at that agent (§6.5);
@@ -10,8 +10,8 @@
 //     the agent it dispatched that task to (§6.4);
 //   - pair.respond, card.response: only from the mailbox the recipient asked.
 // An answer whose thread the registry never saw gets UnknownThreads. The sender is a party
-// only as the trust bases show it (`party` empty: nobody). Pure apart from the Store reads;
-// the engine (engine.cpp) records and enforces. Reentrant.
+// only as the trust bases show it (`party` empty: nobody). Pure: the engine (engine.cpp)
+// reads the registry, records and enforces. Reentrant.
 #pragma once
 
 #include <optional>
@@ -56,8 +56,8 @@ struct ThreadCheck {
 
 // The binding rule for a message of `intent` with `task_id`, sent by `party` (lower case;
 // "" when the sender shows none of the mailbox's trust bases) to the protected mailbox
-// `recipient` (lower case). Throws StoreError when the store does.
-ThreadCheck check_thread(Store& store, Intent intent, std::string_view party, std::string_view recipient,
+// `recipient` (lower case), whose registry view for `task_id` is `view`.
+ThreadCheck check_thread(const RegistryView& view, Intent intent, std::string_view party, std::string_view recipient,
                          std::string_view task_id, UnknownThreads unknown);
 
 }  // namespace aamp

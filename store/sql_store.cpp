@@ -99,17 +99,22 @@ constexpr std::string_view kMarkAbandoned =
     "UPDATE outbox SET abandoned_at = ?2, last_error = ?3 "
     "WHERE id = ?1 AND sent_at IS NULL AND abandoned_at IS NULL";
 
-const std::string kThreadAt =
-    fmt::format("SELECT {} FROM threads WHERE kind = ?1 AND peer = ?2 AND task_id = ?3", kThreadColumns);
-const std::string kThreadsStartedBy =
-    fmt::format("SELECT {} FROM threads WHERE kind = ?1 AND initiator = ?2 AND task_id = ?3 ORDER BY peer", kThreadColumns);
+// A recipient's registry view in one read: the threads it is the peer of (the primary key),
+// those it started (threads_by_initiator), and its delivery of the message (a row with no
+// kind). Every kind named, so that both indexes lead with it.
+const std::string kRegistryView = fmt::format(
+    "SELECT {0} FROM threads WHERE kind IN ('task', 'pair', 'card') AND peer = ?1 AND task_id = ?2 "
+    "UNION ALL "
+    "SELECT {0} FROM threads WHERE kind IN ('task', 'pair', 'card') AND initiator = ?1 AND task_id = ?2 AND peer <> ?1 "
+    "UNION ALL "
+    "SELECT NULL, message_id, recipient, recipient, delivered_at, expires_at FROM delivered_messages "
+    "WHERE message_id = ?3 AND recipient = ?1",
+    kThreadColumns);
 // First initiator wins; the same one again extends the entry's life.
 constexpr std::string_view kRecordThread =
     "INSERT INTO threads (kind, task_id, initiator, peer, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
     "ON CONFLICT (kind, peer, task_id) DO UPDATE SET expires_at = excluded.expires_at "
     "WHERE threads.initiator = excluded.initiator AND threads.expires_at < excluded.expires_at";
-constexpr std::string_view kDeliveredAt =
-    "SELECT delivered_at FROM delivered_messages WHERE message_id = ?1 AND recipient = ?2";
 constexpr std::string_view kRecordDelivery =
     "INSERT INTO delivered_messages (message_id, recipient, delivered_at, expires_at) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (message_id, recipient) DO NOTHING";
@@ -347,30 +352,17 @@ PairRedemption SqlStore::redeem_pair_code(const PairAttempt& attempt,
   return result;
 }
 
-std::optional<ThreadEntry> SqlStore::thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) {
+RegistryView SqlStore::registry_view(std::string_view recipient, std::string_view task_id,
+                                    std::string_view message_id) {
   auto conn = pool_.acquire();
-  auto st = conn->prepare(kThreadAt);
-  st.bind(1, to_string(kind)).bind(2, peer).bind(3, task_id);
-  if (!st.step()) return std::nullopt;
-  return thread_columns(st);
-}
-
-std::vector<ThreadEntry> SqlStore::threads_started_by(ThreadKind kind, std::string_view initiator,
-                                                      std::string_view task_id) {
-  auto conn = pool_.acquire();
-  auto st = conn->prepare(kThreadsStartedBy);
-  st.bind(1, to_string(kind)).bind(2, initiator).bind(3, task_id);
-  std::vector<ThreadEntry> out;
-  while (st.step()) out.push_back(thread_columns(st));
-  return out;
-}
-
-std::optional<UnixTime> SqlStore::delivered_at(std::string_view message_id, std::string_view recipient) {
-  auto conn = pool_.acquire();
-  auto st = conn->prepare(kDeliveredAt);
-  st.bind(1, message_id).bind(2, recipient);
-  if (!st.step()) return std::nullopt;
-  return st.int64(0);
+  auto st = conn->prepare(kRegistryView);
+  st.bind(1, recipient).bind(2, task_id).bind(3, message_id);
+  RegistryView view;
+  while (st.step()) {
+    if (st.is_null(0)) view.delivered_at = st.int64(4);
+    else view.threads.push_back(thread_columns(st));
+  }
+  return view;
 }
 
 std::vector<OutboxReply> SqlStore::due_replies(UnixTime now, int limit) {

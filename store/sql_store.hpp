@@ -59,12 +59,10 @@ class SqlStore final : public Store, public Outbox {
                                   const std::function<PairEffects(const PairCheck&)>& effects) override;
   PairCheck peek_pair_code(const PairAttempt& attempt) override;
 
-  // The thread registry and the delivered-message record: indexed reads (written by
-  // record_message, each entry one upsert).
-  std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override;
-  std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
-                                              std::string_view task_id) override;
-  std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override;
+  // The thread registry and the delivered-message record: one statement of three indexed
+  // reads (written by record_message, each entry one upsert).
+  RegistryView registry_view(std::string_view recipient, std::string_view task_id,
+                             std::string_view message_id) override;
   std::optional<OutboxReply> queued_reply(std::string_view message_id) override;
 
   std::vector<OutboxReply> due_replies(UnixTime now, int limit) override;

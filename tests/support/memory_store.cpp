@@ -164,30 +164,16 @@ PairCheck MemoryStore::peek_pair_code(const PairAttempt& attempt) {
   return peek_pair(ledger, attempt);
 }
 
-std::optional<ThreadEntry> MemoryStore::thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) {
+RegistryView MemoryStore::registry_view(std::string_view recipient, std::string_view task_id,
+                                       std::string_view message_id) {
   std::lock_guard lock(mu_);
-  enter("thread_at");
+  enter("registry_view");
+  RegistryView view;
   for (const auto& t : threads_)
-    if (t.kind == kind && t.peer == peer && t.task_id == task_id) return t;
-  return std::nullopt;
-}
-
-std::vector<ThreadEntry> MemoryStore::threads_started_by(ThreadKind kind, std::string_view initiator,
-                                                         std::string_view task_id) {
-  std::lock_guard lock(mu_);
-  enter("threads_started_by");
-  std::vector<ThreadEntry> out;
-  for (const auto& t : threads_)
-    if (t.kind == kind && t.initiator == initiator && t.task_id == task_id) out.push_back(t);
-  return out;
-}
-
-std::optional<UnixTime> MemoryStore::delivered_at(std::string_view message_id, std::string_view recipient) {
-  std::lock_guard lock(mu_);
-  enter("delivered_at");
+    if (t.task_id == task_id && (t.peer == recipient || t.initiator == recipient)) view.threads.push_back(t);
   const auto it = deliveries_.find(std::pair<std::string, std::string>(message_id, recipient));
-  if (it == deliveries_.end()) return std::nullopt;
-  return it->second;
+  if (it != deliveries_.end()) view.delivered_at = it->second;
+  return view;
 }
 
 std::optional<OutboxReply> MemoryStore::queued_reply(std::string_view message_id) {

@@ -57,10 +57,8 @@ class MemoryStore final : public Store, public Outbox {
   PairRedemption redeem_pair_code(const PairAttempt& attempt,
                                   const std::function<PairEffects(const PairCheck&)>& effects) override;
   PairCheck peek_pair_code(const PairAttempt& attempt) override;
-  std::optional<ThreadEntry> thread_at(ThreadKind kind, std::string_view peer, std::string_view task_id) override;
-  std::vector<ThreadEntry> threads_started_by(ThreadKind kind, std::string_view initiator,
-                                              std::string_view task_id) override;
-  std::optional<UnixTime> delivered_at(std::string_view message_id, std::string_view recipient) override;
+  RegistryView registry_view(std::string_view recipient, std::string_view task_id,
+                             std::string_view message_id) override;
   std::optional<OutboxReply> queued_reply(std::string_view message_id) override;
 
   // --- Outbox ------------------------------------------------------------------------

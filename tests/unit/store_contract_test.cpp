@@ -254,6 +254,42 @@ TYPED_TEST(StoreContract, ADeliveryIsRememberedPerRecipientAndOnce) {
   EXPECT_FALSE(s.delivered_at("<m2@example.org>", "agent@example.net"));
 }
 
+// One read holds what a recipient's binding and duplicate check need: the threads with the
+// TaskId it is the peer of and those it started (each once, even one it started with
+// itself), and its delivery of the Message-ID; nothing of other recipients or TaskIds.
+TYPED_TEST(StoreContract, ARegistryViewIsWhatOneRecipientIsAPartyOf) {
+  auto& s = this->store();
+  const std::string me = "me@example.net";
+  s.record_registry({{thread_entry(ThreadKind::task, "T1", "d1@example.org", me),          // I am its agent
+                      thread_entry(ThreadKind::card, "T1", me, "b@example.net"),           // I asked b
+                      thread_entry(ThreadKind::pair, "T1", me, "a@example.net"),           // I asked a
+                      thread_entry(ThreadKind::card, "T1", me, me),                        // I asked myself: once
+                      thread_entry(ThreadKind::task, "T1", "d1@example.org", "x@example.net"),  // not mine
+                      thread_entry(ThreadKind::task, "T2", "d1@example.org", me)},         // another TaskId
+                     {{"<m1@example.org>", me, kNow, kNow + 3600}, {"<m1@example.org>", "x@example.net", kNow + 1, kNow + 3600},
+                      {"<m2@example.org>", me, kNow + 2, kNow + 3600}}});
+  const RegistryView v = s.registry_view(me, "T1", "<m1@example.org>");
+  std::multiset<std::string> seen;
+  for (const auto& t : v.threads) {
+    EXPECT_EQ(t.task_id, "T1");
+    seen.insert(std::string(to_string(t.kind)) + " " + t.initiator + " -> " + t.peer);
+  }
+  EXPECT_EQ(seen, (std::multiset<std::string>{"task d1@example.org -> me@example.net", "card me@example.net -> b@example.net",
+                                              "pair me@example.net -> a@example.net", "card me@example.net -> me@example.net"}));
+  EXPECT_EQ(v.delivered_at, kNow);
+  EXPECT_EQ(v.at(ThreadKind::task, me)->initiator, "d1@example.org");
+  EXPECT_EQ(v.at(ThreadKind::card, me)->initiator, me);
+  EXPECT_FALSE(v.at(ThreadKind::pair, me));
+  ASSERT_EQ(v.started_by(ThreadKind::pair, me).size(), 1U);
+  EXPECT_EQ(v.started_by(ThreadKind::pair, me).front().peer, "a@example.net");
+  ASSERT_EQ(v.started_by(ThreadKind::card, me).size(), 2U);  // by peer
+  EXPECT_EQ(v.started_by(ThreadKind::card, me).front().peer, "b@example.net");
+  const RegistryView none = s.registry_view("nobody@example.net", "T1", "<m1@example.org>");
+  EXPECT_TRUE(none.threads.empty());
+  EXPECT_FALSE(none.delivered_at);
+  EXPECT_FALSE(s.registry_view(me, "T3", "<m3@example.org>").delivered_at);
+}
+
 // --- find_mailbox ----------------------------------------------------------------------
 
 TYPED_TEST(StoreContract, FindMailboxExactAddressWinsOverDomain) {
