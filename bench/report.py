@@ -23,7 +23,10 @@ TARGET_THROUGHPUT = {"aamp": 0.95,    # aamp-milter on SQLite / null milter, mil
 TARGET_P99 = 1.5          # aamp-milter p99 / null milter p99, every row
 TARGET_DRAIN_S = 10.0     # 1,000 queued pair.responds drained over the SMTP transport (issue 12)
 MILTER_NAMES = {"null": "null milter (reference)", "null2": "null milter, 2nd instance (sanity)",
-                "aamp": "aamp-milter, SQLite", "aamppg": "aamp-milter, PostgreSQL"}
+                "aamp": "aamp-milter, SQLite", "aamppg": "aamp-milter, PostgreSQL",
+                "base": "compared build (--compare), SQLite", "basepg": "compared build (--compare), PostgreSQL"}
+# bench/run --compare: each aamp-milter row against the other binary's row of the same store.
+COMPARED = {"aamp": "base", "aamppg": "basepg"}
 TARGET_POSTFIX = 0.95     # through Postfix, aamp-milter / null milter configuration
 
 
@@ -103,7 +106,7 @@ class Report:
         noise = {}  # transport -> (throughput, p99) distance of the sanity pair from 1.00
         for tr in ("tcp", "unix"):
             ref = runs.get((tr, "null"), {})
-            for target in ("null", "null2", "aamp", "aamppg"):
+            for target in ("null", "null2", "aamp", "aamppg", "base", "basepg"):
                 mine = runs.get((tr, target))
                 if not mine:
                     continue
@@ -134,6 +137,15 @@ class Report:
                     if p99_ratio is not None and p99_ratio > TARGET_P99:
                         self.findings.append(f"{where}: p99 {p99_ratio:.2f}× the null milter "
                                              f"(target ≤ {TARGET_P99}; {verdict(p99_ratio, TARGET_P99, False, p_noise)}).")
+                other = runs.get((tr, COMPARED.get(target, "")))
+                if other:  # this build against the compared one, run by run
+                    both = sorted(set(mine) & set(other))
+                    vs_t = median([ratio(mine[r]["msgs_per_s"], other[r]["msgs_per_s"]) for r in both])
+                    vs_p = median([ratio(mine[r]["latency_ms"]["p99"], other[r]["latency_ms"]["p99"]) for r in both])
+                    if vs_t is not None and vs_p is not None:
+                        self.findings.append(f"{load_name} over {tr}, {name} against the compared build on the same "
+                                             f"store: throughput {vs_t:.2f}×, p99 {vs_p:.2f}× (median of {len(both)} "
+                                             f"interleaved runs).")
                 rows.append([tr, name, fmt(median(tput)), fmt_ratio(t_ratio), goal_t, fmt(lat("p50"), 2),
                              fmt(lat("p99"), 2), fmt_ratio(p99_ratio), goal_p, fmt(lat("p999"), 2),
                              fmt(cpu), fmt_ratio(ratio(cpu, cpu_ref))])
