@@ -46,7 +46,8 @@ void usage(std::FILE* out) {
   for (const auto& c : kCommands) fmt::print(out, "  {}\n", c.synopsis);
   fmt::print(out,
              "\nglobal options may stand before or after the command; -- ends the options (a value beginning with\n"
-             "'-' goes after it); aampctl COMMAND --help (or aampctl help COMMAND) shows a command's options\n"
+             "'-' goes after it); aampctl COMMAND --help (or aampctl help COMMAND) shows a command's options;\n"
+             "aampctl -V (--version) prints the version\n"
              "\nexit status: 0 success, 1 negative answer, 2 usage or I/O error\n");
 }
 

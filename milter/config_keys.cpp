@@ -159,7 +159,7 @@ const std::map<std::string, Handler, std::less<>>& handlers() {
        }},
       {"syslogfacility",
        [](Parser& p, std::string_view v) -> Problem {
-         if (!syslog_facility_code(to_lower(v))) return "expected mail, daemon, user, or local0 to local7";
+         if (!syslog_facility_code(to_lower(v))) return "expected mail, daemon, user, auth, or local0 to local7";
          p.cfg.syslog_facility = to_lower(v);
          return std::nullopt;
        }},

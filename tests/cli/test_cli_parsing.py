@@ -93,6 +93,11 @@ class PerCommandHelp(unittest.TestCase):
                 p = run(*args)
                 self.assertEqual(p.returncode, 0)
                 self.assertTrue(p.stdout.startswith("usage: aampctl [-c FILE] [--db PATH] [--json] COMMAND"), p.stdout)
+                self.assertIn("aampctl -V (--version) prints the version", p.stdout)
+        for flag in ("-V", "--version"):
+            p = run(flag)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertRegex(p.stdout, r"^aampctl \S+", p.stdout)
         p = run()
         self.assertEqual(p.returncode, 2)
         self.assertTrue(p.stderr.startswith("usage: aampctl"), p.stderr)

@@ -233,7 +233,7 @@ TEST(Config, RefusedValues) {
       {"max field length too small", b + "MaxFieldLength 10\n", "from 256 to 1048576"},
       {"bad authserv-id", b + "AuthservID mx;evil\n", "AuthservID: expected one token"},
       {"bad trusted id", b + "TrustedAuthservIDs a;b\n", "a;b: not an authserv-id"},
-      {"bad facility", b + "SyslogFacility kern\n", "expected mail, daemon"},
+      {"bad facility", b + "SyslogFacility kern\n", "expected mail, daemon, user, auth, or local0 to local7"},
       {"bad user", b + "UserID bad/user\n", "expected USER or USER:GROUP"},
       {"empty group", b + "UserID aamp:\n", "expected USER or USER:GROUP"},
       {"bad transport", b + "ReplyTransport lmtp://x\n", "expected sendmail:PATH"},
@@ -359,6 +359,7 @@ TEST(Config, ReplySettingsCompareEveryField) {
 TEST(Config, FacilityNames) {
   EXPECT_TRUE(syslog_facility_code("mail"));
   EXPECT_TRUE(syslog_facility_code("LOCAL7"));
+  EXPECT_TRUE(syslog_facility_code("auth"));
   EXPECT_FALSE(syslog_facility_code("local8"));
 }
 
