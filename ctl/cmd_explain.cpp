@@ -10,7 +10,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
 #include "policy/encodings.hpp"

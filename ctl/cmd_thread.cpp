@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
 

@@ -14,7 +14,6 @@
 
 #include <fmt/format.h>
 
-#include "ctl/cli11.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/db_cli.hpp"
 #include "ctl/policy_json.hpp"
