@@ -217,7 +217,8 @@ class Milter:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
-            raise AssertionError("aamp-milter did not stop within %ss of SIGTERM" % timeout)
+            # Its log says where the shutdown stood (the milter's threads log each step).
+            raise AssertionError(f"aamp-milter did not stop within {timeout}s of SIGTERM; its log:\n{self.log()}")
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None and self.proc.poll() is None, "milter not running"
