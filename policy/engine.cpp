@@ -157,9 +157,10 @@ class Judge {
     const bool ours = party.empty() && intent == Intent::pair_respond && our_reply(o.address);
     if (ours) party = to_lower(msg_.from);
     const std::string recipient = to_lower(o.address);
+    static const RegistryView kNothingRead;
     if (intent != Intent::pair_request)  // it starts a thread and is never a duplicate: nothing to read
       o.registry = ctx_.store.registry_view(recipient, msg_.task_id, trim(msg_.message_id));
-    const ThreadCheck c = check_thread(o.registry.value_or(RegistryView{}), intent, party, recipient, msg_.task_id,
+    const ThreadCheck c = check_thread(o.registry ? *o.registry : kNothingRead, intent, party, recipient, msg_.task_id,
                                        mb.unknown_threads.value_or(ctx_.policy.unknown_threads));
     if (!c.refusal) {
       if (ours) o.reason = for_audit(o.reason + "; our own pair.respond (Message-ID " + std::string(trim(msg_.message_id)) + ")");

@@ -101,15 +101,15 @@ constexpr std::string_view kMarkAbandoned =
 
 // A recipient's registry view in one read: the threads it is the peer of (the primary key),
 // those it started (threads_by_initiator), and its delivery of the message (a row with no
-// kind). Every kind named, so that both indexes lead with it.
+// kind). Every kind named (from the name table), so that both indexes lead with it.
 const std::string kRegistryView = fmt::format(
-    "SELECT {0} FROM threads WHERE kind IN ('task', 'pair', 'card') AND peer = ?1 AND task_id = ?2 "
+    "SELECT {0} FROM threads WHERE kind IN ({1}) AND peer = ?1 AND task_id = ?2 "
     "UNION ALL "
-    "SELECT {0} FROM threads WHERE kind IN ('task', 'pair', 'card') AND initiator = ?1 AND task_id = ?2 AND peer <> ?1 "
+    "SELECT {0} FROM threads WHERE kind IN ({1}) AND initiator = ?1 AND task_id = ?2 AND peer <> ?1 "
     "UNION ALL "
     "SELECT NULL, message_id, recipient, recipient, delivered_at, expires_at FROM delivered_messages "
     "WHERE message_id = ?3 AND recipient = ?1",
-    kThreadColumns);
+    kThreadColumns, "'" + join_names(kThreadKindNames, "', '", "', '") + "'");
 // First initiator wins; the same one again extends the entry's life.
 constexpr std::string_view kRecordThread =
     "INSERT INTO threads (kind, task_id, initiator, peer, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
