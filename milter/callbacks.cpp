@@ -52,6 +52,13 @@ Connection* connection_of(SMFICTX* ctx) { return static_cast<Connection*>(smfi_g
 // The exception firewall: every callback body runs inside it.
 template <class Body>
 sfsistat guarded(SMFICTX* ctx, const char* stage, Body&& body) noexcept {
+  if (!g_runtime->callback_begins()) return SMFIS_TEMPFAIL;  // the daemon is past its drain
+  struct Ends {
+    Ends() = default;
+    Ends(const Ends&) = delete;
+    Ends& operator=(const Ends&) = delete;
+    ~Ends() { g_runtime->callback_ends(); }
+  } ends;
   Connection* c = nullptr;
   try {
     c = connection_of(ctx);

@@ -17,12 +17,12 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
 #include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -107,13 +107,17 @@ class Daemon final : public Runtime {
     std::lock_guard lock(replier_mutex_);
     if (replier_) replier_->worker->notify();
   }
-  void connection_opened() noexcept override {
-    ++connections_;
-    metrics_.connection_opened();
+  void connection_opened() noexcept override { metrics_.connection_opened(); }
+  void connection_closed() noexcept override { metrics_.connection_closed(); }
+  bool callback_begins() noexcept override {
+    std::lock_guard lock(callbacks_mutex_);
+    if (callbacks_closed_) return false;
+    ++callbacks_;
+    return true;
   }
-  void connection_closed() noexcept override {
-    --connections_;
-    metrics_.connection_closed();
+  void callback_ends() noexcept override {
+    std::lock_guard lock(callbacks_mutex_);
+    if (--callbacks_ == 0) callbacks_done_.notify_all();
   }
   // GET /metrics and GET /healthz of MetricsListen.
   std::string metrics_text() { return scrape_metrics(metrics_, current_store_, clock_); }
@@ -154,7 +158,11 @@ class Daemon final : public Runtime {
   std::mutex replier_mutex_;    // guards the pointer; notify() never blocks
   std::unique_ptr<Replier> replier_;
   std::unique_ptr<Pruner> pruner_;  // AuditRetention; made in start(), gone before the store closes
-  std::atomic<int> connections_{0};
+  // The callbacks under way (callback_begins/ends); drain() waits for none, then closes.
+  std::mutex callbacks_mutex_;
+  std::condition_variable callbacks_done_;
+  int callbacks_ = 0;
+  bool callbacks_closed_ = false;
   metrics::AampMetrics metrics_{AAMP_VERSION};
   std::atomic<std::int64_t> generation_{0};  // configurations loaded: 1 at start, +1 per reload
   std::unique_ptr<http::Server> metrics_server_;  // MetricsListen
@@ -292,11 +300,16 @@ void Daemon::reload_replier(const Config& next) {
   logf(Severity::info, "reload: reply worker restarted with ReplyTransport {}", next.reply.transport);
 }
 
+// libmilter stopped: it reads no more commands, and a connection open now gets no callback
+// again (its MTA applies its milter default action when the process exits: Postfix
+// tempfails the message, nothing is lost). What remains is the callbacks under way: each
+// finishes its step (a decision's audit commit, its answer) before the store closes.
 void Daemon::drain() {
-  const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
-  while (connections_ > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  if (connections_ > 0) logf(Severity::warning, "stopping with {} MTA connection(s) still open", connections_.load());
+  std::unique_lock lock(callbacks_mutex_);
+  if (!callbacks_done_.wait_for(lock, kDrainTimeout, [this] { return callbacks_ == 0; }))
+    logf(Severity::warning, "stopping with {} milter callback(s) still under way after {} s", callbacks_,
+         kDrainTimeout.count());
+  callbacks_closed_ = true;
 }
 
 std::string Daemon::status_line() const {
@@ -347,7 +360,7 @@ int Daemon::run(StartupReport& report, SignalPipe& signals) {
   (void)pthread_join(milter, nullptr);
   const int rc = run.rc;
   if (!stop_requested) notify_stopping();
-  logf(Severity::info, "stopping: waiting for open MTA connections");
+  logf(Severity::info, "stopping: waiting for the milter callbacks under way");
   hook_.reset();  // answers the requests under way, takes no more
   drain();
   metrics_server_.reset();  // no handler runs afterwards

@@ -39,6 +39,12 @@ class Runtime {
   virtual void reply_enqueued() noexcept = 0;
   virtual void connection_opened() noexcept = 0;
   virtual void connection_closed() noexcept = 0;
+  // Every callback that touches a session runs between these two. Shutdown waits for the
+  // callbacks under way, not for open connections: once smfi_stop is called, libmilter never
+  // calls back on an idle connection again, not even to close it. callback_begins() is false
+  // once shutdown has stopped waiting: the callback then tempfails without touching the store.
+  virtual bool callback_begins() noexcept = 0;
+  virtual void callback_ends() noexcept = 0;
 };
 
 // callbacks.cpp: registers the filter (every callback, the actions we use) with libmilter.

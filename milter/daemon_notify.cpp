@@ -38,6 +38,6 @@ void notify_reloading() {
   send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\nSTATUS=reloading the configuration");
 }
 
-void notify_stopping() { send("STOPPING=1\nSTATUS=stopping: waiting for open MTA connections"); }
+void notify_stopping() { send("STOPPING=1\nSTATUS=stopping: waiting for the milter callbacks under way"); }
 
 }  // namespace aamp::milter

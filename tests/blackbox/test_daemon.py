@@ -6,9 +6,12 @@ import os
 import pwd
 import signal
 import socket
+import sqlite3
 import stat
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -21,6 +24,25 @@ ALICE = {"{auth_authen}": "alice@example.test"}
 
 def run(*args, timeout=20):
     return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def milter_command(s: socket.socket, cmd: bytes, data: bytes) -> bytes:
+    """Sends one milter protocol command and returns the reply's command byte."""
+    s.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
+    header = s.recv(4, socket.MSG_WAITALL)
+    size = struct.unpack(">I", header)[0]
+    return s.recv(size, socket.MSG_WAITALL)[:1]
+
+
+def threads_sleeping(pid: int) -> bool:
+    """Whether one of the process's threads sleeps in nanosleep (SQLite's busy handler)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            if "nanosleep" in Path(f"/proc/{pid}/task/{tid}/wchan").read_text():
+                return True
+        except OSError:
+            pass
+    return False
 
 
 class CommandLine(unittest.TestCase):
@@ -169,6 +191,62 @@ class Running(unittest.TestCase):
                 self.assertIn("SIGTERM: stopping", m.log())
             finally:
                 m.close()
+
+    def test_sigterm_does_not_wait_for_an_idle_mta_connection(self):
+        """libmilter, once stopped, never calls back on an idle connection again, not even to
+        close it: the daemon stops without waiting for one (its MTA applies its milter default
+        action when the socket closes). A daemon that counted open connections waited its whole
+        30 s drain for this one, which its MTA had closed a second after the SIGTERM."""
+        m = Milter().start()
+        try:
+            with socket.create_connection(("127.0.0.1", m.port), timeout=PATIENCE) as s:
+                self.assertEqual(milter_command(s, b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF)), b"O")
+                self.assertEqual(milter_command(s, b"C", b"client.example.test\0" + b"4" + struct.pack(">H", 25) + b"192.0.2.9\0"), b"c")
+                m.signal(signal.SIGTERM)
+                m.wait_log("SIGTERM: stopping")
+                time.sleep(1)
+            self.assertEqual(m.stop(), 0, m.log())
+            self.assertIn("stopped", m.log())
+            self.assertNotIn("stopping with", m.log(), "the drain waited for nothing")
+        finally:
+            m.close()
+
+    def test_sigterm_lets_a_decision_under_way_finish(self):
+        """A decision whose audit commit is under way when SIGTERM comes (here: waiting for a
+        write lock another process holds) is finished, committed and answered before the
+        store closes; the daemon then stops with status 0."""
+        m = Milter("BusyTimeout 20s\n")
+        try:
+            agent = m.db.add_mailbox("agent@example.test")
+            m.db.allow(agent, "alice@example.test")
+            m.start()
+            tx = Transaction(headers=aamp_headers(task_id="task-under-way"), mail_macros=ALICE)
+            lock = sqlite3.connect(m.database, isolation_level=None, timeout=PATIENCE)
+            lock.execute("BEGIN IMMEDIATE")  # every writer now waits in SQLite's busy handler
+            result: dict = {}
+            client = threading.Thread(target=lambda: result.update(r=m.run(tx)))
+            client.start()
+            try:
+                # The decision's commit waits for the lock: one of the daemon's threads sleeps in
+                # SQLite's busy handler (no thread of an idle daemon sleeps).
+                wait_until(lambda: threads_sleeping(m.proc.pid), PATIENCE, "the audit commit to wait for the lock")
+                m.signal(signal.SIGTERM)
+                m.wait_log("stopping: waiting for the milter callbacks under way")
+                time.sleep(1)
+                self.assertIsNone(m.proc.poll(), f"the daemon waits for the decision under way:\n{m.log()}")
+            finally:
+                lock.execute("COMMIT")
+                lock.close()
+                client.join(PATIENCE * 2)
+            self.assertEqual(result["r"].eom, "continue", m.log())
+            summary = m.summary(tx.queue_id)
+            self.assertEqual(summary["action"], "accept")
+            self.assertEqual(m.stop(), 0, m.log())
+            self.assertNotIn("stopping with", m.log())
+            self.assertEqual([row["verdict"] for row in m.db.audit() if row["messageId"] == summary["id"]], ["allow"],
+                             "its audit row was committed before the store closed")
+        finally:
+            m.close()
 
     def test_port_in_use_fails_at_startup(self):
         with socket.socket() as s:
